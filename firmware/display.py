@@ -1,0 +1,42 @@
+"""Screens, LEDs and the voice/display hook: what the citizen sees. Never the pressed level."""
+
+TEXTS = {
+    "zh": {
+        "idle": "",
+        "ask": "请评价",
+        "thanks": "谢谢您的评价",
+        "paused": "暂停服务",
+        "offline": "",
+    },
+    "en": {
+        "idle": "",
+        "ask": "Please rate our service",
+        "thanks": "Thank you for your rating",
+        "paused": "Service paused",
+        "offline": "",
+    },
+}
+
+# LED pattern per screen: (ask LED, thanks LED). The staff-side LED only shows "rated".
+_LEDS = {"idle": (0, 0), "ask": (1, 0), "thanks": (0, 1), "paused": (0, 0), "offline": (0, 0)}
+
+
+class Display:
+    """Drives the hal's LEDs and its text/voice hook (a small display or an MP3 module)."""
+
+    def __init__(self, hal, lang="zh"):
+        self.hal = hal
+        self.lang = lang if lang in TEXTS else "zh"
+        self.screen = "idle"
+
+    def text(self, screen):
+        return TEXTS[self.lang].get(screen, "")
+
+    def show(self, screen):
+        self.screen = screen
+        ask, thanks = _LEDS.get(screen, (0, 0))
+        self.hal.led("ask", ask)
+        self.hal.led("thanks", thanks)
+        # Staff side: lit while a rating is pending; off after it, whatever the level was.
+        self.hal.led("staff", ask)
+        self.hal.show(screen, self.text(screen))

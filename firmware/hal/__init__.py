@@ -1,0 +1,1 @@
+"""Hardware layers: esp32 (machine.Pin, network.WLAN) and unix (simulated pins, real sockets)."""

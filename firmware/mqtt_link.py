@@ -1,0 +1,298 @@
+"""A small non-blocking asyncio MQTT 3.1.1 client over the hal's sockets (ADR 0008).
+
+CONNECT with clean session and a last will; PUBLISH QoS 0/1 with PUBACK tracking and a
+timeout; SUBSCRIBE; PINGREQ keep-alive; reconnect with exponential backoff plus jitter.
+Incoming QoS 1 messages are acknowledged after the handler ran.
+"""
+
+import asyncio
+import os
+import struct
+
+try:
+    from time import ticks_diff, ticks_ms
+except ImportError:  # CPython
+    import time
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+
+_CONNECT = 0x10
+_CONNACK = 0x20
+_PUBLISH = 0x30
+_PUBACK = 0x40
+_SUBSCRIBE = 0x82
+_SUBACK = 0x90
+_PINGREQ = 0xC0
+_PINGRESP = 0xD0
+_DISCONNECT = 0xE0
+
+
+def _varlen(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack("!H", len(s)) + s
+
+
+def connect_packet(client_id, keepalive, will=None, user=None, password=None):
+    """CONNECT bytes; ``will`` = (topic, payload, qos, retain)."""
+    flags = 0x02  # clean session: the outbox, not the broker, keeps what must not get lost
+    payload = _str(client_id)
+    if will:
+        flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
+        payload += _str(will[0]) + _str(will[1])
+    if user:
+        flags |= 0x80
+        payload += _str(user)
+        if password:
+            flags |= 0x40
+            payload += _str(password)
+    body = _str("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + payload
+    return bytes((_CONNECT,)) + _varlen(len(body)) + body
+
+
+def publish_packet(topic, payload, qos, retain, pid):
+    body = _str(topic)
+    if qos:
+        body += struct.pack("!H", pid)
+    body += payload
+    return bytes((_PUBLISH | (qos << 1) | (1 if retain else 0),)) + _varlen(len(body)) + body
+
+
+def subscribe_packet(pid, topics):
+    body = struct.pack("!H", pid)
+    for t, q in topics:
+        body += _str(t) + bytes((q,))
+    return bytes((_SUBSCRIBE,)) + _varlen(len(body)) + body
+
+
+def backoff_ms(fails, base_ms, max_ms, rnd):
+    """Exponential backoff capped at max_ms, with +-25% jitter from ``rnd`` in [0, 1)."""
+    d = base_ms << min(fails, 12)
+    if d > max_ms:
+        d = max_ms
+    return int(d * (0.75 + rnd / 2))
+
+
+def _random():
+    return os.urandom(1)[0] / 256
+
+
+class MqttLink:
+    def __init__(
+        self,
+        hal,
+        client_id,
+        host,
+        port=1883,
+        user=None,
+        password=None,
+        keepalive=30,
+        will=None,
+        subscriptions=(),
+        on_message=None,
+        on_up=None,
+        backoff_base_ms=500,
+        backoff_max_ms=30000,
+    ):
+        self.hal = hal
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.keepalive = keepalive
+        self.will = will
+        self.subscriptions = list(subscriptions)
+        self.on_message = on_message
+        self.on_up = on_up
+        self.backoff_base_ms = backoff_base_ms
+        self.backoff_max_ms = backoff_max_ms
+        self.up = asyncio.Event()
+        self.connects = 0
+        self.fails = 0
+        self._reader = None
+        self._writer = None
+        self._lock = asyncio.Lock()
+        self._pid = 0
+        self._acks = {}
+        self._dead = asyncio.Event()
+        self._last_rx = 0
+
+    # ---- public -----------------------------------------------------------------------------
+
+    async def publish(self, topic, payload, qos=0, retain=False, timeout_ms=5000):
+        """Send one message. QoS 1 waits for PUBACK. Returns True when delivered to the broker."""
+        if not self.up.is_set():
+            return False
+        pid = 0
+        ev = None
+        if qos:
+            pid = self._next_pid()
+            ev = asyncio.Event()
+            self._acks[pid] = ev
+        try:
+            await self._send(publish_packet(topic, payload, qos, retain, pid))
+            if not qos:
+                return True
+            await asyncio.wait_for_ms(ev.wait(), timeout_ms)
+            return self._acks.pop(pid, None) is True
+        except Exception:
+            self._acks.pop(pid, None)
+            self.drop()
+            return False
+
+    def drop(self):
+        """Declare the connection dead (Wi-Fi lost, timeout); the run loop reconnects."""
+        self._dead.set()
+
+    async def run(self):
+        """Connect, serve, reconnect forever."""
+        while True:
+            if await self.hal.wifi_connect():
+                try:
+                    await self._connect()
+                except Exception as e:
+                    self.hal.log({"ev": "mqtt_fail", "err": repr(e)})
+                    self._close()
+                else:
+                    self.fails = 0
+                    await self._serve()
+            self.fails += 1
+            await asyncio.sleep_ms(
+                backoff_ms(self.fails - 1, self.backoff_base_ms, self.backoff_max_ms, _random())
+            )
+
+    # ---- connection -------------------------------------------------------------------------
+
+    async def _connect(self):
+        self._dead = asyncio.Event()
+        self._reader, self._writer = await asyncio.wait_for_ms(
+            self.hal.open_connection(self.host, self.port), 5000
+        )
+        self._writer.write(
+            connect_packet(self.client_id, self.keepalive, self.will, self.user, self.password)
+        )
+        await self._writer.drain()
+        typ, body = await asyncio.wait_for_ms(self._read_packet(), 5000)
+        if typ != _CONNACK or len(body) < 2 or body[1] != 0:
+            raise OSError("connack refused: %r" % (bytes(body),))
+        if self.subscriptions:
+            await self._send(subscribe_packet(self._next_pid(), self.subscriptions))
+        self._last_rx = ticks_ms()
+        self.connects += 1
+
+    async def _serve(self):
+        rx = asyncio.create_task(self._read_loop())
+        self.up.set()
+        self.hal.log({"ev": "link", "up": True})
+        if self.on_up is not None:
+            self.on_up()
+        ping_ms = self.keepalive * 500
+        try:
+            while not self._dead.is_set():
+                try:
+                    await asyncio.wait_for_ms(self._dead.wait(), ping_ms)
+                except asyncio.TimeoutError:
+                    if ticks_diff(ticks_ms(), self._last_rx) > self.keepalive * 1500:
+                        break  # the broker went silent
+                    try:
+                        await self._send(bytes((_PINGREQ, 0)))
+                    except Exception:
+                        break
+        finally:
+            self.up.clear()
+            rx.cancel()
+            self._close()
+            for pid in self._acks:
+                ev = self._acks[pid]
+                if ev is not True:
+                    ev.set()  # wake waiters; they see no PUBACK
+            self._acks = {}
+            self.hal.log({"ev": "link", "up": False})
+
+    def _close(self):
+        w = self._writer
+        self._reader = self._writer = None
+        if w is not None:
+            try:
+                w.close()
+            except Exception:
+                pass
+
+    async def _send(self, data):
+        async with self._lock:
+            w = self._writer
+            if w is None:
+                raise OSError("not connected")
+            w.write(data)
+            await w.drain()
+
+    def _next_pid(self):
+        self._pid = self._pid % 65535 + 1
+        return self._pid
+
+    async def _read_packet(self):
+        r = self._reader
+        hdr = await r.readexactly(1)
+        n = 0
+        shift = 0
+        while True:
+            b = (await r.readexactly(1))[0]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        body = await r.readexactly(n) if n else b""
+        return hdr[0], body
+
+    async def _read_loop(self):
+        try:
+            while True:
+                typ, body = await self._read_packet()
+                self._last_rx = ticks_ms()
+                kind = typ & 0xF0
+                if kind == _PUBLISH:
+                    await self._on_publish(typ, body)
+                elif kind == _PUBACK:
+                    pid = struct.unpack("!H", body[:2])[0]
+                    ev = self._acks.get(pid)
+                    if ev is not None:
+                        self._acks[pid] = True
+                        ev.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.hal.log({"ev": "mqtt_rx_end", "err": repr(e)})
+        self._dead.set()
+
+    async def _on_publish(self, typ, body):
+        qos = (typ >> 1) & 3
+        tlen = struct.unpack("!H", body[:2])[0]
+        topic = bytes(body[2 : 2 + tlen]).decode()
+        pos = 2 + tlen
+        pid = 0
+        if qos:
+            pid = struct.unpack("!H", body[pos : pos + 2])[0]
+            pos += 2
+        if self.on_message is not None:
+            try:
+                self.on_message(topic, bytes(body[pos:]))
+            except Exception as e:
+                self.hal.log({"ev": "handler_error", "err": repr(e)})
+        if qos == 1:
+            await self._send(bytes((_PUBACK, 2)) + struct.pack("!H", pid))

@@ -1,0 +1,421 @@
+"""Attribution: which window, ticket and staff member a vote belongs to, and whether it counts.
+
+Pure code, no I/O. The result for every vote is a deterministic function of the SET of queue
+events and votes known so far, never of their arrival order: `Attributor` keeps indices so that
+adding one event re-evaluates only the votes it can affect, and `attribute_all` is the same thing
+computed from scratch. The rules are documented in docs/gateway.md ("Attribution").
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gateway.config import Policy
+
+EVALUATOR = "evaluator"
+BALLOT_BOX = "ballot_box"
+
+# Attribution states, as the server's ingest contract names them.
+ATTRIBUTED = "attributed"
+NO_TICKET = "no_ticket"
+UNATTRIBUTED = "unattributed"
+
+# Flags: a flagged record is stored and never counted.
+MISUSE = "misuse"
+FLAG_NO_TICKET = "no_ticket"
+PAUSED = "paused"
+DUPLICATE_TICKET = "duplicate_ticket"
+UNKNOWN_DEVICE = "unknown_device"
+
+_STAFF_EVENTS = ("login", "logout")
+_PAUSE_EVENTS = ("pause", "resume", "login", "logout")
+
+
+@dataclass(frozen=True)
+class QueueEvent:
+    """One queue-system event (wire.queue_event), whichever adapter it came in through."""
+
+    id: str
+    ev: str
+    t: int
+    w: str | None = None
+    tk: str | None = None
+    staff: str | None = None
+    m: str | None = None
+    to: str | None = None
+
+    @classmethod
+    def from_wire(cls, msg: Mapping[str, object]) -> QueueEvent:
+        def s(name: str) -> str | None:
+            v = msg.get(name)
+            return None if v is None else str(v)
+
+        t = msg["t"]
+        assert isinstance(t, int)
+        return cls(str(msg["id"]), str(msg["ev"]), t, s("w"), s("tk"), s("staff"), s("m"), s("to"))
+
+
+@dataclass(frozen=True)
+class Vote:
+    """An evaluator vote or a ballot drop, with the time it is attributed at (epoch seconds)."""
+
+    key: str
+    channel: str  # evaluator | ballot_box
+    device: str
+    t: int
+    level: str
+    rq: str | None = None
+    tk: str | None = None
+    w: str | None = None
+    device_flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    window: str | None
+    ticket: str | None
+    staff: str | None
+    matter: str | None
+    attribution: str
+    flags: tuple[str, ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        return not self.flags
+
+
+@dataclass(frozen=True)
+class _Base:
+    """A vote's attribution before the one-rating-per-ticket rule is applied."""
+
+    window: str | None
+    ticket: str | None
+    staff: str | None
+    matter: str | None
+    attribution: str
+    flags: frozenset[str]
+    group: str | None  # votes in one group compete for the ticket's single rating
+    candidate: bool  # may this vote be the group's counted one?
+    repeat_flag: str = MISUSE
+
+
+@dataclass
+class Attributor:
+    """Incremental attribution over a growing set of queue events and votes."""
+
+    device_windows: Mapping[str, str | None]
+    policy: Policy = field(default_factory=Policy)
+
+    def __post_init__(self) -> None:
+        self._tz = ZoneInfo(self.policy.tz)
+        self.events: dict[str, QueueEvent] = {}
+        self._by_window: dict[str, list[tuple[int, str]]] = {}
+        self._by_ticket: dict[str, list[tuple[int, str]]] = {}
+        self.votes: dict[str, Vote] = {}
+        self._votes_by_window: dict[str, list[tuple[int, str]]] = {}
+        self._votes_by_rq: dict[str, set[str]] = {}
+        self._drops_by_ticket: dict[str, set[str]] = {}
+        self._base: dict[str, _Base] = {}
+        self._groups: dict[str, set[str]] = {}
+        # Reverse indices of the current results, so a late queue event finds every vote whose
+        # window (when not the device's own) or ticket it may change.
+        self._by_result_window: dict[str, set[str]] = {}
+        self._by_result_ticket: dict[str, set[str]] = {}
+
+    # ---- inputs ---------------------------------------------------------------------------
+
+    def add_queue_event(self, ev: QueueEvent) -> set[str]:
+        """Add a queue event; return the keys of the votes whose attribution may have changed."""
+        if ev.id in self.events:
+            return set()
+        self.events[ev.id] = ev
+        if ev.w is not None:
+            bisect.insort(self._by_window.setdefault(ev.w, []), (ev.t, ev.id))
+        if ev.tk is not None:
+            bisect.insort(self._by_ticket.setdefault(ev.tk, []), (ev.t, ev.id))
+        touched: set[str] = set(self._votes_by_rq.get(ev.id, ()))
+        if ev.w is not None:
+            lst = self._votes_by_window.get(ev.w, [])
+            i = bisect.bisect_left(lst, (ev.t - self.policy.clock_skew_s, ""))
+            touched.update(k for _, k in lst[i:])
+            touched |= self._by_result_window.get(ev.w, set())
+        if ev.tk is not None:
+            touched |= self._drops_by_ticket.get(ev.tk, set())
+            touched |= self._by_result_ticket.get(ev.tk, set())
+        return self._refresh(touched)
+
+    def add_vote(self, v: Vote) -> set[str]:
+        """Add a vote or drop; return the keys of the votes whose attribution may have changed."""
+        if v.key in self.votes:
+            return set()
+        self.votes[v.key] = v
+        if v.channel == EVALUATOR:
+            w = self._bound_window(v)
+            if w is not None:
+                bisect.insort(self._votes_by_window.setdefault(w, []), (v.t, v.key))
+            if v.rq is not None:
+                self._votes_by_rq.setdefault(v.rq, set()).add(v.key)
+        elif v.tk is not None:
+            self._drops_by_ticket.setdefault(v.tk, set()).add(v.key)
+        return self._refresh({v.key})
+
+    # ---- outputs --------------------------------------------------------------------------
+
+    def result(self, key: str) -> Attribution:
+        b = self._base[key]
+        flags = set(b.flags)
+        if b.group is not None and self._first_of(b.group) != key:
+            flags.add(b.repeat_flag)
+        return Attribution(b.window, b.ticket, b.staff, b.matter, b.attribution,
+                           tuple(sorted(flags)))
+
+    def results(self) -> dict[str, Attribution]:
+        return {k: self.result(k) for k in self.votes}
+
+    def recompute_all(self) -> None:
+        """Re-evaluate every vote from scratch (a check that the indices missed nothing)."""
+        self._base.clear()
+        self._groups.clear()
+        self._by_result_window.clear()
+        self._by_result_ticket.clear()
+        self._refresh(set(self.votes))
+
+    # ---- queue log queries ----------------------------------------------------------------
+
+    def local_date(self, t: int) -> str:
+        return datetime.fromtimestamp(t, self._tz).date().isoformat()
+
+    def staff_at(self, window: str, t: int) -> str | None:
+        """工号 logged in at `window` at time t (events at exactly t count as before)."""
+        ev = self._latest_at(window, t, _STAFF_EVENTS)
+        return ev.staff if ev is not None and ev.ev == "login" else None
+
+    def paused_at(self, window: str, t: int) -> bool:
+        ev = self._latest_at(window, t, _PAUSE_EVENTS)
+        return ev is not None and ev.ev == "pause"
+
+    def window_state(self, window: str) -> tuple[str | None, bool]:
+        """(staff logged in, paused) after every event known for the window."""
+        lst = self._by_window.get(window, [])
+        if not lst:
+            return None, False
+        last_t = lst[-1][0]
+        return self.staff_at(window, last_t), self.paused_at(window, last_t)
+
+    def _latest_at(self, window: str, t: int, kinds: tuple[str, ...]) -> QueueEvent | None:
+        lst = self._by_window.get(window, [])
+        i = bisect.bisect_right(lst, (t, "\U0010ffff"))
+        while i > 0:
+            i -= 1
+            ev = self.events[lst[i][1]]
+            if ev.ev in kinds:
+                return ev
+        return None
+
+    def _finish_for(self, window: str, t: int) -> QueueEvent | None:
+        """The finish at `window` a press at t answers: the latest within the rating window, else
+        one up to clock_skew after the press."""
+        p = self.policy
+        lst = self._by_window.get(window, [])
+        lo = bisect.bisect_left(lst, (t - p.rating_window_s, ""))
+        hi = bisect.bisect_right(lst, (t + p.clock_skew_s, "\U0010ffff"))
+        before: QueueEvent | None = None
+        after: QueueEvent | None = None
+        for et, eid in lst[lo:hi]:
+            ev = self.events[eid]
+            if ev.ev != "finish" or ev.tk is None:
+                continue
+            if et <= t:
+                before = ev
+            elif after is None:
+                after = ev
+        return before or after
+
+    def _ticket_matter(self, tk: str, date: str) -> str | None:
+        matter = None
+        for et, eid in self._by_ticket.get(tk, []):
+            ev = self.events[eid]
+            if ev.m is not None and self.local_date(et) == date:
+                matter = ev.m
+        return matter
+
+    def _served_by(self, ev: QueueEvent) -> str | None:
+        if ev.staff is not None:
+            return ev.staff
+        return self.staff_at(ev.w, ev.t) if ev.w is not None else None
+
+    # ---- the rules ------------------------------------------------------------------------
+
+    def _bound_window(self, v: Vote) -> str | None:
+        if v.device in self.device_windows:
+            return self.device_windows[v.device]
+        return v.w
+
+    def _compute(self, v: Vote) -> _Base:
+        return self._evaluator(v) if v.channel == EVALUATOR else self._drop(v)
+
+    def _evaluator(self, v: Vote) -> _Base:
+        flags: set[str] = set()
+        candidate = True
+        if "misuse" in v.device_flags:
+            flags.add(MISUSE)
+            candidate = False
+        if "paused" in v.device_flags:
+            flags.add(PAUSED)
+        if v.device not in self.device_windows:
+            flags.add(UNKNOWN_DEVICE)
+        window = self._bound_window(v)
+        if window is None:
+            return _Base(None, v.tk, None, None, UNATTRIBUTED, frozenset(flags), None, False)
+        if self.paused_at(window, v.t):
+            flags.add(PAUSED)
+
+        finish: QueueEvent | None = None
+        if v.rq is not None:
+            ev = self.events.get(v.rq)
+            if ev is not None and ev.ev == "finish" and ev.tk is not None:
+                finish = ev
+        if finish is None and v.rq is not None and v.tk is not None:
+            # The device answered a request whose finish event has not reached us (yet).
+            w = v.w or window
+            date = self.local_date(v.t)
+            group = f"tk:{w}:{date}:{v.tk}"
+            return _Base(w, v.tk, self.staff_at(w, v.t), self._ticket_matter(v.tk, date),
+                         ATTRIBUTED, frozenset(flags), group, candidate)
+        if finish is None:
+            finish = self._finish_for(window, v.t)
+        if finish is None or finish.tk is None:
+            if not self.policy.count_no_ticket:
+                flags.add(FLAG_NO_TICKET)
+            return _Base(window, None, self.staff_at(window, v.t), None, NO_TICKET,
+                         frozenset(flags), None, False)
+        w = finish.w or window
+        date = self.local_date(finish.t)
+        return _Base(w, finish.tk, self._served_by(finish), self._ticket_matter(finish.tk, date),
+                     ATTRIBUTED, frozenset(flags), f"fin:{finish.id}", candidate)
+
+    def _drop(self, v: Vote) -> _Base:
+        if v.tk is None:
+            # No readable ticket: the ballot counts for the hall.
+            return _Base(None, None, None, None, UNATTRIBUTED, frozenset(), None, False)
+        date = self.local_date(v.t)
+        group = f"drop:{date}:{v.tk}"
+        served = self._ticket_service(v.tk, v.t, date)
+        if served is None:
+            return _Base(None, v.tk, None, self._ticket_matter(v.tk, date), UNATTRIBUTED,
+                         frozenset(), group, True, DUPLICATE_TICKET)
+        return _Base(served.w, v.tk, self._served_by(served), self._ticket_matter(v.tk, date),
+                     ATTRIBUTED, frozenset(), group, True, DUPLICATE_TICKET)
+
+    def _ticket_service(self, tk: str, t: int, date: str) -> QueueEvent | None:
+        """The event that says where ticket `tk` was served before a drop at t: its latest finish
+        that day, else its latest call."""
+        limit = t + self.policy.clock_skew_s
+        best: dict[str, QueueEvent] = {}
+        for et, eid in self._by_ticket.get(tk, []):
+            ev = self.events[eid]
+            if et > limit or ev.w is None or self.local_date(et) != date:
+                continue
+            if ev.ev == "finish":
+                best["finish"] = ev
+            elif ev.ev in ("call", "recall"):
+                best["call"] = ev
+        return best.get("finish") or best.get("call")
+
+    # ---- bookkeeping ----------------------------------------------------------------------
+
+    def _refresh(self, keys: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for k in keys:
+            new = self._compute(self.votes[k])
+            old = self._base.get(k)
+            self._base[k] = new
+            out.add(k)
+            self._reindex(k, old, new)
+            if old is not None and old.group != new.group and old.group is not None:
+                grp = self._groups[old.group]
+                grp.discard(k)
+                out |= grp
+            if new.group is not None:
+                grp = self._groups.setdefault(new.group, set())
+                grp.add(k)
+                out |= grp
+        return out
+
+    def _reindex(self, k: str, old: _Base | None, new: _Base) -> None:
+        bound = self._bound_window(self.votes[k]) if self.votes[k].channel == EVALUATOR else None
+        if old is not None:
+            if old.window is not None and old.window != bound:
+                self._by_result_window.get(old.window, set()).discard(k)
+            if old.ticket is not None:
+                self._by_result_ticket.get(old.ticket, set()).discard(k)
+        if new.window is not None and new.window != bound:
+            self._by_result_window.setdefault(new.window, set()).add(k)
+        if new.ticket is not None:
+            self._by_result_ticket.setdefault(new.ticket, set()).add(k)
+
+    def _first_of(self, group: str) -> str | None:
+        best: tuple[int, str] | None = None
+        for k in self._groups.get(group, ()):
+            if self._base[k].candidate:
+                cand = (self.votes[k].t, k)
+                if best is None or cand < best:
+                    best = cand
+        return best[1] if best else None
+
+
+def attribute_all(
+    events: Iterable[QueueEvent],
+    votes: Iterable[Vote],
+    device_windows: Mapping[str, str | None],
+    policy: Policy | None = None,
+) -> dict[str, Attribution]:
+    """The attribution of every vote, computed from scratch from the set of events."""
+    a = Attributor(device_windows, policy or Policy())
+    for ev in sorted(events, key=lambda e: (e.t, e.id)):
+        a.add_queue_event(ev)
+    for v in sorted(votes, key=lambda v: (v.t, v.key)):
+        a.add_vote(v)
+    a.recompute_all()
+    return a.results()
+
+
+def ticket_record(a: Attributor, hall: str, tk: str, date: str) -> dict[str, object]:
+    """The ticket (取号单) as the server's ingest/tickets contract wants it, from the queue log."""
+    called = finished = None
+    window = staff = matter = None
+    for et, eid in a._by_ticket.get(tk, []):
+        ev = a.events[eid]
+        if a.local_date(et) != date:
+            continue
+        if ev.m is not None:
+            matter = ev.m
+        if ev.ev in ("call", "recall") and called is None:
+            called = et
+            window = ev.w or window
+        if ev.ev == "finish":
+            finished = et
+            window = ev.w or window
+            staff = a._served_by(ev)
+        if ev.ev == "transfer" and ev.to is not None:
+            window = ev.to
+    return {
+        "key": f"{hall}:{date}:{tk}",
+        "hall": hall,
+        "number": tk,
+        "matter": matter,
+        "issued_at": None,
+        "called_at": iso(called, a._tz) if called is not None else None,
+        "finished_at": iso(finished, a._tz) if finished is not None else None,
+        "window": window,
+        "staff": staff,
+    }
+
+
+def iso(t: float, tz: ZoneInfo) -> str:
+    """Epoch seconds → ISO 8601 with the hall's offset (seconds precision)."""
+    return datetime.fromtimestamp(int(t), tz).isoformat()

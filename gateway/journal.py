@@ -1,0 +1,282 @@
+"""The gateway's SQLite journal: every inbound event lands here before anything else happens.
+
+WAL mode with synchronous=FULL, so a commit is on disk when it returns (docs/adr/0007). The
+pipeline commits a batch of events in one transaction (group commit) and only then acks them to
+the broker and the devices. Attribution results and forwarding state live in the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS device_events (
+    key TEXT PRIMARY KEY,          -- device:boot:seq, the idempotency key
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,            -- vote | drop | alarm
+    payload TEXT NOT NULL,         -- the wire message as received
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS device_events_boot ON device_events (device, boot, seq);
+CREATE INDEX IF NOT EXISTS device_events_received ON device_events (received_at);
+CREATE TABLE IF NOT EXISTS queue_events (
+    id TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    source TEXT NOT NULL,          -- serial:<port> | http | mqtt
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_events_received ON queue_events (received_at);
+CREATE TABLE IF NOT EXISTS records (
+    key TEXT PRIMARY KEY,          -- same key as device_events
+    rev INTEGER NOT NULL,          -- attribution revision; bumped when attribution changes
+    body TEXT NOT NULL,            -- the ingest record (JSON) at this rev
+    state TEXT NOT NULL,           -- pending | forwarded | rejected
+    reason TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_state ON records (state);
+CREATE TABLE IF NOT EXISTS tickets (
+    key TEXT PRIMARY KEY,          -- hall:date:number
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_state ON tickets (state);
+CREATE TABLE IF NOT EXISTS lost (
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    reason TEXT NOT NULL,          -- gone (device said so) | unanswered (never filled)
+    at REAL NOT NULL,
+    PRIMARY KEY (device, boot, first)
+);
+CREATE TABLE IF NOT EXISTS devices (
+    device TEXT PRIMARY KEY,
+    kind TEXT,
+    state TEXT,                    -- online | offline
+    boot TEXT,
+    fw TEXT,
+    rssi INTEGER,
+    outbox INTEGER,
+    heap INTEGER,
+    last_seq INTEGER,
+    last_seen REAL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    key: str
+    rev: int
+    body: dict[str, Any]
+
+
+class Journal:
+    """One SQLite connection; create one Journal per thread (the pipeline, the forwarder, ...)."""
+
+    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; the commit is durable when this block exits."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # ---- inbound events (call inside transaction()) ---------------------------------------
+
+    def insert_device_event(self, key: str, msg: dict[str, Any], received_at: float) -> bool:
+        """Store a sequenced device event; False if its key was already stored (a resend)."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO device_events (key, device, boot, seq, kind, payload, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (key, msg["d"], msg["b"], msg["s"], msg["k"], json.dumps(msg), received_at),
+        )
+        return cur.rowcount == 1
+
+    def insert_queue_event(self, msg: dict[str, Any], source: str, received_at: float) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO queue_events (id, payload, source, received_at)"
+            " VALUES (?, ?, ?, ?)",
+            (msg["id"], json.dumps(msg), source, received_at),
+        )
+        return cur.rowcount == 1
+
+    def update_device(self, device: str, **fields: Any) -> None:
+        cols = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
+        self.db.execute(
+            f"INSERT INTO devices (device, {cols}) VALUES (?, {marks})"
+            f" ON CONFLICT(device) DO UPDATE SET {updates}",
+            (device, *fields.values()),
+        )
+
+    def record_lost(self, device: str, boot: str, first: int, last: int, reason: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO lost (device, boot, first, last, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (device, boot, first, last, reason, time.time()),
+        )
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def seqs_of_boot(self, device: str, boot: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT seq FROM device_events WHERE device=? AND boot=?", (device, boot)
+        ).fetchall()
+        gone = self.db.execute(
+            "SELECT first, last FROM lost WHERE device=? AND boot=? AND reason='gone'",
+            (device, boot),
+        ).fetchall()
+        out = [r[0] for r in rows]
+        for first, last in gone:
+            out.extend(range(first, last + 1))
+        return out
+
+    def device_events_since(self, since: float) -> Iterable[tuple[str, dict[str, Any], float]]:
+        for key, payload, received_at in self.db.execute(
+            "SELECT key, payload, received_at FROM device_events WHERE received_at >= ?"
+            " AND kind IN ('vote', 'drop') ORDER BY received_at", (since,)
+        ):
+            yield key, json.loads(payload), received_at
+
+    def queue_events_since(self, since: float) -> Iterable[dict[str, Any]]:
+        for (payload,) in self.db.execute(
+            "SELECT payload FROM queue_events WHERE received_at >= ? ORDER BY received_at",
+            (since,),
+        ):
+            yield json.loads(payload)
+
+    def record(self, key: str) -> tuple[int, dict[str, Any]] | None:
+        row = self.db.execute("SELECT rev, body FROM records WHERE key=?", (key,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def devices(self) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM devices ORDER BY device")
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def lost(self) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT * FROM lost ORDER BY device, boot, first")
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        """Totals for /status and `hallrate gateway status`."""
+        q = self.db.execute
+        out = {
+            "device_events": q("SELECT count(*) FROM device_events").fetchone()[0],
+            "queue_events": q("SELECT count(*) FROM queue_events").fetchone()[0],
+        }
+        for state, n in q("SELECT state, count(*) FROM records GROUP BY state"):
+            out[f"records_{state}"] = n
+        for state, n in q("SELECT state, count(*) FROM tickets GROUP BY state"):
+            out[f"tickets_{state}"] = n
+        out.setdefault("records_pending", 0)
+        out.setdefault("tickets_pending", 0)
+        return out
+
+    def meta_get(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def meta_set(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ---- attribution results --------------------------------------------------------------
+
+    def put_record(self, key: str, body: dict[str, Any]) -> int | None:
+        """Store a record's attribution; bump rev and mark pending when it changed.
+
+        Returns the new rev, or None when nothing changed. `body` carries no rev.
+        """
+        row = self.db.execute("SELECT rev, body FROM records WHERE key=?", (key,)).fetchone()
+        now = time.time()
+        if row is None:
+            self.db.execute(
+                "INSERT INTO records (key, rev, body, state, updated_at) VALUES (?, 0, ?, ?, ?)",
+                (key, json.dumps({**body, "rev": 0}, ensure_ascii=False), "pending", now),
+            )
+            return 0
+        rev, old = row[0], json.loads(row[1])
+        old.pop("rev", None)
+        if old == body:
+            return None
+        rev += 1
+        self.db.execute(
+            "UPDATE records SET rev=?, body=?, state='pending', reason=NULL, updated_at=?"
+            " WHERE key=?",
+            (rev, json.dumps({**body, "rev": rev}, ensure_ascii=False), now, key),
+        )
+        return int(rev)
+
+    def put_ticket(self, key: str, body: dict[str, Any]) -> bool:
+        row = self.db.execute("SELECT body FROM tickets WHERE key=?", (key,)).fetchone()
+        if row is not None and json.loads(row[0]) == body:
+            return False
+        self.db.execute(
+            "INSERT OR REPLACE INTO tickets (key, body, state, reason, updated_at)"
+            " VALUES (?, ?, 'pending', NULL, ?)",
+            (key, json.dumps(body, ensure_ascii=False), time.time()),
+        )
+        return True
+
+    # ---- forwarding -----------------------------------------------------------------------
+
+    def pending(self, table: str, limit: int) -> list[PendingRecord]:
+        assert table in ("records", "tickets")
+        rev_col = "rev" if table == "records" else "0"
+        rows = self.db.execute(
+            f"SELECT key, {rev_col}, body FROM {table} WHERE state='pending' ORDER BY updated_at"
+            " LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [PendingRecord(k, int(r), json.loads(b)) for k, r, b in rows]
+
+    def mark_forwarded(self, table: str, sent: list[PendingRecord],
+                       rejected: dict[str, str]) -> None:
+        """After a 200 from the server: forwarded, or rejected with its reason. A record whose
+        rev moved on meanwhile stays pending (its newer body is still to send)."""
+        assert table in ("records", "tickets")
+        with self.transaction() as db:
+            for rec in sent:
+                state, reason = ("rejected", rejected[rec.key]) if rec.key in rejected else (
+                    "forwarded", None)
+                if table == "records":
+                    db.execute("UPDATE records SET state=?, reason=? WHERE key=? AND rev=?",
+                               (state, reason, rec.key, rec.rev))
+                else:
+                    db.execute("UPDATE tickets SET state=?, reason=? WHERE key=? AND body=?",
+                               (state, reason, rec.key, json.dumps(rec.body, ensure_ascii=False)))

@@ -1,0 +1,105 @@
+"""The gateway's MQTT connection: device uplinks and queue events in, downlinks out.
+
+paho-mqtt 2.x with a fixed client id, clean_session=False and manual_ack=True: a message is
+acked to the broker only after the pipeline has committed it to the journal. Malformed payloads
+are logged, counted and acked (so the broker does not redeliver them forever).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from firmware import wire
+from gateway.config import GatewayConfig
+from gateway.logs import event
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline import Inbound, Pipeline
+
+log = logging.getLogger("hallrate.gateway.mqtt")
+
+
+class MqttLink:
+    def __init__(self, cfg: GatewayConfig, pipeline: Pipeline, metrics: GatewayMetrics) -> None:
+        self.cfg = cfg
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.connected = threading.Event()
+        self.status_topic = wire.gateway_status_topic(cfg.hall)
+        b = cfg.broker
+        c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=b.client_id,
+            clean_session=False,
+            protocol=MQTTProtocolVersion.MQTTv311,
+            manual_ack=True,
+        )
+        if b.username:
+            c.username_pw_set(b.username, b.password)
+        c.will_set(self.status_topic, b'{"st":"offline"}', qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.max_inflight_messages_set(100)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def start(self) -> None:
+        b = self.cfg.broker
+        # connect_async + loop_start: paho keeps retrying with backoff, forever, in its thread.
+        self.client.connect_async(b.host, b.port, keepalive=b.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        if self.connected.is_set():
+            self.client.publish(self.status_topic, b'{"st":"offline"}', qos=1, retain=True)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # Downlink protocol for the pipeline.
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
+                    reason: ReasonCode, props: Any) -> None:
+        if reason.is_failure:
+            event(log, "broker_refused", logging.ERROR, reason=str(reason))
+            return
+        subs = list(wire.device_subscription(self.cfg.hall, "up"))
+        if self.cfg.mqtt_queue_enabled:
+            subs.append((wire.queue_topic(self.cfg.hall), wire.QUEUE_QOS))
+        client.subscribe(subs)
+        client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
+        self.connected.set()
+        self.metrics.broker_connected.set(1)
+        event(log, "broker_connected", host=self.cfg.broker.host, port=self.cfg.broker.port,
+              session_present=flags.session_present)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: mqtt.DisconnectFlags,
+                       reason: ReasonCode, props: Any) -> None:
+        self.connected.clear()
+        self.metrics.broker_connected.set(0)
+        event(log, "broker_disconnected", logging.WARNING, reason=str(reason))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        mid, qos = msg.mid, msg.qos
+
+        def ack(_new: bool) -> None:
+            client.ack(mid, qos)
+
+        try:
+            _hall, device, m = wire.decode_for_topic(msg.topic, msg.payload)
+        except wire.WireError as e:
+            self.metrics.malformed.labels("mqtt").inc()
+            event(log, "malformed_payload", logging.WARNING, topic=msg.topic, error=str(e),
+                  size=len(msg.payload))
+            ack(False)
+            return
+        kind = "device" if device is not None else "queue"
+        self.pipeline.submit(Inbound(kind, m, "mqtt", done=ack))

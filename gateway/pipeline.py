@@ -1,0 +1,341 @@
+"""The gateway's one ordered event stream: journal → ack → attribute → records → downlink.
+
+Every adapter (MQTT devices, MQTT/HTTP/serial queue systems) puts `Inbound` items into one
+queue. A single thread takes them in batches, commits the batch to the journal in one durable
+transaction, then lets each source acknowledge (broker PUBACK, HTTP reply), then attributes,
+then publishes the end-to-end acks, rating requests and configs the batch calls for.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from firmware import wire
+from gateway import attribution as attr
+from gateway.config import GatewayConfig
+from gateway.journal import Journal
+from gateway.logs import event
+from gateway.metrics import GatewayMetrics
+from gateway.sequences import BootSeqs, GapState, due_resends
+
+log = logging.getLogger("hallrate.gateway")
+
+BATCH_MAX = 500
+_CONFIG_EVENTS = ("login", "logout", "pause", "resume")
+
+
+@dataclass
+class Inbound:
+    kind: str  # device | queue
+    msg: dict[str, Any]
+    source: str  # mqtt | http | serial:<port>
+    received_at: float = field(default_factory=time.time)
+    done: Callable[[bool], None] | None = None  # called after the commit with "was it new?"
+
+
+class Downlink(Protocol):
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
+
+
+class NullDownlink:
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        pass
+
+
+class Pipeline:
+    def __init__(self, cfg: GatewayConfig, journal: Journal, downlink: Downlink,
+                 metrics: GatewayMetrics | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.journal = journal
+        self.downlink = downlink
+        self.metrics = metrics or GatewayMetrics()
+        self.clock = clock
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        self.attributor = attr.Attributor(cfg.device_windows(), cfg.policy)
+        self._time_source: dict[str, str] = {}
+        self._boots: dict[tuple[str, str], BootSeqs] = {}
+        self.gaps: dict[tuple[str, str], dict[tuple[int, int], GapState]] = {}
+        self._last_tick = 0.0
+        self.processed = 0
+
+    # ---- life cycle -----------------------------------------------------------------------
+
+    def submit(self, item: Inbound) -> None:
+        self.inbox.put(item)
+
+    def recover(self) -> None:
+        """Rebuild attribution state from the journal (after a start or a crash) and repair
+        every record whose stored attribution is missing or stale."""
+        since = self.clock() - self.cfg.attribution_horizon_h * 3600
+        for m in self.journal.queue_events_since(since):
+            self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
+        for key, m, received_at in self.journal.device_events_since(since):
+            self.attributor.add_vote(self._vote(key, m, received_at))
+        self._write_records(set(self.attributor.votes), self._tickets_of(
+            list(self.attributor.events.values())))
+        self.publish_all_configs()
+        event(log, "recovered", queue_events=len(self.attributor.events),
+              votes=len(self.attributor.votes))
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                first = self.inbox.get(timeout=0.25)
+            except queue.Empty:
+                self.tick()
+                continue
+            batch = [first]
+            while len(batch) < BATCH_MAX:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.process(batch)
+            except Exception:
+                # The batch is not acked to anyone; its senders will resend it.
+                log.exception("batch failed", extra={"event": "batch_failed"})
+            self.tick()
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    def process(self, batch: list[Inbound]) -> None:
+        new_flags: list[bool] = []
+        fresh_queue: list[tuple[dict[str, Any], float]] = []
+        fresh_votes: list[tuple[str, dict[str, Any], float]] = []
+        settled: dict[tuple[str, str], list[int]] = {}
+        m_in = self.metrics
+        with self.journal.transaction():
+            for it in batch:
+                m = it.msg
+                new = True
+                if it.kind == "queue":
+                    new = self.journal.insert_queue_event(m, it.source, it.received_at)
+                    if new:
+                        fresh_queue.append((m, it.received_at))
+                else:
+                    k = m["k"]
+                    dev = m["d"]
+                    if k in wire.SEQUENCED_KINDS:
+                        key = wire.event_key(m)
+                        new = self.journal.insert_device_event(key, m, it.received_at)
+                        settled.setdefault((dev, m["b"]), []).append(m["s"])
+                        if new and k in ("vote", "drop"):
+                            fresh_votes.append((key, m, it.received_at))
+                        self.journal.update_device(dev, state="online", boot=m["b"],
+                                                   last_seen=it.received_at)
+                    elif k == "gone":
+                        self.journal.record_lost(dev, m["b"], m["from"], m["to"], "gone")
+                        settled.setdefault((dev, m["b"]), []).extend(
+                            range(m["from"], m["to"] + 1))
+                        m_in.gaps_unclosable.labels("gone").inc()
+                        event(log, "gap_gone", logging.WARNING, device=dev, boot=m["b"],
+                              first=m["from"], last=m["to"])
+                    elif k == "status":
+                        fields: dict[str, Any] = {"state": m["st"], "boot": m["b"],
+                                                  "last_seen": it.received_at}
+                        if "dk" in m:
+                            fields["kind"] = m["dk"]
+                        if "fw" in m:
+                            fields["fw"] = m["fw"]
+                        self.journal.update_device(dev, **fields)
+                    elif k == "hb":
+                        self.journal.update_device(
+                            dev, state="online", boot=m["b"], rssi=m.get("rssi"),
+                            outbox=m["ob"], heap=m.get("heap"), last_seq=m["s"],
+                            last_seen=it.received_at)
+                m_in.events_in.labels(it.source.split(":")[0], m["k"]).inc()
+                if not new:
+                    m_in.duplicates.labels(m["k"]).inc()
+                new_flags.append(new)
+        # Durable now: let every sender drop its copy.
+        for it, new in zip(batch, new_flags, strict=True):
+            if it.done is not None:
+                it.done(new)
+        self.processed += len(batch)
+
+        self._settle(settled)
+        touched: set[str] = set()
+        for m, _ in sorted(fresh_queue, key=lambda x: (x[0]["t"], x[0]["id"])):
+            touched |= self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
+        for key, m, received_at in fresh_votes:
+            touched |= self.attributor.add_vote(self._vote(key, m, received_at))
+        qevents = [attr.QueueEvent.from_wire(m) for m, _ in fresh_queue]
+        self._write_records(touched, self._tickets_of(qevents))
+        self._after_queue_events(fresh_queue)
+
+    def _vote(self, key: str, m: dict[str, Any], received_at: float) -> attr.Vote:
+        t = m["t"] if m["t"] is not None else int(received_at)
+        self._time_source[key] = "device" if m["t"] is not None else "gateway"
+        if m["k"] == "vote":
+            return attr.Vote(key, attr.EVALUATOR, m["d"], t, m["lv"], rq=m.get("rq"),
+                             tk=m.get("tk"), w=m.get("w"), device_flags=tuple(m.get("fl", ())))
+        return attr.Vote(key, attr.BALLOT_BOX, m["d"], t, m["lv"], tk=m.get("tk"))
+
+    def _tickets_of(self, events: list[attr.QueueEvent]) -> set[tuple[str, str]]:
+        return {(e.tk, self.attributor.local_date(e.t)) for e in events if e.tk is not None}
+
+    def _write_records(self, keys: set[str], tickets: set[tuple[str, str]]) -> None:
+        if not keys and not tickets:
+            return
+        a = self.attributor
+        tz = a._tz
+        # Records are re-derived from the journal at start-up, so they need no fsync of their own.
+        self.journal.db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.journal.transaction():
+                for key in sorted(keys):
+                    v = a.votes[key]
+                    r = a.result(key)
+                    body = {
+                        "key": key,
+                        "channel": v.channel,
+                        "level": v.level,
+                        "occurred_at": attr.iso(v.t, tz),
+                        "time_source": self._time_source.get(key, "device"),
+                        "hall": self.cfg.hall,
+                        "window": r.window,
+                        "ticket": r.ticket,
+                        "staff": r.staff,
+                        "device": v.device,
+                        "matter": r.matter,
+                        "attribution": r.attribution,
+                        "flags": list(r.flags),
+                        "source": self.cfg.server.gateway_id,
+                    }
+                    if self.journal.put_record(key, body) is not None:
+                        self.metrics.attributed.labels(r.attribution).inc()
+                        for f in r.flags:
+                            self.metrics.flagged.labels(f).inc()
+                for tk, date in sorted(tickets):
+                    rec = attr.ticket_record(a, self.cfg.hall, tk, date)
+                    self.journal.put_ticket(str(rec["key"]), rec)
+        finally:
+            self.journal.db.execute("PRAGMA synchronous=FULL")
+
+    # ---- sequences, acks and gaps ---------------------------------------------------------
+
+    def _boot(self, dev: str, boot: str) -> BootSeqs:
+        b = self._boots.get((dev, boot))
+        if b is None:
+            b = self._boots[(dev, boot)] = BootSeqs.of(self.journal.seqs_of_boot(dev, boot))
+        return b
+
+    def _settle(self, settled: dict[tuple[str, str], list[int]]) -> None:
+        now = self.clock()
+        for (dev, boot), seqs in settled.items():
+            b = self._boot(dev, boot)
+            for s in seqs:
+                b.add(s)
+            n, x = b.ack()
+            self._publish(dev, "ack", wire.ack(dev, boot, n, x))
+            states = self.gaps.setdefault((dev, boot), {})
+            current = set(b.gaps())
+            for rng in list(states):
+                if rng not in current:
+                    del states[rng]
+            for rng in current:
+                if rng not in states:
+                    states[rng] = GapState(rng[0], rng[1], now)
+                    event(log, "gap_detected", device=dev, boot=boot, first=rng[0], last=rng[1])
+
+    def tick(self) -> None:
+        """Timers: resend requests for old gaps, unclosable-gap reports, gauges."""
+        now = self.clock()
+        if now - self._last_tick < 0.5:
+            return
+        self._last_tick = now
+        c = self.cfg
+        open_gaps = 0
+        for (dev, boot), states in self.gaps.items():
+            ask, give_up = due_resends(states, now, c.gap_grace_s, c.gap_resend_interval_s,
+                                       c.gap_max_attempts)
+            for g in ask:
+                self._publish(dev, "resend", wire.resend(dev, boot, g.first, g.last))
+                self.metrics.resends.inc()
+                event(log, "resend_requested", device=dev, boot=boot, first=g.first,
+                      last=g.last, attempt=g.attempts)
+            for g in give_up:
+                with self.journal.transaction():
+                    self.journal.record_lost(dev, boot, g.first, g.last, "unanswered")
+                self.metrics.gaps_unclosable.labels("unanswered").inc()
+                event(log, "gap_unclosable", logging.WARNING, device=dev, boot=boot,
+                      first=g.first, last=g.last, attempts=g.attempts)
+            open_gaps += sum(1 for g in states.values() if not g.reported)
+        self.metrics.gaps_open.set(open_gaps)
+        online = self.journal.db.execute(
+            "SELECT count(*) FROM devices WHERE state='online' AND last_seen >= ?",
+            (now - c.device_offline_s,),
+        ).fetchone()[0]
+        self.metrics.devices_online.set(online)
+        counts = self.journal.counts()
+        self.metrics.backlog.labels("records").set(counts["records_pending"])
+        self.metrics.backlog.labels("tickets").set(counts["tickets_pending"])
+
+    # ---- downlink -------------------------------------------------------------------------
+
+    def _publish(self, device: str, channel: str, msg: dict[str, Any]) -> None:
+        qos, retain = wire.qos_retain(channel)
+        self.downlink.publish(wire.device_topic(self.cfg.hall, device, channel),
+                              wire.encode(msg), qos, retain)
+
+    def _after_queue_events(self, fresh: list[tuple[dict[str, Any], float]]) -> None:
+        windows: set[str] = set()
+        for m, received_at in fresh:
+            w = m.get("w")
+            if w is None:
+                continue
+            if m["ev"] in _CONFIG_EVENTS:
+                windows.add(w)
+            if m["ev"] == "finish" and m.get("tk") and received_at - m["t"] <= self.cfg.request_ttl_s:
+                self._request_rating(m)
+        for w in sorted(windows):
+            for dev in sorted(d.device for d in self.cfg.devices.values() if d.window == w):
+                self.publish_config(dev)
+
+    def _request_rating(self, m: dict[str, Any]) -> None:
+        w = m["w"]
+        staff = m.get("staff") or self.attributor.staff_at(w, m["t"])
+        for dev in self.cfg.devices_at(w, "evaluator"):
+            req = wire.rating_request(dev, m["id"], m["tk"], w, m["t"], self.cfg.request_ttl_s,
+                                      staff=self._staff_obj(staff))
+            self._publish(dev, "req", req)
+            self.metrics.requests.inc()
+            event(log, "rating_requested", device=dev, rq=m["id"], ticket=m["tk"], window=w)
+
+    def _staff_obj(self, staff: str | None) -> dict[str, Any] | None:
+        if staff is None:
+            return None
+        obj: dict[str, Any] = {"id": staff}
+        name = self.cfg.staff_names.get(staff)
+        if name:
+            obj["name"] = name
+        return obj
+
+    def _next_cfg_rev(self) -> int:
+        with self.journal.transaction():
+            rev = int(self.journal.meta_get("cfg_rev", "0") or 0) + 1
+            self.journal.meta_set("cfg_rev", str(rev))
+        return rev
+
+    def publish_config(self, device: str) -> None:
+        d = self.cfg.devices[device]
+        staff, paused = (None, False)
+        if d.window is not None:
+            staff, paused = self.attributor.window_state(d.window)
+        levels = self.cfg.evaluator_levels if d.kind == "evaluator" else wire.BALLOT_SLOTS
+        msg = wire.config(device, self._next_cfg_rev(), d.window, levels, self.cfg.request_ttl_s,
+                          staff=self._staff_obj(staff), paused=paused, hb=self.cfg.heartbeat_s,
+                          t=int(self.clock()))
+        self._publish(device, "cfg", msg)
+
+    def publish_all_configs(self) -> None:
+        for dev in sorted(self.cfg.devices):
+            self.publish_config(dev)

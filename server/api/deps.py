@@ -1,0 +1,124 @@
+"""Request dependencies: the DB session, settings, policy and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import Settings
+from server.models import Gateway, Hall, User
+from server.policy import Policy
+from server.security import hash_api_key, read_token
+
+bearer = HTTPBearer(auto_error=False, description="Admin token or gateway API key")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_policy(request: Request) -> Policy:
+    policy: Policy = request.app.state.policy
+    return policy
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PolicyDep = Annotated[Policy, Depends(get_policy)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated admin user. ``hall_id`` None means every hall."""
+
+    user_id: int
+    username: str
+    role: str
+    hall_id: int | None
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("city_admin", "hall_admin")
+
+    def sees(self, hall_id: int) -> bool:
+        return self.hall_id is None or self.hall_id == hall_id
+
+    def check_read(self, hall_id: int) -> None:
+        if not self.sees(hall_id):
+            raise HTTPException(403, "this account may only see its own hall")
+
+    def check_write(self, hall_id: int | None) -> None:
+        if not self.can_write:
+            raise HTTPException(403, f"role {self.role} is read-only")
+        if hall_id is None and self.hall_id is not None:
+            raise HTTPException(403, "only a city admin may change city-wide data")
+        if hall_id is not None:
+            self.check_read(hall_id)
+
+
+def current_user(session: SessionDep, settings: SettingsDep, creds: Credentials) -> Caller:
+    if creds is None:
+        raise _unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
+    user_id = read_token(creds.credentials, settings.token_secret)
+    if user_id is None:
+        raise _unauthorized("invalid or expired token")
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise _unauthorized("account disabled or removed")
+    return Caller(user.id, user.username, user.role, user.hall_id)
+
+
+def writer(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
+    if not caller.can_write:
+        raise HTTPException(403, f"role {caller.role} is read-only")
+    return caller
+
+
+def city_admin(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
+    if caller.role != "city_admin":
+        raise HTTPException(403, "only a city admin may do this")
+    return caller
+
+
+CurrentUser = Annotated[Caller, Depends(current_user)]
+Writer = Annotated[Caller, Depends(writer)]
+CityAdmin = Annotated[Caller, Depends(city_admin)]
+
+
+@dataclass(frozen=True)
+class GatewayCaller:
+    code: str
+    hall_code: str
+
+
+def current_gateway(session: SessionDep, creds: Credentials) -> GatewayCaller:
+    if creds is None:
+        raise _unauthorized("missing gateway API key (Authorization: Bearer <key>)")
+    row = session.execute(
+        select(Gateway.code, Hall.code)
+        .join(Hall, Hall.id == Gateway.hall_id)
+        .where(Gateway.key_hash == hash_api_key(creds.credentials), Gateway.active.is_(True))
+    ).first()
+    if row is None:
+        raise _unauthorized("unknown or disabled gateway API key")
+    return GatewayCaller(row[0], row[1])
+
+
+GatewayDep = Annotated[GatewayCaller, Depends(current_gateway)]

@@ -1,0 +1,65 @@
+"""POST /api/v1/ingest/{evaluations,tickets}: idempotent batches from gateways (API key auth)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from server.api.deps import GatewayDep, PolicyDep, SessionDep
+from server.db import begin_write
+from server.ingest import MAX_BATCH, IngestResult, ingest_evaluations, ingest_tickets
+
+router = APIRouter(prefix="/ingest", tags=["ingest"])
+
+
+class Batch(BaseModel):
+    gateway: str | None = Field(default=None, max_length=64)
+    # Records are checked one by one by the ingest service so that one bad record is
+    # rejected with its reason while the others land; see docs/api.md for their fields.
+    records: list[Any] = Field(max_length=MAX_BATCH)
+
+
+class RejectionOut(BaseModel):
+    index: int
+    key: str | None
+    reason: str
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    updated: int
+    duplicates: int
+    rejected: list[RejectionOut]
+
+
+def _run(session: Any, fn: Any, records: list[Any], source: str, hall: str, tz: str) -> IngestResult:
+    # Two writers may race to auto-create the same window; the loser retries once and then
+    # finds the winner's row.
+    for attempt in range(2):
+        try:
+            begin_write(session)
+            result: IngestResult = fn(session, records, source, hall=hall, tz=tz)
+            session.commit()
+            return result
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+@router.post("/evaluations", response_model=IngestOut)
+def evaluations(
+    batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep
+) -> dict[str, Any]:
+    result = _run(session, ingest_evaluations, batch.records, gw.code, gw.hall_code, policy.timezone)
+    return result.to_dict()
+
+
+@router.post("/tickets", response_model=IngestOut)
+def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
+    result = _run(session, ingest_tickets, batch.records, gw.code, gw.hall_code, policy.timezone)
+    return result.to_dict()

@@ -1,0 +1,55 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from server import bootstrap
+from server.api import (
+    admin,
+    auth,
+    errors,
+    evaluations,
+    health,
+    ingest,
+    rankings,
+    scores,
+    tickets,
+)
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker
+from server.policy import load_policy
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()
+    policy = load_policy(settings.policy_file)
+    if policy.timezone != settings.tz:
+        raise ValueError(
+            f"policy timezone {policy.timezone} differs from HALLRATE_TZ {settings.tz}; "
+            "local days are stored in one zone, so they must agree"
+        )
+    engine = make_engine(settings.resolved_database_url)
+    app = FastAPI(
+        title="hallrate server",
+        version="0.1.0",
+        description="Evaluations of government service halls (好差评) and their 30/30/40 score.",
+    )
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (health, auth, ingest, scores, rankings, evaluations, tickets):
+        api.include_router(module.router)
+    for router in admin.routers:
+        api.include_router(router)
+    app.include_router(api)
+    if settings.bootstrap_admin or settings.bootstrap_gateway:
+        with app.state.sessionmaker() as session:
+            bootstrap.apply(session, settings)
+    return app

@@ -1,0 +1,41 @@
+"""Apply HALLRATE_BOOTSTRAP_ADMIN / HALLRATE_BOOTSTRAP_GATEWAY: first accounts without a UI."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.config import Settings
+from server.models import Gateway, Hall, User
+from server.security import hash_api_key, hash_password
+
+
+def ensure_admin(session: Session, username: str, password: str) -> bool:
+    """Create a city admin if the username is free. True if created."""
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        return False
+    session.add(User(username=username, password_hash=hash_password(password), role="city_admin"))
+    return True
+
+
+def ensure_gateway(session: Session, code: str, api_key: str, hall_code: str) -> bool:
+    """Create the hall and the gateway with this key if missing. True if the gateway was created."""
+    hall = session.scalars(select(Hall).where(Hall.code == hall_code)).first()
+    if hall is None:
+        hall = Hall(code=hall_code, name=hall_code, division_code="")
+        session.add(hall)
+        session.flush()
+    if session.scalar(select(Gateway.id).where(Gateway.code == code)) is not None:
+        return False
+    session.add(Gateway(code=code, hall_id=hall.id, key_hash=hash_api_key(api_key), active=True))
+    return True
+
+
+def apply(session: Session, settings: Settings) -> None:
+    if settings.bootstrap_admin:
+        username, password = settings.bootstrap_admin.split(":", 1)
+        ensure_admin(session, username, password)
+    if settings.bootstrap_gateway:
+        code, key, hall = settings.bootstrap_gateway.split(":")
+        ensure_gateway(session, code, key, hall)
+    session.commit()

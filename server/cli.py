@@ -1,0 +1,67 @@
+"""The `hallrate` command: one entry point that dispatches to each component's own CLI.
+
+Each component owns its subcommand (`main(argv) -> int` in its own module); this file only
+routes. Why the umbrella lives in server/: docs/adr/0001-layout.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module with main(argv), one-line help, issue that builds it)
+COMMANDS: dict[str, tuple[str, str, int]] = {
+    "up": ("server.up", "run broker, server, gateway and a simulated hall on embedded defaults", 2),
+    "server": ("server.serve", "run the HTTP API server (scores, ingest, admin)", 3),
+    "gateway": ("gateway.cli", "run the hall gateway, or show its status", 4),
+    "broker": ("gateway.embedded_broker", "run the embedded MQTT broker (amqtt)", 2),
+    "simulate": ("simulator.cli", "simulate a hall through the real broker, gateway and server", 6),
+    "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),
+    "db": ("server.db_cli", "database migrations: `hallrate db upgrade`", 3),
+    "import": ("server.import_cli", "import SMS / phone call-back results from CSV or XLSX", 3),
+}
+
+
+def usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = [
+        "usage: hallrate <command> [options]",
+        "",
+        "Rating terminals, gateway and server for government service halls (政务服务大厅好差评).",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {helptext}" for name, (_, helptext, _) in COMMANDS.items()]
+    lines += ["", "Run `hallrate <command> --help` for the options of a command."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if args[0] in ("-V", "--version"):
+        from importlib.metadata import version
+
+        print(f"hallrate {version('hallrate')}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"hallrate: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module_name, _, issue = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"hallrate {name}: not built yet (tracked in issue {issue}).", file=sys.stderr)
+        return 2
+    result = module.main(rest)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

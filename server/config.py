@@ -1,0 +1,83 @@
+"""Server settings, read from HALLRATE_* environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values copied from examples or left at a default. Outside dev mode they are refused.
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev"})
+SECRET_FILE_NAME = "secret_key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HALLRATE_", extra="ignore")
+
+    environment: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8470
+    tz: str = "Asia/Shanghai"
+    secret_key: SecretStr = SecretStr("")
+    token_ttl_seconds: int = 8 * 3600
+    # "username:password" — a city admin created at start-up if missing.
+    bootstrap_admin: str = ""
+    # "gateway-id:api-key:hall-code" — the hall and the gateway key, created if missing.
+    bootstrap_gateway: str = ""
+    policy_file: str | None = None
+
+    @field_validator("bootstrap_admin")
+    @classmethod
+    def _admin_shape(cls, value: str) -> str:
+        if value and (":" not in value or not value.split(":", 1)[0] or not value.split(":", 1)[1]):
+            raise ValueError("bootstrap_admin must be 'username:password'")
+        return value
+
+    @field_validator("bootstrap_gateway")
+    @classmethod
+    def _gateway_shape(cls, value: str) -> str:
+        if value and (len(value.split(":")) != 3 or not all(value.split(":"))):
+            raise ValueError("bootstrap_gateway must be 'gateway-id:api-key:hall-code'")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hallrate.db').resolve()}"
+
+    @cached_property
+    def token_secret(self) -> bytes:
+        """The key that signs admin tokens.
+
+        A placeholder is refused outside dev mode; in dev mode a random key is generated once
+        and kept in the data directory, so tokens survive a restart.
+        """
+        value = self.secret_key.get_secret_value()
+        if value not in PLACEHOLDER_SECRETS:
+            return value.encode()
+        if self.environment != "dev":
+            raise ValueError(
+                "HALLRATE_SECRET_KEY is missing or a placeholder; set a random value "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        path = self.data_dir / SECRET_FILE_NAME
+        if path.exists():
+            return path.read_bytes().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+
+    def check(self) -> None:
+        """Fail at start-up, not at the first login, if the settings cannot work."""
+        _ = self.token_secret

@@ -1,0 +1,643 @@
+"""Idempotent batch ingest of evaluations and tickets, with aggregates in the same transaction.
+
+Used by the gateway endpoint and by the spreadsheet importer. Each record is checked on its
+own: bad records are rejected with a reason, good records in the same batch land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from server.aggregates import Deltas
+from server.models import (
+    ATTRIBUTIONS,
+    CHANNELS,
+    LEVELS,
+    TIME_SOURCES,
+    Department,
+    Device,
+    Evaluation,
+    Hall,
+    Matter,
+    Staff,
+    Ticket,
+    Window,
+)
+from server.models.base import utcnow
+from server.periods import DEFAULT_TZ
+
+MAX_BATCH = 5000
+MAX_FLAGS = 8
+_CHUNK = 500
+_CHANNELS = frozenset(CHANNELS)
+_LEVELS = frozenset(LEVELS)
+_ATTRIBUTIONS = frozenset(ATTRIBUTIONS)
+_TIME_SOURCES = frozenset(TIME_SOURCES)
+_DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
+# Optional code fields of a record and their maximum lengths (the column sizes).
+_CODES = {
+    "window": 16,
+    "ticket": 32,
+    "staff": 32,
+    "device": 32,
+    "matter": 64,
+    "department": 32,
+}
+
+
+class RecordError(ValueError):
+    """A record that cannot be stored; the message is the reason given back to the sender."""
+
+
+@dataclass
+class Rejection:
+    index: int
+    key: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "key": self.key, "reason": self.reason}
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "rejected": [r.to_dict() for r in self.rejected],
+        }
+
+
+# ---------------------------------------------------------------- record checks (pure)
+
+
+def _text(rec: Mapping[str, Any], name: str, max_len: int, required: bool) -> str | None:
+    value = rec.get(name)
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"{name} is required")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise RecordError(f"{name} must be a string")
+    value = value.strip()
+    if not value:
+        if required:
+            raise RecordError(f"{name} is required")
+        return None
+    if len(value) > max_len:
+        raise RecordError(f"{name} is longer than {max_len} characters")
+    if not value.isprintable():
+        raise RecordError(f"{name} contains control characters")
+    return value
+
+
+def parse_instant(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise RecordError(f"{name} must be an ISO 8601 string with a UTC offset")
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"{name} {value!r} is not ISO 8601") from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise RecordError(f"{name} {value!r} has no UTC offset")
+    if not 2000 <= instant.year <= 2099:
+        raise RecordError(f"{name} {value!r} is outside 2000..2099")
+    return instant
+
+
+@dataclass(frozen=True)
+class EvaluationIn:
+    """One checked evaluation record, still naming things by their codes."""
+
+    key: str
+    rev: int
+    channel: str
+    level: str
+    occurred_at: datetime
+    time_source: str
+    hall: str
+    window: str | None
+    ticket: str | None
+    staff: str | None
+    device: str | None
+    matter: str | None
+    department: str | None
+    attribution: str
+    flags: str
+    source: str
+
+
+def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
+    if not isinstance(rec, Mapping):
+        raise RecordError("record must be a JSON object")
+    key = _text(rec, "key", 128, True)
+    rev = rec.get("rev", 0)
+    if rev is None:
+        rev = 0
+    if isinstance(rev, bool) or not isinstance(rev, int) or not 0 <= rev < 2**31:
+        raise RecordError("rev must be an integer 0 .. 2^31-1")
+    channel = rec.get("channel")
+    if channel not in _CHANNELS:
+        raise RecordError(f"channel must be one of {', '.join(CHANNELS)}")
+    level = rec.get("level")
+    if level not in _LEVELS:
+        raise RecordError(f"level must be one of {', '.join(LEVELS)}")
+    occurred_at = parse_instant(rec.get("occurred_at"), "occurred_at")
+    time_source = rec.get("time_source") or ("device" if channel in _DEVICE_CHANNELS else "import")
+    if time_source not in _TIME_SOURCES:
+        raise RecordError(f"time_source must be one of {', '.join(TIME_SOURCES)}")
+    codes = {name: _text(rec, name, n, False) for name, n in _CODES.items()}
+    attribution = rec.get("attribution") or ("attributed" if codes["window"] else "unattributed")
+    if attribution not in _ATTRIBUTIONS:
+        raise RecordError(f"attribution must be one of {', '.join(ATTRIBUTIONS)}")
+    flags = rec.get("flags") or []
+    if not isinstance(flags, list) or len(flags) > MAX_FLAGS:
+        raise RecordError(f"flags must be a list of at most {MAX_FLAGS} strings")
+    for flag in flags:
+        if not isinstance(flag, str) or not flag or len(flag) > 24 or not flag.isidentifier():
+            raise RecordError("each flag must be a short identifier such as 'misuse'")
+    source = _text(rec, "source", 64, False) or default_source
+    return EvaluationIn(
+        key=key,  # type: ignore[arg-type]
+        rev=rev,
+        channel=channel,
+        level=level,
+        occurred_at=occurred_at,
+        time_source=time_source,
+        hall=_text(rec, "hall", 32, True),  # type: ignore[arg-type]
+        window=codes["window"],
+        ticket=codes["ticket"],
+        staff=codes["staff"],
+        device=codes["device"],
+        matter=codes["matter"],
+        department=codes["department"],
+        attribution=attribution,
+        flags=",".join(sorted(set(flags))),
+        source=source,
+    )
+
+
+# ---------------------------------------------------------------- code -> id resolution
+
+
+class _Directory:
+    """Ids of halls, windows, staff, devices, matters and departments named in one batch.
+
+    Windows, staff, devices and matters a gateway reports before an admin entered them are
+    created (marked auto_created) rather than losing the vote; halls and departments must exist.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.halls: dict[str, int] = {}
+        self.windows: dict[tuple[int, str], tuple[int, int | None]] = {}
+        self.staff: dict[tuple[int, str], tuple[int, int | None]] = {}
+        self.devices: dict[tuple[int, str], int] = {}
+        self.matters: dict[str, int] = {}
+        self.departments: dict[tuple[int, str], int] = {}
+
+    def load_halls(self, codes: Iterable[str]) -> None:
+        wanted = sorted(set(codes) - self.halls.keys())
+        if wanted:
+            rows = self.session.execute(select(Hall.code, Hall.id).where(Hall.code.in_(wanted)))
+            self.halls.update({code: hid for code, hid in rows})
+
+    def load(
+        self, recs: Sequence[EvaluationIn | TicketIn], kinds: Mapping[tuple[int, str], str]
+    ) -> None:
+        s = self.session
+        win = {(self.halls[r.hall], r.window) for r in recs if r.window}
+        stf = {(self.halls[r.hall], r.staff) for r in recs if r.staff}
+        mat = {r.matter for r in recs if r.matter}
+        dep = {
+            (self.halls[r.hall], r.department)
+            for r in recs
+            if isinstance(r, EvaluationIn) and r.department
+        }
+        dev = set(kinds)
+        self._fetch_windows(win)
+        self._fetch_staff(stf)
+        self._fetch_devices(dev)
+        self._fetch_matters(mat)
+        if dep:
+            rows = s.execute(
+                select(Department.hall_id, Department.code, Department.id).where(
+                    tuple_(Department.hall_id, Department.code).in_(sorted(dep))
+                )
+            )
+            self.departments.update({(h, c): i for h, c, i in rows})
+        now = utcnow()
+        if missing := win - self.windows.keys():
+            s.execute(
+                insert(Window),
+                [
+                    {"hall_id": h, "code": c, "name": "", "active": True, "auto_created": True}
+                    for h, c in sorted(missing)
+                ],
+            )
+            self._fetch_windows(missing)
+        if missing_staff := stf - self.staff.keys():
+            s.execute(
+                insert(Staff),
+                [
+                    {"hall_id": h, "number": c, "name": "", "active": True, "auto_created": True}
+                    for h, c in sorted(missing_staff)
+                ],
+            )
+            self._fetch_staff(missing_staff)
+        if missing_dev := dev - self.devices.keys():
+            s.execute(
+                insert(Device),
+                [
+                    {
+                        "hall_id": h,
+                        "code": c,
+                        "kind": kinds[(h, c)],
+                        "auto_created": True,
+                        "created_at": now,
+                    }
+                    for h, c in sorted(missing_dev)
+                ],
+            )
+            self._fetch_devices(missing_dev)
+        if missing_mat := mat - self.matters.keys():
+            s.execute(insert(Matter), [{"code": c, "name": ""} for c in sorted(missing_mat)])
+            self._fetch_matters(missing_mat)
+
+    def _pairs(
+        self, model: Any, col: Any, extra: Sequence[Any], pairs: set[tuple[int, str]]
+    ) -> Any:
+        ordered = sorted(pairs)
+        for i in range(0, len(ordered), _CHUNK):
+            chunk = ordered[i : i + _CHUNK]
+            yield from self.session.execute(
+                select(model.hall_id, col, model.id, *extra).where(
+                    tuple_(model.hall_id, col).in_(chunk)
+                )
+            )
+
+    def _fetch_windows(self, pairs: set[tuple[int, str]]) -> None:
+        for h, c, i, d in self._pairs(Window, Window.code, [Window.department_id], pairs):
+            self.windows[(h, c)] = (i, d)
+
+    def _fetch_staff(self, pairs: set[tuple[int, str]]) -> None:
+        for h, c, i, d in self._pairs(Staff, Staff.number, [Staff.department_id], pairs):
+            self.staff[(h, c)] = (i, d)
+
+    def _fetch_devices(self, pairs: set[tuple[int, str]]) -> None:
+        for h, c, i in self._pairs(Device, Device.code, [], pairs):
+            self.devices[(h, c)] = i
+
+    def _fetch_matters(self, codes: set[str]) -> None:
+        ordered = sorted(codes)
+        for i in range(0, len(ordered), _CHUNK):
+            rows = self.session.execute(
+                select(Matter.code, Matter.id).where(Matter.code.in_(ordered[i : i + _CHUNK]))
+            )
+            self.matters.update({c: mid for c, mid in rows})
+
+
+# ---------------------------------------------------------------- evaluations
+
+_EXISTING_COLUMNS = (
+    Evaluation.id,
+    Evaluation.hall_id,
+    Evaluation.key,
+    Evaluation.rev,
+    Evaluation.channel,
+    Evaluation.level,
+    Evaluation.local_day,
+    Evaluation.department_id,
+    Evaluation.window_id,
+    Evaluation.staff_id,
+    Evaluation.excluded,
+    Evaluation.counted,
+)
+# Fields a higher rev may change: attribution, never the count itself.
+_REV_FIELDS = (
+    "rev",
+    "department_id",
+    "window_id",
+    "staff_id",
+    "device_id",
+    "matter_id",
+    "ticket",
+    "attribution",
+    "flags",
+    "counted",
+)
+
+
+def ingest_evaluations(
+    session: Session,
+    records: Sequence[Any],
+    source: str,
+    *,
+    hall: str | None = None,
+    tz: str = DEFAULT_TZ,
+) -> IngestResult:
+    """Store a batch of evaluation records; the caller commits.
+
+    ``hall``, when given (a gateway's hall), is the only hall the records may name.
+    Idempotent on (hall, key): the same key again is a duplicate; a higher ``rev`` updates the
+    attribution fields and moves the aggregate counts; level, channel and time never change.
+    """
+    result = IngestResult()
+    if len(records) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} records per batch")
+    zone = ZoneInfo(tz)
+    checked: list[tuple[int, EvaluationIn]] = []
+    for index, rec in enumerate(records):
+        try:
+            ev = check_evaluation(rec, source)
+            if hall is not None and ev.hall != hall:
+                raise RecordError(f"hall {ev.hall!r} is not served by this gateway ({hall})")
+            checked.append((index, ev))
+        except RecordError as exc:
+            key = rec.get("key") if isinstance(rec, Mapping) else None
+            result.rejected.append(
+                Rejection(index, key if isinstance(key, str) else None, str(exc))
+            )
+    if not checked:
+        return result
+
+    directory = _Directory(session)
+    directory.load_halls(ev.hall for _, ev in checked)
+    good: list[tuple[int, EvaluationIn]] = []
+    for index, ev in checked:
+        if ev.hall not in directory.halls:
+            result.rejected.append(Rejection(index, ev.key, f"unknown hall {ev.hall!r}"))
+        elif ev.device and ev.channel not in _DEVICE_CHANNELS:
+            result.rejected.append(
+                Rejection(index, ev.key, f"a {ev.channel} evaluation cannot come from a device")
+            )
+        else:
+            good.append((index, ev))
+    kinds = {(directory.halls[ev.hall], ev.device): ev.channel for _, ev in good if ev.device}
+    directory.load([ev for _, ev in good], kinds)
+
+    existing = _existing(session, {(directory.halls[ev.hall], ev.key) for _, ev in good})
+    now = utcnow()
+    new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+    updates: dict[int, dict[str, Any]] = {}
+    deltas = Deltas()
+    for index, ev in good:
+        hall_id = directory.halls[ev.hall]
+        try:
+            row = _row(ev, hall_id, directory, zone)
+        except RecordError as exc:
+            result.rejected.append(Rejection(index, ev.key, str(exc)))
+            continue
+        ident = (hall_id, ev.key)
+        current = new_rows.get(ident) or existing.get(ident)
+        if current is None:
+            row.update(source=ev.source, created_at=now, updated_at=now, excluded=False)
+            row["counted"] = not row["flags"]
+            new_rows[ident] = row
+            result.accepted += 1
+            continue
+        if current["channel"] != row["channel"] or current["level"] != row["level"]:
+            result.rejected.append(
+                Rejection(index, ev.key, "key already stored with another channel or level")
+            )
+            continue
+        if row["rev"] <= current["rev"]:
+            result.duplicates += 1
+            continue
+        row["counted"] = not row["flags"] and not current.get("excluded", False)
+        row["local_day"] = current["local_day"]
+        if ident in new_rows:
+            current.update({f: row[f] for f in _REV_FIELDS})
+        else:
+            before = dict(current)
+            current.update({f: row[f] for f in _REV_FIELDS})
+            deltas.move(before, current)
+            updates[current["id"]] = {"id": current["id"], "updated_at": now} | {
+                f: row[f] for f in _REV_FIELDS
+            }
+        result.updated += 1
+
+    if new_rows:
+        rows = list(new_rows.values())
+        session.execute(insert(Evaluation), rows)
+        for row in rows:
+            deltas.add(row)
+    if updates:
+        session.execute(update(Evaluation), list(updates.values()))
+    deltas.apply(session)
+    return result
+
+
+def _existing(
+    session: Session, idents: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    by_hall: dict[int, list[str]] = {}
+    for hall_id, key in idents:
+        by_hall.setdefault(hall_id, []).append(key)
+    for hall_id, keys in by_hall.items():
+        keys.sort()
+        for i in range(0, len(keys), _CHUNK):
+            stmt = select(*_EXISTING_COLUMNS).where(
+                Evaluation.hall_id == hall_id, Evaluation.key.in_(keys[i : i + _CHUNK])
+            )
+            for r in session.execute(stmt).mappings():
+                out[(hall_id, r["key"])] = dict(r)
+    return out
+
+
+def _row(ev: EvaluationIn, hall_id: int, directory: _Directory, zone: ZoneInfo) -> dict[str, Any]:
+    window_id = dept_id = staff_id = None
+    if ev.window:
+        window_id, dept_id = directory.windows[(hall_id, ev.window)]
+    if ev.staff:
+        staff_id, staff_dept = directory.staff[(hall_id, ev.staff)]
+        dept_id = dept_id or staff_dept
+    if ev.department:
+        named = directory.departments.get((hall_id, ev.department))
+        if named is None:
+            raise RecordError(f"unknown department {ev.department!r} in hall {ev.hall!r}")
+        dept_id = named
+    return {
+        "hall_id": hall_id,
+        "key": ev.key,
+        "rev": ev.rev,
+        "channel": ev.channel,
+        "level": ev.level,
+        "occurred_at": ev.occurred_at,
+        "local_day": ev.occurred_at.astimezone(zone).date(),
+        "time_source": ev.time_source,
+        "department_id": dept_id,
+        "window_id": window_id,
+        "staff_id": staff_id,
+        "device_id": directory.devices[(hall_id, ev.device)] if ev.device else None,
+        "matter_id": directory.matters[ev.matter] if ev.matter else None,
+        "ticket": ev.ticket,
+        "attribution": ev.attribution,
+        "flags": ev.flags,
+    }
+
+
+# ---------------------------------------------------------------- tickets
+
+
+@dataclass(frozen=True)
+class TicketIn:
+    key: str
+    hall: str
+    number: str
+    matter: str | None
+    window: str | None
+    staff: str | None
+    issued_at: datetime | None
+    called_at: datetime | None
+    finished_at: datetime | None
+    phone: str | None
+    source: str
+
+
+def check_ticket(rec: Any, default_source: str) -> TicketIn:
+    if not isinstance(rec, Mapping):
+        raise RecordError("record must be a JSON object")
+    times: dict[str, datetime | None] = {}
+    for name in ("issued_at", "called_at", "finished_at"):
+        value = rec.get(name)
+        times[name] = None if value is None or value == "" else parse_instant(value, name)
+    if not any(times.values()):
+        raise RecordError("a ticket needs at least one of issued_at, called_at, finished_at")
+    return TicketIn(
+        key=_text(rec, "key", 128, True),  # type: ignore[arg-type]
+        hall=_text(rec, "hall", 32, True),  # type: ignore[arg-type]
+        number=_text(rec, "number", 32, True),  # type: ignore[arg-type]
+        matter=_text(rec, "matter", 64, False),
+        window=_text(rec, "window", 16, False),
+        staff=_text(rec, "staff", 32, False),
+        issued_at=times["issued_at"],
+        called_at=times["called_at"],
+        finished_at=times["finished_at"],
+        phone=_text(rec, "phone", 32, False),
+        source=_text(rec, "source", 64, False) or default_source,
+    )
+
+
+_TICKET_FIELDS = (
+    "matter_id",
+    "window_id",
+    "staff_id",
+    "issued_at",
+    "called_at",
+    "finished_at",
+    "phone",
+)
+
+
+def ingest_tickets(
+    session: Session,
+    records: Sequence[Any],
+    source: str,
+    *,
+    hall: str | None = None,
+    tz: str = DEFAULT_TZ,
+) -> IngestResult:
+    """Store queue tickets; a re-sent ticket fills in fields that were empty or changed."""
+    result = IngestResult()
+    if len(records) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} records per batch")
+    zone = ZoneInfo(tz)
+    checked: list[tuple[int, TicketIn]] = []
+    for index, rec in enumerate(records):
+        try:
+            t = check_ticket(rec, source)
+            if hall is not None and t.hall != hall:
+                raise RecordError(f"hall {t.hall!r} is not served by this gateway ({hall})")
+            checked.append((index, t))
+        except RecordError as exc:
+            key = rec.get("key") if isinstance(rec, Mapping) else None
+            result.rejected.append(
+                Rejection(index, key if isinstance(key, str) else None, str(exc))
+            )
+    directory = _Directory(session)
+    directory.load_halls(t.hall for _, t in checked)
+    good = []
+    for index, t in checked:
+        if t.hall in directory.halls:
+            good.append((index, t))
+        else:
+            result.rejected.append(Rejection(index, t.key, f"unknown hall {t.hall!r}"))
+    if not good:
+        return result
+    directory.load([t for _, t in good], {})
+    idents = sorted({(directory.halls[t.hall], t.key) for _, t in good})
+    existing: dict[tuple[int, str], Ticket] = {}
+    for i in range(0, len(idents), _CHUNK):
+        stmt = select(Ticket).where(tuple_(Ticket.hall_id, Ticket.key).in_(idents[i : i + _CHUNK]))
+        existing.update({(t.hall_id, t.key): t for t in session.scalars(stmt)})
+    now = utcnow()
+    new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for _index, t in good:
+        hall_id = directory.halls[t.hall]
+        first = t.issued_at or t.called_at or t.finished_at
+        assert first is not None
+        values: dict[str, Any] = {
+            "matter_id": directory.matters[t.matter] if t.matter else None,
+            "window_id": directory.windows[(hall_id, t.window)][0] if t.window else None,
+            "staff_id": directory.staff[(hall_id, t.staff)][0] if t.staff else None,
+            "issued_at": t.issued_at,
+            "called_at": t.called_at,
+            "finished_at": t.finished_at,
+            "phone": t.phone,
+        }
+        ident = (hall_id, t.key)
+        if ident in new_rows:
+            pending = new_rows[ident]
+            pending.update({k: v for k, v in values.items() if v is not None})
+            result.duplicates += 1
+            continue
+        if (row := existing.get(ident)) is not None:
+            changed = False
+            for name in _TICKET_FIELDS:
+                value = values[name]
+                if value is not None and getattr(row, name) != value:
+                    setattr(row, name, value)
+                    changed = True
+            if changed:
+                row.updated_at = now
+                result.updated += 1
+            else:
+                result.duplicates += 1
+            continue
+        new_rows[ident] = {
+            "hall_id": hall_id,
+            "key": t.key,
+            "number": t.number,
+            "local_day": _day(first, zone),
+            "source": t.source,
+            "created_at": now,
+            "updated_at": now,
+            **values,
+        }
+        result.accepted += 1
+    if new_rows:
+        session.execute(insert(Ticket), list(new_rows.values()))
+    session.flush()
+    return result
+
+
+def _day(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()

@@ -1,0 +1,30 @@
+"""All tables; importing this package registers them on Base.metadata."""
+
+from server.models.access import DEVICE_KINDS, ROLES, Device, Gateway, User
+from server.models.aggregates import DailyCount, MonthlyCount
+from server.models.base import Base
+from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
+from server.models.org import Department, Hall, Matter, Staff, Window
+from server.models.tickets import Ticket
+
+__all__ = [
+    "ATTRIBUTIONS",
+    "CHANNELS",
+    "DEVICE_KINDS",
+    "LEVELS",
+    "ROLES",
+    "TIME_SOURCES",
+    "Base",
+    "DailyCount",
+    "Department",
+    "Device",
+    "Evaluation",
+    "Gateway",
+    "Hall",
+    "Matter",
+    "MonthlyCount",
+    "Staff",
+    "Ticket",
+    "User",
+    "Window",
+]

@@ -1,0 +1,52 @@
+"""Evaluations (评价): one row per rating from any channel; flagged rows are kept, never deleted."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, BigId, UTCDateTime, utcnow
+
+CHANNELS = ("evaluator", "ballot_box", "sms", "phone", "online", "system_default")
+LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
+ATTRIBUTIONS = ("attributed", "no_ticket", "unattributed", "late")
+TIME_SOURCES = ("device", "gateway", "import")
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        # Device keys are "device:boot:seq" and device ids repeat between halls ("EV-A03").
+        UniqueConstraint("hall_id", "key"),
+        Index("ix_evaluations_hall_day", "hall_id", "local_day"),
+        Index("ix_evaluations_window_day", "window_id", "local_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"))
+    key: Mapped[str] = mapped_column(String(128))
+    rev: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(24))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    local_day: Mapped[date] = mapped_column(Date)  # hall-local calendar day of occurred_at
+    time_source: Mapped[str] = mapped_column(String(8))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), default=None)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), default=None)
+    matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"), default=None)
+    ticket: Mapped[str | None] = mapped_column(String(32), default=None)  # ticket number
+    attribution: Mapped[str] = mapped_column(String(16))
+    flags: Mapped[str] = mapped_column(String(256), default="")  # comma-separated, sorted
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # by an admin (申诉复核)
+    review_reason: Mapped[str | None] = mapped_column(String(512), default=None)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Derived: not flagged and not excluded. Stored so filters and aggregates agree.
+    counted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,56 @@
+"""`hallrate serve`: run the server with uvicorn, optionally migrating the database first."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from server.config import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hallrate serve", description=__doc__)
+    parser.add_argument("--host", help="listen address (default HALLRATE_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="listen port (default HALLRATE_PORT or 8470)")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default HALLRATE_DATABASE_URL)")
+    parser.add_argument("--migrate", action="store_true", help="run migrations before serving")
+    parser.add_argument("--log-level", default="info")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.database_url:
+        overrides["database_url"] = args.database_url
+    logging.basicConfig(level=args.log_level.upper())
+    try:
+        settings = Settings(**overrides)
+        settings.check()
+    except ValueError as exc:
+        print(f"hallrate serve: {exc}")
+        return 2
+    if args.migrate:
+        from server.migrate import upgrade
+
+        upgrade(settings.resolved_database_url)
+
+    import uvicorn
+
+    from server.app import create_app
+
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"hallrate serve: {exc}")
+        return 2
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""hallrate simulator."""
