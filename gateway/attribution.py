@@ -170,8 +170,9 @@ class Attributor:
         flags = set(b.flags)
         if b.group is not None and self._first_of(b.group) != key:
             flags.add(b.repeat_flag)
-        return Attribution(b.window, b.ticket, b.staff, b.matter, b.attribution,
-                           tuple(sorted(flags)))
+        return Attribution(
+            b.window, b.ticket, b.staff, b.matter, b.attribution, tuple(sorted(flags))
+        )
 
     def results(self) -> dict[str, Attribution]:
         return {k: self.result(k) for k in self.votes}
@@ -284,19 +285,43 @@ class Attributor:
             w = v.w or window
             date = self.local_date(v.t)
             group = f"tk:{w}:{date}:{v.tk}"
-            return _Base(w, v.tk, self.staff_at(w, v.t), self._ticket_matter(v.tk, date),
-                         ATTRIBUTED, frozenset(flags), group, candidate)
+            return _Base(
+                w,
+                v.tk,
+                self.staff_at(w, v.t),
+                self._ticket_matter(v.tk, date),
+                ATTRIBUTED,
+                frozenset(flags),
+                group,
+                candidate,
+            )
         if finish is None:
             finish = self._finish_for(window, v.t)
         if finish is None or finish.tk is None:
             if not self.policy.count_no_ticket:
                 flags.add(FLAG_NO_TICKET)
-            return _Base(window, None, self.staff_at(window, v.t), None, NO_TICKET,
-                         frozenset(flags), None, False)
+            return _Base(
+                window,
+                None,
+                self.staff_at(window, v.t),
+                None,
+                NO_TICKET,
+                frozenset(flags),
+                None,
+                False,
+            )
         w = finish.w or window
         date = self.local_date(finish.t)
-        return _Base(w, finish.tk, self._served_by(finish), self._ticket_matter(finish.tk, date),
-                     ATTRIBUTED, frozenset(flags), f"fin:{finish.id}", candidate)
+        return _Base(
+            w,
+            finish.tk,
+            self._served_by(finish),
+            self._ticket_matter(finish.tk, date),
+            ATTRIBUTED,
+            frozenset(flags),
+            f"fin:{finish.id}",
+            candidate,
+        )
 
     def _drop(self, v: Vote) -> _Base:
         if v.tk is None:
@@ -306,10 +331,28 @@ class Attributor:
         group = f"drop:{date}:{v.tk}"
         served = self._ticket_service(v.tk, v.t, date)
         if served is None:
-            return _Base(None, v.tk, None, self._ticket_matter(v.tk, date), UNATTRIBUTED,
-                         frozenset(), group, True, DUPLICATE_TICKET)
-        return _Base(served.w, v.tk, self._served_by(served), self._ticket_matter(v.tk, date),
-                     ATTRIBUTED, frozenset(), group, True, DUPLICATE_TICKET)
+            return _Base(
+                None,
+                v.tk,
+                None,
+                self._ticket_matter(v.tk, date),
+                UNATTRIBUTED,
+                frozenset(),
+                group,
+                True,
+                DUPLICATE_TICKET,
+            )
+        return _Base(
+            served.w,
+            v.tk,
+            self._served_by(served),
+            self._ticket_matter(v.tk, date),
+            ATTRIBUTED,
+            frozenset(),
+            group,
+            True,
+            DUPLICATE_TICKET,
+        )
 
     def _ticket_service(self, tk: str, t: int, date: str) -> QueueEvent | None:
         """The event that says where ticket `tk` was served before a drop at t: its latest finish

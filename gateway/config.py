@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,9 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> GatewayConfig:
 
 
 def from_dict(
-    data: dict[str, Any], base_dir: Path = Path("."), env: dict[str, str] | os._Environ[str] = {}
+    data: dict[str, Any], base_dir: Path = Path("."), env: Mapping[str, str] | None = None
 ) -> GatewayConfig:
+    env = env or {}
     hall = data.get("hall")
     if not isinstance(hall, str) or not wire._valid_id(hall):
         raise ConfigError("hall must be a hall code such as 'H1' (letters, digits, -_.)")
@@ -155,8 +157,9 @@ def from_dict(
         client_id=_get(b, "client_id", str, f"hallrate-gw-{hall}"),
         keepalive=_get(b, "keepalive", int, 30),
     )
-    broker = parse_mqtt_url(env.get("HALLRATE_MQTT_URL") or b.get("url", DEFAULT_MQTT_URL),
-                            base_broker)
+    broker = parse_mqtt_url(
+        env.get("HALLRATE_MQTT_URL") or b.get("url", DEFAULT_MQTT_URL), base_broker
+    )
 
     s = data.get("server", {})
     server = ServerConfig(

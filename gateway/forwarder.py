@@ -26,19 +26,23 @@ ENDPOINTS = {"records": "/api/v1/ingest/evaluations", "tickets": "/api/v1/ingest
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
-    """Exponential backoff with equal jitter: uniform(cap / 2, cap), cap = min(max, initial * 2**n)."""
+    """Exponential backoff with equal jitter: uniform(cap/2, cap), cap = min(max, initial*2**n)."""
     cap = min(maximum, initial * (2 ** min(attempt, 30)))
     return rng.uniform(cap / 2, cap)
 
 
 class Forwarder:
-    def __init__(self, cfg: GatewayConfig, metrics: GatewayMetrics,
-                 journal_path: Path | None = None, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        metrics: GatewayMetrics,
+        journal_path: Path | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.journal = Journal(journal_path or cfg.journal_path)
-        self.client = client or httpx.Client(base_url=cfg.server.url,
-                                             timeout=cfg.server.timeout_s)
+        self.client = client or httpx.Client(base_url=cfg.server.url, timeout=cfg.server.timeout_s)
         self.wake = threading.Event()
         self.failures = 0
         self.rng = random.Random()
@@ -57,10 +61,17 @@ class Forwarder:
                 self.failures += 1
                 self.last_error = str(e)
                 self.metrics.forward_errors.inc()
-                delay = backoff_delay(self.failures - 1, self.cfg.backoff_initial_s,
-                                      self.cfg.backoff_max_s, self.rng)
-                event(log, "forward_failed", logging.WARNING, error=str(e),
-                      attempt=self.failures, retry_in_s=round(delay, 2))
+                delay = backoff_delay(
+                    self.failures - 1, self.cfg.backoff_initial_s, self.cfg.backoff_max_s, self.rng
+                )
+                event(
+                    log,
+                    "forward_failed",
+                    logging.WARNING,
+                    error=str(e),
+                    attempt=self.failures,
+                    retry_in_s=round(delay, 2),
+                )
             self.wake.wait(delay)
             self.wake.clear()
         self.client.close()
@@ -71,11 +82,14 @@ class Forwarder:
         batch = self.journal.pending(table, self.cfg.batch_size)
         if not batch:
             return 0
-        payload: dict[str, Any] = {"gateway": self.cfg.server.gateway_id,
-                                   "records": [r.body for r in batch]}
+        payload: dict[str, Any] = {
+            "gateway": self.cfg.server.gateway_id,
+            "records": [r.body for r in batch],
+        }
         try:
             resp = self.client.post(
-                ENDPOINTS[table], json=payload,
+                ENDPOINTS[table],
+                json=payload,
                 headers={"Authorization": f"Bearer {self.cfg.server.api_key}"},
             )
         except httpx.HTTPError as e:
@@ -91,8 +105,13 @@ class Forwarder:
         self.metrics.forwarded.labels(table).inc(len(batch) - len(rejected))
         if rejected:
             self.metrics.rejected.labels(table).inc(len(rejected))
-            event(log, "records_rejected", logging.WARNING, table=table,
-                  rejected=[{"key": k, "reason": r} for k, r in rejected.items()])
+            event(
+                log,
+                "records_rejected",
+                logging.WARNING,
+                table=table,
+                rejected=[{"key": k, "reason": r} for k, r in rejected.items()],
+            )
         return len(batch)
 
     @staticmethod

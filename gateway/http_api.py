@@ -53,8 +53,15 @@ def parse_queue_events(body: bytes) -> tuple[list[dict[str, Any]], list[dict[str
 
 
 class GatewayHttp:
-    def __init__(self, host: str, port: int, token: str, pipeline: Pipeline,
-                 metrics: GatewayMetrics, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str,
+        pipeline: Pipeline,
+        metrics: GatewayMetrics,
+        status: Callable[[], dict[str, Any]],
+    ) -> None:
         self.token = token
         self.pipeline = pipeline
         self.metrics = metrics
@@ -75,8 +82,9 @@ class GatewayHttp:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="gw-http",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="gw-http", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -107,7 +115,8 @@ class GatewayHttp:
             _json(h, 404, {"detail": "not found"})
             return
         auth = h.headers.get("Authorization", "")
-        if not self.token or not hmac.compare_digest(auth.encode(), f"Bearer {self.token}".encode()):
+        expected = f"Bearer {self.token}".encode()
+        if not self.token or not hmac.compare_digest(auth.encode(), expected):
             _json(h, 401, {"detail": "missing or wrong bearer token"})
             return
         try:
@@ -141,8 +150,11 @@ class GatewayHttp:
         if good and not done.wait(COMMIT_TIMEOUT_S):
             _json(h, 503, {"detail": "journal did not commit in time; resend"})
             return
-        _json(h, 200, {"accepted": sum(results), "duplicates": len(results) - sum(results),
-                       "rejected": bad})
+        _json(
+            h,
+            200,
+            {"accepted": sum(results), "duplicates": len(results) - sum(results), "rejected": bad},
+        )
 
 
 def _send(h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:

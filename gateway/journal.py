@@ -91,8 +91,9 @@ class Journal:
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0,
-                                  check_same_thread=False)
+        self.db = sqlite3.connect(
+            str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False
+        )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=30000")
@@ -119,8 +120,8 @@ class Journal:
     def insert_device_event(self, key: str, msg: dict[str, Any], received_at: float) -> bool:
         """Store a sequenced device event; False if its key was already stored (a resend)."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO device_events (key, device, boot, seq, kind, payload, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO device_events"
+            " (key, device, boot, seq, kind, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, msg["d"], msg["b"], msg["s"], msg["k"], json.dumps(msg), received_at),
         )
         return cur.rowcount == 1
@@ -168,7 +169,8 @@ class Journal:
     def device_events_since(self, since: float) -> Iterable[tuple[str, dict[str, Any], float]]:
         for key, payload, received_at in self.db.execute(
             "SELECT key, payload, received_at FROM device_events WHERE received_at >= ?"
-            " AND kind IN ('vote', 'drop') ORDER BY received_at", (since,)
+            " AND kind IN ('vote', 'drop') ORDER BY received_at",
+            (since,),
         ):
             yield key, json.loads(payload), received_at
 
@@ -265,18 +267,24 @@ class Journal:
         ).fetchall()
         return [PendingRecord(k, int(r), json.loads(b)) for k, r, b in rows]
 
-    def mark_forwarded(self, table: str, sent: list[PendingRecord],
-                       rejected: dict[str, str]) -> None:
+    def mark_forwarded(
+        self, table: str, sent: list[PendingRecord], rejected: dict[str, str]
+    ) -> None:
         """After a 200 from the server: forwarded, or rejected with its reason. A record whose
         rev moved on meanwhile stays pending (its newer body is still to send)."""
         assert table in ("records", "tickets")
         with self.transaction() as db:
             for rec in sent:
-                state, reason = ("rejected", rejected[rec.key]) if rec.key in rejected else (
-                    "forwarded", None)
+                state, reason = (
+                    ("rejected", rejected[rec.key]) if rec.key in rejected else ("forwarded", None)
+                )
                 if table == "records":
-                    db.execute("UPDATE records SET state=?, reason=? WHERE key=? AND rev=?",
-                               (state, reason, rec.key, rec.rev))
+                    db.execute(
+                        "UPDATE records SET state=?, reason=? WHERE key=? AND rev=?",
+                        (state, reason, rec.key, rec.rev),
+                    )
                 else:
-                    db.execute("UPDATE tickets SET state=?, reason=? WHERE key=? AND body=?",
-                               (state, reason, rec.key, json.dumps(rec.body, ensure_ascii=False)))
+                    db.execute(
+                        "UPDATE tickets SET state=?, reason=? WHERE key=? AND body=?",
+                        (state, reason, rec.key, json.dumps(rec.body, ensure_ascii=False)),
+                    )

@@ -66,8 +66,14 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         self.client.publish(topic, payload, qos=qos, retain=retain)
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
-                    reason: ReasonCode, props: Any) -> None:
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        props: Any,
+    ) -> None:
         if reason.is_failure:
             event(log, "broker_refused", logging.ERROR, reason=str(reason))
             return
@@ -78,11 +84,22 @@ class MqttLink:
         client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
         self.connected.set()
         self.metrics.broker_connected.set(1)
-        event(log, "broker_connected", host=self.cfg.broker.host, port=self.cfg.broker.port,
-              session_present=flags.session_present)
+        event(
+            log,
+            "broker_connected",
+            host=self.cfg.broker.host,
+            port=self.cfg.broker.port,
+            session_present=flags.session_present,
+        )
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: mqtt.DisconnectFlags,
-                       reason: ReasonCode, props: Any) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        props: Any,
+    ) -> None:
         self.connected.clear()
         self.metrics.broker_connected.set(0)
         event(log, "broker_disconnected", logging.WARNING, reason=str(reason))
@@ -97,8 +114,14 @@ class MqttLink:
             _hall, device, m = wire.decode_for_topic(msg.topic, msg.payload)
         except wire.WireError as e:
             self.metrics.malformed.labels("mqtt").inc()
-            event(log, "malformed_payload", logging.WARNING, topic=msg.topic, error=str(e),
-                  size=len(msg.payload))
+            event(
+                log,
+                "malformed_payload",
+                logging.WARNING,
+                topic=msg.topic,
+                error=str(e),
+                size=len(msg.payload),
+            )
             ack(False)
             return
         kind = "device" if device is not None else "queue"

@@ -49,9 +49,14 @@ class NullDownlink:
 
 
 class Pipeline:
-    def __init__(self, cfg: GatewayConfig, journal: Journal, downlink: Downlink,
-                 metrics: GatewayMetrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cfg: GatewayConfig,
+        journal: Journal,
+        downlink: Downlink,
+        metrics: GatewayMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cfg = cfg
         self.journal = journal
         self.downlink = downlink
@@ -78,11 +83,16 @@ class Pipeline:
             self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
         for key, m, received_at in self.journal.device_events_since(since):
             self.attributor.add_vote(self._vote(key, m, received_at))
-        self._write_records(set(self.attributor.votes), self._tickets_of(
-            list(self.attributor.events.values())))
+        self._write_records(
+            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
+        )
         self.publish_all_configs()
-        event(log, "recovered", queue_events=len(self.attributor.events),
-              votes=len(self.attributor.votes))
+        event(
+            log,
+            "recovered",
+            queue_events=len(self.attributor.events),
+            votes=len(self.attributor.votes),
+        )
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -129,18 +139,28 @@ class Pipeline:
                         settled.setdefault((dev, m["b"]), []).append(m["s"])
                         if new and k in ("vote", "drop"):
                             fresh_votes.append((key, m, it.received_at))
-                        self.journal.update_device(dev, state="online", boot=m["b"],
-                                                   last_seen=it.received_at)
+                        self.journal.update_device(
+                            dev, state="online", boot=m["b"], last_seen=it.received_at
+                        )
                     elif k == "gone":
                         self.journal.record_lost(dev, m["b"], m["from"], m["to"], "gone")
-                        settled.setdefault((dev, m["b"]), []).extend(
-                            range(m["from"], m["to"] + 1))
+                        settled.setdefault((dev, m["b"]), []).extend(range(m["from"], m["to"] + 1))
                         m_in.gaps_unclosable.labels("gone").inc()
-                        event(log, "gap_gone", logging.WARNING, device=dev, boot=m["b"],
-                              first=m["from"], last=m["to"])
+                        event(
+                            log,
+                            "gap_gone",
+                            logging.WARNING,
+                            device=dev,
+                            boot=m["b"],
+                            first=m["from"],
+                            last=m["to"],
+                        )
                     elif k == "status":
-                        fields: dict[str, Any] = {"state": m["st"], "boot": m["b"],
-                                                  "last_seen": it.received_at}
+                        fields: dict[str, Any] = {
+                            "state": m["st"],
+                            "boot": m["b"],
+                            "last_seen": it.received_at,
+                        }
                         if "dk" in m:
                             fields["kind"] = m["dk"]
                         if "fw" in m:
@@ -148,9 +168,15 @@ class Pipeline:
                         self.journal.update_device(dev, **fields)
                     elif k == "hb":
                         self.journal.update_device(
-                            dev, state="online", boot=m["b"], rssi=m.get("rssi"),
-                            outbox=m["ob"], heap=m.get("heap"), last_seq=m["s"],
-                            last_seen=it.received_at)
+                            dev,
+                            state="online",
+                            boot=m["b"],
+                            rssi=m.get("rssi"),
+                            outbox=m["ob"],
+                            heap=m.get("heap"),
+                            last_seq=m["s"],
+                            last_seen=it.received_at,
+                        )
                 m_in.events_in.labels(it.source.split(":")[0], m["k"]).inc()
                 if not new:
                     m_in.duplicates.labels(m["k"]).inc()
@@ -175,8 +201,17 @@ class Pipeline:
         t = m["t"] if m["t"] is not None else int(received_at)
         self._time_source[key] = "device" if m["t"] is not None else "gateway"
         if m["k"] == "vote":
-            return attr.Vote(key, attr.EVALUATOR, m["d"], t, m["lv"], rq=m.get("rq"),
-                             tk=m.get("tk"), w=m.get("w"), device_flags=tuple(m.get("fl", ())))
+            return attr.Vote(
+                key,
+                attr.EVALUATOR,
+                m["d"],
+                t,
+                m["lv"],
+                rq=m.get("rq"),
+                tk=m.get("tk"),
+                w=m.get("w"),
+                device_flags=tuple(m.get("fl", ())),
+            )
         return attr.Vote(key, attr.BALLOT_BOX, m["d"], t, m["lv"], tk=m.get("tk"))
 
     def _tickets_of(self, events: list[attr.QueueEvent]) -> set[tuple[str, str]]:
@@ -255,19 +290,35 @@ class Pipeline:
         c = self.cfg
         open_gaps = 0
         for (dev, boot), states in self.gaps.items():
-            ask, give_up = due_resends(states, now, c.gap_grace_s, c.gap_resend_interval_s,
-                                       c.gap_max_attempts)
+            ask, give_up = due_resends(
+                states, now, c.gap_grace_s, c.gap_resend_interval_s, c.gap_max_attempts
+            )
             for g in ask:
                 self._publish(dev, "resend", wire.resend(dev, boot, g.first, g.last))
                 self.metrics.resends.inc()
-                event(log, "resend_requested", device=dev, boot=boot, first=g.first,
-                      last=g.last, attempt=g.attempts)
+                event(
+                    log,
+                    "resend_requested",
+                    device=dev,
+                    boot=boot,
+                    first=g.first,
+                    last=g.last,
+                    attempt=g.attempts,
+                )
             for g in give_up:
                 with self.journal.transaction():
                     self.journal.record_lost(dev, boot, g.first, g.last, "unanswered")
                 self.metrics.gaps_unclosable.labels("unanswered").inc()
-                event(log, "gap_unclosable", logging.WARNING, device=dev, boot=boot,
-                      first=g.first, last=g.last, attempts=g.attempts)
+                event(
+                    log,
+                    "gap_unclosable",
+                    logging.WARNING,
+                    device=dev,
+                    boot=boot,
+                    first=g.first,
+                    last=g.last,
+                    attempts=g.attempts,
+                )
             open_gaps += sum(1 for g in states.values() if not g.reported)
         self.metrics.gaps_open.set(open_gaps)
         online = self.journal.db.execute(
@@ -283,8 +334,9 @@ class Pipeline:
 
     def _publish(self, device: str, channel: str, msg: dict[str, Any]) -> None:
         qos, retain = wire.qos_retain(channel)
-        self.downlink.publish(wire.device_topic(self.cfg.hall, device, channel),
-                              wire.encode(msg), qos, retain)
+        self.downlink.publish(
+            wire.device_topic(self.cfg.hall, device, channel), wire.encode(msg), qos, retain
+        )
 
     def _after_queue_events(self, fresh: list[tuple[dict[str, Any], float]]) -> None:
         windows: set[str] = set()
@@ -294,7 +346,8 @@ class Pipeline:
                 continue
             if m["ev"] in _CONFIG_EVENTS:
                 windows.add(w)
-            if m["ev"] == "finish" and m.get("tk") and received_at - m["t"] <= self.cfg.request_ttl_s:
+            fresh_finish = received_at - m["t"] <= self.cfg.request_ttl_s
+            if m["ev"] == "finish" and m.get("tk") and fresh_finish:
                 self._request_rating(m)
         for w in sorted(windows):
             for dev in sorted(d.device for d in self.cfg.devices.values() if d.window == w):
@@ -304,8 +357,15 @@ class Pipeline:
         w = m["w"]
         staff = m.get("staff") or self.attributor.staff_at(w, m["t"])
         for dev in self.cfg.devices_at(w, "evaluator"):
-            req = wire.rating_request(dev, m["id"], m["tk"], w, m["t"], self.cfg.request_ttl_s,
-                                      staff=self._staff_obj(staff))
+            req = wire.rating_request(
+                dev,
+                m["id"],
+                m["tk"],
+                w,
+                m["t"],
+                self.cfg.request_ttl_s,
+                staff=self._staff_obj(staff),
+            )
             self._publish(dev, "req", req)
             self.metrics.requests.inc()
             event(log, "rating_requested", device=dev, rq=m["id"], ticket=m["tk"], window=w)
@@ -331,9 +391,17 @@ class Pipeline:
         if d.window is not None:
             staff, paused = self.attributor.window_state(d.window)
         levels = self.cfg.evaluator_levels if d.kind == "evaluator" else wire.BALLOT_SLOTS
-        msg = wire.config(device, self._next_cfg_rev(), d.window, levels, self.cfg.request_ttl_s,
-                          staff=self._staff_obj(staff), paused=paused, hb=self.cfg.heartbeat_s,
-                          t=int(self.clock()))
+        msg = wire.config(
+            device,
+            self._next_cfg_rev(),
+            d.window,
+            levels,
+            self.cfg.request_ttl_s,
+            staff=self._staff_obj(staff),
+            paused=paused,
+            hb=self.cfg.heartbeat_s,
+            t=int(self.clock()),
+        )
         self._publish(device, "cfg", msg)
 
     def publish_all_configs(self) -> None:

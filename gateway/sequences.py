@@ -63,8 +63,13 @@ class GapState:
     reported: bool = False
 
 
-def due_resends(gaps: dict[tuple[int, int], GapState], now: float, grace_s: float,
-                interval_s: float, max_attempts: int) -> tuple[list[GapState], list[GapState]]:
+def due_resends(
+    gaps: dict[tuple[int, int], GapState],
+    now: float,
+    grace_s: float,
+    interval_s: float,
+    max_attempts: int,
+) -> tuple[list[GapState], list[GapState]]:
     """(gaps to ask a resend for now, gaps to report as unclosable now). Mutates the states."""
     ask: list[GapState] = []
     give_up: list[GapState] = []

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Table, and_, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.models import DailyCount, Evaluation, MonthlyCount
@@ -77,21 +76,23 @@ class Deltas:
 
 
 def _upsert(session: Session, table: Table, period_col: str, cells: Mapping[CountKey, int]) -> None:
-    dialect = session.get_bind().dialect.name
-    ins: Any
-    if dialect == "sqlite":
-        ins = sqlite.insert(table)
-    elif dialect == "postgresql":
-        ins = postgresql.insert(table)
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
-    stmt = ins.on_conflict_do_update(
-        index_elements=[period_col, *_KEY_COLUMNS], set_={"n": table.c.n + ins.excluded.n}
+    # The same ON CONFLICT statement works on SQLite (>= 3.24) and PostgreSQL; sent as one
+    # driver-level executemany because a batch can touch a thousand cells.
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = (period_col, *_KEY_COLUMNS)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}, n) "
+        f"VALUES ({', '.join([mark] * (len(columns) + 1))}) "
+        f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = {table.name}.n + excluded.n"
     )
-    rows = [
-        dict(zip((period_col, *_KEY_COLUMNS), key, strict=True), n=n) for key, n in cells.items()
-    ]
-    session.execute(stmt, rows)
+    if conn.dialect.name == "sqlite":
+        params: list[tuple[Any, ...]] = [
+            (k[0].isoformat(), *k[1:7], int(k[7]), n) for k, n in cells.items()
+        ]
+    else:
+        params = [(*k, n) for k, n in cells.items()]
+    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
     # Cells that fell to zero carry no information; dropping them keeps the tables small.
     if any(n < 0 for n in cells.values()):
         session.execute(delete(table).where(table.c.n == 0))

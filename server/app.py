@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from server import bootstrap
+from server import bootstrap, dashboard
 from server.api import (
     admin,
     auth,
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)
+    dashboard.mount(app)
     if settings.bootstrap_admin or settings.bootstrap_gateway:
         with app.state.sessionmaker() as session:
             bootstrap.apply(session, settings)

@@ -65,8 +65,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer (BEGIN IMMEDIATE on SQLite).
 
-    Call before the first statement of a read-then-write transaction; a no-op elsewhere.
+    Call before the writes of a read-then-write transaction: a read transaction still open
+    (e.g. from authenticating the request) is ended first. A no-op on other databases.
     """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
     session.connection(execution_options={"sqlite_write": True})
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from sqlalchemy import select
 
 from server.api.deps import CurrentUser, SessionDep, SettingsDep
 from server.models import Hall, User

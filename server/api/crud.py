@@ -96,12 +96,11 @@ def build_router(res: Resource) -> APIRouter:
         session.add(row)
         session.commit()
         if extras:
-            return {**Out.model_validate(row).model_dump(), **extras}  # type: ignore[attr-defined]
+            return {**Out.model_validate(row).model_dump(), **extras}
         return row
 
     @router.patch("/{item_id}", response_model=Out, name=f"update_{res.path}")
     def update_item(session: SessionDep, caller: Writer, item_id: int, body: Update) -> Any:  # type: ignore[valid-type]
-        session.rollback()
         begin_write(session)
         row = _get(session, res, caller, item_id)
         _guard(res, caller, res.hall_of(row))
@@ -117,10 +116,9 @@ def build_router(res: Resource) -> APIRouter:
 
     @router.delete("/{item_id}", status_code=204, name=f"delete_{res.path}")
     def delete_item(session: SessionDep, caller: Writer, item_id: int) -> Response:
-        session.rollback()
         begin_write(session)
         row = _get(session, res, caller, item_id)
-        _guard(res, caller, res.hall_of(row))
+        _guard(res, caller, None if res.path == "halls" else res.hall_of(row))
         session.delete(row)
         session.commit()
         return Response(status_code=204)

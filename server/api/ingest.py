@@ -35,7 +35,9 @@ class IngestOut(BaseModel):
     rejected: list[RejectionOut]
 
 
-def _run(session: Any, fn: Any, records: list[Any], source: str, hall: str, tz: str) -> IngestResult:
+def _run(
+    session: Any, fn: Any, records: list[Any], source: str, hall: str, tz: str
+) -> IngestResult:
     # Two writers may race to auto-create the same window; the loser retries once and then
     # finds the winner's row.
     for attempt in range(2):
@@ -55,7 +57,9 @@ def _run(session: Any, fn: Any, records: list[Any], source: str, hall: str, tz: 
 def evaluations(
     batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep
 ) -> dict[str, Any]:
-    result = _run(session, ingest_evaluations, batch.records, gw.code, gw.hall_code, policy.timezone)
+    result = _run(
+        session, ingest_evaluations, batch.records, gw.code, gw.hall_code, policy.timezone
+    )
     return result.to_dict()
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_levels_are_the_wire_levels() -> None:
-    assert LEVELS == tuple(wire.LEVELS)
+    assert tuple(wire.LEVELS) == LEVELS
 
 
 def test_default_is_seed_000() -> None:
@@ -91,8 +91,14 @@ def test_explicit_groups_decide_ballot_box_flag() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("30%", Fraction(3, 10)), ("0.3", Fraction(3, 10)), ("3/10", Fraction(3, 10)),
-     (0.3, Fraction(3, 10)), (1, Fraction(1)), ("12.5 %", Fraction(1, 8))],
+    [
+        ("30%", Fraction(3, 10)),
+        ("0.3", Fraction(3, 10)),
+        ("3/10", Fraction(3, 10)),
+        (0.3, Fraction(3, 10)),
+        (1, Fraction(1)),
+        ("12.5 %", Fraction(1, 8)),
+    ],
 )
 def test_weight_forms(text: object, value: Fraction) -> None:
     assert parse_weight(text) == value
@@ -118,8 +124,12 @@ def test_bad_weights(bad: object) -> None:
         ({"sms_reply_digits": {"1": "great"}}, "unknown level"),
         ({"weights": {"sms": 1}}, "weights"),  # a typo of a key is refused
         (
-            {"groups": {"a": {"channels": ["evaluator", "sms"], "weight": 1},
-                        "b": {"channels": ["sms"], "weight": 0}}},
+            {
+                "groups": {
+                    "a": {"channels": ["evaluator", "sms"], "weight": 1},
+                    "b": {"channels": ["sms"], "weight": 0},
+                }
+            },
             "is in groups",
         ),
         ({"groups": {"a": {"channels": ["evaluator"], "weight": 1}}}, "channels in no group"),

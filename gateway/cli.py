@@ -1,0 +1,135 @@
+"""`hallrate gateway --config hall.toml` runs the gateway; `hallrate gateway status` shows it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from gateway import logs
+from gateway.config import ConfigError, GatewayConfig, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="hallrate gateway", description="Run the hall gateway, or show its state."
+    )
+    parser.add_argument("command", nargs="?", choices=("run", "status"), default="run")
+    parser.add_argument("--config", "-c", default="hall.toml", help="default %(default)s")
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--json", action="store_true", help="status: print JSON, not a table")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load(args.config)
+    except ConfigError as e:
+        print(f"hallrate gateway: {e}", file=sys.stderr)
+        return 2
+    if args.command == "status":
+        return status(cfg, as_json=args.json)
+    return run(cfg, args.log_level)
+
+
+def run(cfg: GatewayConfig, level: str = "INFO") -> int:
+    from gateway.app import Gateway
+
+    logs.setup(level)
+    gw = Gateway(cfg)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        gw.stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    gw.start()
+    gw.wait()
+    gw.stop()
+    return 0
+
+
+def status(cfg: GatewayConfig, as_json: bool = False) -> int:
+    """Ask the running gateway's /status; if it is not running, read the journal directly."""
+    data: dict[str, Any]
+    try:
+        r = httpx.get(f"http://{cfg.http_host}:{cfg.http_port}/status", timeout=3.0)
+        r.raise_for_status()
+        data = r.json()
+        data["source"] = "running gateway"
+    except (httpx.HTTPError, ValueError):
+        from gateway.app import status_from_journal
+        from gateway.journal import Journal
+
+        if not cfg.journal_path.exists():
+            print(f"hallrate gateway: no journal at {cfg.journal_path}", file=sys.stderr)
+            return 1
+        j = Journal(cfg.journal_path)
+        try:
+            data = status_from_journal(j, cfg)
+        finally:
+            j.close()
+        data["source"] = f"journal {cfg.journal_path} (gateway not reachable)"
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(render_status(data))
+    return 0
+
+
+def render_status(data: dict[str, Any]) -> str:
+    now = time.time()
+    lines = [f"hall {data['hall']}  ({data.get('source', '')})", ""]
+    cols = ("device", "kind", "window", "online", "fw", "rssi", "outbox", "last_seq", "last_seen")
+    rows = [cols]
+    for d in data["devices"]:
+        seen = d.get("last_seen")
+        rows.append(
+            (
+                d["device"],
+                d.get("kind") or "?",
+                d.get("window") or "-",
+                "yes" if d.get("online") else "no",
+                d.get("fw") or "-",
+                _s(d.get("rssi")),
+                _s(d.get("outbox")),
+                _s(d.get("last_seq")),
+                "-" if seen is None else f"{now - seen:.0f}s ago",
+            )
+        )
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(cols))]
+    for r in rows:
+        lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    c = data["counts"]
+    lines += [
+        "",
+        f"journal: {c.get('device_events', 0)} device events, "
+        f"{c.get('queue_events', 0)} queue events",
+        f"backlog: {c.get('records_pending', 0)} records, {c.get('tickets_pending', 0)} tickets "
+        f"pending; forwarded {c.get('records_forwarded', 0)}, "
+        f"rejected {c.get('records_rejected', 0)}",
+    ]
+    if data.get("broker_connected") is not None:
+        lines.append(
+            f"broker connected: {data['broker_connected']}; forward failures in a row: "
+            f"{data.get('forward_failures', 0)} {data.get('forward_last_error') or ''}"
+        )
+    lost = data.get("lost") or []
+    if lost:
+        lines.append(f"unclosable gaps: {len(lost)}")
+        for g in lost:
+            lines.append(
+                f"  {g['device']} boot {g['boot']} seq {g['first']}..{g['last']} ({g['reason']})"
+            )
+    return "\n".join(lines)
+
+
+def _s(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

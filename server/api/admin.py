@@ -1,0 +1,283 @@
+"""Admin CRUD for halls, departments, windows, staff, matters, devices, gateways and users."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.api.crud import Resource, build_router
+from server.models import Department, Device, Gateway, Hall, Matter, Staff, User, Window
+from server.security import hash_api_key, hash_password, new_api_key
+
+Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
+Name = Field(default="", max_length=128)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+# ---- halls
+
+
+class HallCreate(BaseModel):
+    code: str = Code
+    name: str = Name
+    division_code: str = Field(default="", pattern=r"^(\d{6}|\d{12})?$", description="行政区划代码")
+
+
+class HallUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=128)
+    division_code: str | None = Field(default=None, pattern=r"^(\d{6}|\d{12})?$")
+
+
+class HallOut(_Out):
+    code: str
+    name: str
+    division_code: str
+
+
+# ---- departments, windows, staff
+
+
+class DepartmentCreate(BaseModel):
+    hall_id: int
+    code: str = Code
+    name: str = Name
+
+
+class DepartmentUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=128)
+
+
+class DepartmentOut(_Out):
+    hall_id: int
+    code: str
+    name: str
+
+
+class WindowCreate(BaseModel):
+    hall_id: int
+    code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Name
+    department_id: int | None = None
+    active: bool = True
+
+
+class WindowUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=128)
+    department_id: int | None = None
+    active: bool | None = None
+
+
+class WindowOut(_Out):
+    hall_id: int
+    code: str
+    name: str
+    department_id: int | None
+    active: bool
+    auto_created: bool
+
+
+class StaffCreate(BaseModel):
+    hall_id: int
+    number: str = Code
+    name: str = Field(default="", max_length=64)
+    department_id: int | None = None
+    active: bool = True
+
+
+class StaffUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=64)
+    department_id: int | None = None
+    active: bool | None = None
+
+
+class StaffOut(_Out):
+    hall_id: int
+    number: str
+    name: str
+    department_id: int | None
+    active: bool
+    auto_created: bool
+
+
+class MatterCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = Field(default="", max_length=256)
+
+
+class MatterUpdate(BaseModel):
+    name: str | None = Field(default=None, max_length=256)
+
+
+class MatterOut(_Out):
+    code: str
+    name: str
+
+
+# ---- devices, gateways, users
+
+
+class DeviceCreate(BaseModel):
+    hall_id: int
+    code: str = Code
+    kind: Literal["evaluator", "ballot_box"]
+    window_id: int | None = None
+
+
+class DeviceUpdate(BaseModel):
+    window_id: int | None = None
+
+
+class DeviceOut(_Out):
+    hall_id: int
+    code: str
+    kind: str
+    window_id: int | None
+    auto_created: bool
+
+
+class GatewayCreate(BaseModel):
+    hall_id: int
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class GatewayUpdate(BaseModel):
+    active: bool | None = None
+
+
+class GatewayOut(_Out):
+    hall_id: int
+    code: str
+    active: bool
+    api_key: str | None = Field(default=None, description="only in the create response")
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=8, max_length=256)
+    role: Literal["city_admin", "hall_admin", "viewer"]
+    hall_id: int | None = None
+
+
+class UserUpdate(BaseModel):
+    password: str | None = Field(default=None, min_length=8, max_length=256)
+    active: bool | None = None
+
+
+class UserOut(_Out):
+    username: str
+    role: str
+    hall_id: int | None
+    active: bool
+
+
+# ---- reference checks
+
+
+def _same_hall(
+    session: Session, model: Any, item_id: int | None, hall_id: int | None, what: str
+) -> None:
+    if item_id is None:
+        return
+    row = session.get(model, item_id)
+    if row is None or (hall_id is not None and row.hall_id != hall_id):
+        raise HTTPException(422, f"{what} {item_id} does not exist in this hall")
+
+
+def _hall_exists(session: Session, hall_id: int | None) -> None:
+    if hall_id is not None and session.get(Hall, hall_id) is None:
+        raise HTTPException(422, f"hall {hall_id} does not exist")
+
+
+def _check_org(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+    _hall_exists(session, values.get("hall_id"))
+    _same_hall(session, Department, values.get("department_id"), hall_id, "department")
+
+
+def _check_device(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+    _hall_exists(session, values.get("hall_id"))
+    _same_hall(session, Window, values.get("window_id"), hall_id, "window")
+
+
+def _check_hall(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+    _hall_exists(session, values.get("hall_id"))
+
+
+def _check_user(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+    if "role" in values:
+        if values["role"] == "hall_admin" and values.get("hall_id") is None:
+            raise HTTPException(422, "a hall admin needs hall_id")
+        if values["role"] == "city_admin" and values.get("hall_id") is not None:
+            raise HTTPException(422, "a city admin is not bound to a hall")
+    _hall_exists(session, values.get("hall_id"))
+    if "username" in values and session.scalar(
+        select(User.id).where(User.username == values["username"])
+    ):
+        raise HTTPException(409, f"username {values['username']!r} is taken")
+
+
+def _prepare_user(values: dict[str, Any]) -> dict[str, Any]:
+    values = dict(values)
+    password = values.pop("password", None)
+    if password is not None:
+        values["password_hash"] = hash_password(password)
+    return values
+
+
+def _gateway_key(values: dict[str, Any]) -> dict[str, Any]:
+    key = new_api_key()
+    values["key_hash"] = hash_api_key(key)
+    return {"api_key": key}
+
+
+def _hall_id(row: Any) -> int | None:
+    return int(row.hall_id) if row.hall_id is not None else None
+
+
+resources = [
+    Resource("halls", Hall, HallCreate, HallUpdate, HallOut, lambda r: int(r.id)),
+    Resource(
+        "departments",
+        Department,
+        DepartmentCreate,
+        DepartmentUpdate,
+        DepartmentOut,
+        _hall_id,
+        check=_check_hall,
+    ),
+    Resource("windows", Window, WindowCreate, WindowUpdate, WindowOut, _hall_id, check=_check_org),
+    Resource("staff", Staff, StaffCreate, StaffUpdate, StaffOut, _hall_id, check=_check_org),
+    Resource("matters", Matter, MatterCreate, MatterUpdate, MatterOut, lambda r: None),
+    Resource(
+        "devices", Device, DeviceCreate, DeviceUpdate, DeviceOut, _hall_id, check=_check_device
+    ),
+    Resource(
+        "gateways",
+        Gateway,
+        GatewayCreate,
+        GatewayUpdate,
+        GatewayOut,
+        _hall_id,
+        check=_check_hall,
+        extras_on_create=_gateway_key,
+    ),
+    Resource(
+        "users",
+        User,
+        UserCreate,
+        UserUpdate,
+        UserOut,
+        _hall_id,
+        check=_check_user,
+        prepare=_prepare_user,
+        city_admin_only=True,
+    ),
+]
+routers = [build_router(r) for r in resources]

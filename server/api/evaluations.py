@@ -1,0 +1,185 @@
+"""GET /api/v1/evaluations (filters, cursor pagination) and PATCH to flag / exclude / un-flag."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from server.api.deps import CurrentUser, SessionDep, Writer
+from server.api.scope import resolve_scope
+from server.db import begin_write
+from server.models import Device, Evaluation, Hall, Staff, Window
+from server.models.evaluations import CHANNELS, LEVELS
+from server.review import review
+
+router = APIRouter(prefix="/evaluations", tags=["evaluations"])
+
+Flag = Annotated[str, Field(min_length=1, max_length=24, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class EvaluationOut(BaseModel):
+    id: int
+    key: str
+    rev: int
+    channel: str
+    level: str
+    occurred_at: datetime
+    local_day: date
+    time_source: str
+    hall: str
+    window: str | None
+    staff: str | None
+    device: str | None
+    ticket: str | None
+    attribution: str
+    flags: list[str]
+    excluded: bool
+    counted: bool
+    review_reason: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    source: str
+
+
+class EvaluationPage(BaseModel):
+    items: list[EvaluationOut]
+    next_cursor: str | None = Field(description="pass as cursor= for the next page")
+
+
+class Review(BaseModel):
+    reason: str = Field(min_length=1, max_length=512, description="why (申诉复核 result etc.)")
+    excluded: bool | None = Field(default=None, description="exclude from counting, or restore")
+    flags: list[Flag] | None = Field(default=None, max_length=8, description="replace the flags")
+
+
+_W, _S, _D = aliased(Window), aliased(Staff), aliased(Device)
+
+
+def _select() -> Any:
+    return (
+        select(Evaluation, Hall.code, _W.code, _S.number, _D.code)
+        .join(Hall, Hall.id == Evaluation.hall_id)
+        .outerjoin(_W, _W.id == Evaluation.window_id)
+        .outerjoin(_S, _S.id == Evaluation.staff_id)
+        .outerjoin(_D, _D.id == Evaluation.device_id)
+    )
+
+
+def _out(row: Any) -> EvaluationOut:
+    ev, hall, window, staff, device = row
+    return EvaluationOut(
+        id=ev.id,
+        key=ev.key,
+        rev=ev.rev,
+        channel=ev.channel,
+        level=ev.level,
+        occurred_at=ev.occurred_at,
+        local_day=ev.local_day,
+        time_source=ev.time_source,
+        hall=hall,
+        window=window,
+        staff=staff,
+        device=device,
+        ticket=ev.ticket,
+        attribution=ev.attribution,
+        flags=ev.flags.split(",") if ev.flags else [],
+        excluded=ev.excluded,
+        counted=ev.counted,
+        review_reason=ev.review_reason,
+        reviewed_by=ev.reviewed_by,
+        reviewed_at=ev.reviewed_at,
+        source=ev.source,
+    )
+
+
+def _cursor(text: str | None) -> int:
+    if text is None:
+        return 0
+    if not text.isdigit() or len(text) > 18:
+        raise HTTPException(400, "cursor must be the next_cursor of a previous page")
+    return int(text)
+
+
+@router.get("", response_model=EvaluationPage)
+def list_evaluations(
+    session: SessionDep,
+    caller: CurrentUser,
+    hall: Annotated[str | None, Query(max_length=64)] = None,
+    window: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    staff: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Literal[CHANNELS] | None = None,  # type: ignore[valid-type]
+    level: Literal[LEVELS] | None = None,  # type: ignore[valid-type]
+    flagged: Annotated[bool | None, Query(description="has any flag")] = None,
+    counted: bool | None = None,
+    start: Annotated[date | None, Query(alias="from", description="hall-local day")] = None,
+    end: Annotated[date | None, Query(alias="to", description="inclusive")] = None,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EvaluationPage:
+    scope = resolve_scope(session, caller, hall, window, department, staff)
+    f = scope.filters
+    stmt = _select().where(Evaluation.id > _cursor(cursor))
+    if f.hall_ids is not None:
+        stmt = stmt.where(Evaluation.hall_id.in_(f.hall_ids))
+    if f.window_id is not None:
+        stmt = stmt.where(Evaluation.window_id == f.window_id)
+    if f.department_id is not None:
+        stmt = stmt.where(Evaluation.department_id == f.department_id)
+    if f.staff_id is not None:
+        stmt = stmt.where(Evaluation.staff_id == f.staff_id)
+    if channel is not None:
+        stmt = stmt.where(Evaluation.channel == channel)
+    if level is not None:
+        stmt = stmt.where(Evaluation.level == level)
+    if flagged is not None:
+        stmt = stmt.where(Evaluation.flags != "" if flagged else Evaluation.flags == "")
+    if counted is not None:
+        stmt = stmt.where(Evaluation.counted.is_(counted))
+    if start is not None:
+        stmt = stmt.where(Evaluation.local_day >= start)
+    if end is not None:
+        stmt = stmt.where(Evaluation.local_day <= end)
+    rows = session.execute(stmt.order_by(Evaluation.id).limit(limit + 1)).all()
+    items = [_out(r) for r in rows[:limit]]
+    next_cursor = str(items[-1].id) if len(rows) > limit else None
+    return EvaluationPage(items=items, next_cursor=next_cursor)
+
+
+def _load(session: Session, caller: Any, evaluation_id: int) -> Any:
+    row = session.execute(_select().where(Evaluation.id == evaluation_id)).first()
+    if row is None or not caller.sees(row[0].hall_id):
+        raise HTTPException(404, f"no evaluation with id {evaluation_id}")
+    return row
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationOut)
+def get_evaluation(session: SessionDep, caller: CurrentUser, evaluation_id: int) -> EvaluationOut:
+    return _out(_load(session, caller, evaluation_id))
+
+
+@router.patch("/{evaluation_id}", response_model=EvaluationOut)
+def review_evaluation(
+    session: SessionDep, caller: Writer, evaluation_id: int, body: Review
+) -> EvaluationOut:
+    """Exclude / restore, or replace the flags, with a reason. Rows are never deleted."""
+    if body.excluded is None and body.flags is None:
+        raise HTTPException(422, "give excluded and/or flags")
+    begin_write(session)
+    row = _load(session, caller, evaluation_id)
+    caller.check_write(row[0].hall_id)
+    review(
+        session,
+        row[0],
+        reason=body.reason,
+        by=caller.username,
+        excluded=body.excluded,
+        flags=body.flags,
+    )
+    session.commit()
+    return _out(row)

@@ -1,0 +1,187 @@
+// hallrate dashboard: log in, pick a hall and period, watch the score. Chinese first, English available.
+"use strict";
+
+const API = "/api/v1";
+const REFRESH_MS = 5000;
+
+const TEXT = {
+  zh: {
+    title: "政务服务大厅 群众满意度", logout: "退出", login: "管理员登录", username: "用户名", password: "密码",
+    signin: "登录", hall: "大厅", period: "期间", weighted: "群众满意度", alt: "含“基本满意”口径",
+    formula: "评价器满意率×30% + 短信评价满意率×30% + 电话回访满意率×40%", ranking: "窗口排名",
+    rank: "名次", window: "窗口", name: "名称", score: "满意度", count: "评价数", flags: "提示",
+    policy: "计分口径（产生本结果的策略）",
+    footer: "hallrate · 数据每 5 秒刷新 · 被标记或剔除的评价不计入，单独列出",
+    langButton: "English", updated: "更新于", noData: "暂无数据", missing: "缺少渠道：",
+    renormalised: "缺少渠道，权重已按有数据的渠道重新分配", complete: "三个渠道均有数据",
+    zero_filled: "缺少的渠道按 0% 计", none: "无法计算", belowMin: "样本不足", excluded: "剔除/标记（不计入）",
+    total: "评价总数", satisfied: "满意次数", rate: "满意率", weight: "权重", loginFailed: "用户名或密码错误",
+    on_site: "现场评价（评价器＋投票箱）", evaluator: "评价器", ballot_box: "投票箱", sms: "短信评价",
+    phone: "电话回访", online: "网上评价", system_default: "默认评价",
+    very_satisfied: "非常满意", satisfied_lv: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意",
+    very_dissatisfied: "非常不满意", sessionExpired: "登录已过期，请重新登录",
+  },
+  en: {
+    title: "Service hall public satisfaction", logout: "Sign out", login: "Admin sign-in", username: "Username",
+    password: "Password", signin: "Sign in", hall: "Hall", period: "Period", weighted: "Public satisfaction",
+    alt: "Counting 'basically satisfied' too",
+    formula: "evaluator rate×30% + SMS rate×30% + phone call-back rate×40%", ranking: "Window ranking",
+    rank: "Rank", window: "Window", name: "Name", score: "Score", count: "Ratings", flags: "Notes",
+    policy: "Scoring policy that produced this result",
+    footer: "hallrate · refreshes every 5 s · flagged or excluded ratings are not counted and are listed apart",
+    langButton: "中文", updated: "updated", noData: "no data", missing: "missing channels: ",
+    renormalised: "channels missing: weights renormalised over channels with data",
+    complete: "all three channels have data", zero_filled: "missing channels counted as 0%",
+    none: "cannot be computed", belowMin: "sample too small", excluded: "flagged / excluded (not counted)",
+    total: "total", satisfied: "satisfied", rate: "rate", weight: "weight", loginFailed: "wrong username or password",
+    on_site: "On site (evaluator + ballot box)", evaluator: "Evaluator", ballot_box: "Ballot box", sms: "SMS",
+    phone: "Phone call-back", online: "Online", system_default: "System default",
+    very_satisfied: "very satisfied", satisfied_lv: "satisfied", basically_satisfied: "basically satisfied",
+    dissatisfied: "dissatisfied", very_dissatisfied: "very dissatisfied",
+    sessionExpired: "session expired, please sign in again",
+  },
+};
+const LEVELS = ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"];
+
+let lang = localStorage.getItem("hallrate.lang") || "zh";
+let token = sessionStorage.getItem("hallrate.token");
+let timer = null;
+
+const $ = (sel) => document.querySelector(sel);
+const t = (key) => (TEXT[lang][key] ?? key);
+const levelName = (lv) => t(lv === "satisfied" ? "satisfied_lv" : lv);
+const groupName = (name) => t(name);
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.title = `${t("title")} · hallrate`;
+  $("#lang").textContent = t("langButton");
+}
+
+function currentQuarter() {
+  const [y, m] = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
+    .format(new Date()).split("-");
+  return `${y}Q${Math.floor((Number(m) - 1) / 3) + 1}`;
+}
+
+async function api(path) {
+  const res = await fetch(API + path, { headers: { Authorization: `Bearer ${token}` } });
+  if (res.status === 401) { signOut(t("sessionExpired")); throw new Error("unauthorised"); }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.detail || `${res.status}`);
+  }
+  return res.json();
+}
+
+function signOut(message) {
+  token = null;
+  sessionStorage.removeItem("hallrate.token");
+  clearInterval(timer);
+  $("#board").hidden = true;
+  $("#logout").hidden = true;
+  $("#login").hidden = false;
+  $("#login-error").textContent = message || "";
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const res = await fetch(`${API}/auth/token`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
+  });
+  if (!res.ok) { $("#login-error").textContent = t("loginFailed"); return; }
+  token = (await res.json()).access_token;
+  sessionStorage.setItem("hallrate.token", token);
+  await start();
+}
+
+const pct = (x) => (x && x.percent != null ? `${x.percent}%` : "—");
+
+function renderGroups(result) {
+  const box = $("#groups");
+  box.innerHTML = "";
+  for (const g of result.groups) {
+    if (g.weight && Number(g.weight.percent) === 0) continue;  // reported channels with no weight
+    const el = document.createElement("div");
+    el.className = `card group${g.has_data ? "" : " missing"}`;
+    el.dataset.group = g.name;
+    const levels = LEVELS.map((lv) => `<li>${levelName(lv)}: ${g.counts[lv] ?? 0}</li>`).join("");
+    el.innerHTML = `<h3>${groupName(g.name)}</h3>
+      <div class="rate">${g.has_data ? pct(g.rate) : t("noData")}</div>
+      <div class="note">${t("satisfied")} ${g.satisfied} / ${t("total")} ${g.total} ·
+        ${t("weight")} ${pct(g.effective_weight)}${g.below_min_sample ? ` · <span class="flag">${t("belowMin")}</span>` : ""}</div>
+      <ul>${levels}</ul>`;
+    box.appendChild(el);
+  }
+  if (result.excluded && result.excluded.total) {
+    const el = document.createElement("div");
+    el.className = "card group";
+    el.innerHTML = `<h3>${t("excluded")}</h3><div class="rate">${result.excluded.total}</div>`;
+    box.appendChild(el);
+  }
+}
+
+function renderRanking(data) {
+  const body = $("#ranking tbody");
+  body.innerHTML = "";
+  for (const item of data.items) {
+    const tr = document.createElement("tr");
+    const notes = [...item.missing_groups.map((g) => `${t("missing")}${groupName(g)}`),
+                   ...item.below_min_sample.map((g) => `${groupName(g)} ${t("belowMin")}`)];
+    tr.innerHTML = `<td>${item.rank ?? "—"}</td><td>${item.code}</td><td>${item.name || ""}</td>
+      <td>${pct(item.score)}</td><td class="num">${item.counted_total}</td>
+      <td class="flag">${notes.join("；")}</td>`;
+    body.appendChild(tr);
+  }
+}
+
+async function refresh() {
+  const hall = $("#hall").value;
+  const period = $("#period").value.trim() || currentQuarter();
+  const q = `hall=${encodeURIComponent(hall)}&period=${encodeURIComponent(period)}`;
+  try {
+    const [score, ranking] = await Promise.all([api(`/scores?${q}`), api(`/rankings?by=window&${q}`)]);
+    const r = score.result;
+    $("#score").textContent = pct(r.score);
+    $("#alt-score").textContent = pct(r.alt_score);
+    $("#basis").textContent = r.missing_groups.length
+      ? `${t(r.score.basis)} (${t("missing")}${r.missing_groups.map(groupName).join("、")})`
+      : t(r.score.basis);
+    renderGroups(r);
+    renderRanking(ranking);
+    $("#policy").textContent = JSON.stringify(r.policy, null, 2);
+    $("#updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB")}`;
+  } catch (err) {
+    $("#updated").textContent = String(err.message || err);
+  }
+}
+
+async function start() {
+  const halls = await api("/halls");
+  const select = $("#hall");
+  select.innerHTML = halls.map((h) => `<option value="${h.code}">${h.name || h.code} (${h.code})</option>`).join("");
+  if (!$("#period").value) $("#period").value = currentQuarter();
+  $("#login").hidden = true;
+  $("#board").hidden = false;
+  $("#logout").hidden = false;
+  await refresh();
+  clearInterval(timer);
+  timer = setInterval(refresh, REFRESH_MS);
+}
+
+$("#lang").addEventListener("click", () => {
+  lang = lang === "zh" ? "en" : "zh";
+  localStorage.setItem("hallrate.lang", lang);
+  applyLanguage();
+  if (token) refresh();
+});
+$("#logout").addEventListener("click", () => signOut());
+$("#login").addEventListener("submit", signIn);
+$("#filters").addEventListener("change", refresh);
+$("#filters").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+
+applyLanguage();
+if (token) start().catch(() => signOut()); else signOut();

@@ -1,0 +1,240 @@
+"""Run the real hallrate firmware on the MicroPython unix port as a child process, and drive it.
+
+The firmware's unix hal reads control lines on stdin (press, beam, lid, wifi, tear, stat, quit)
+and writes JSON lines on stdout; this class hides that protocol behind methods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
+
+Event = dict[str, Any]
+
+
+class FirmwareError(RuntimeError):
+    """The firmware process did not do what was asked in time."""
+
+
+class FirmwareDevice:
+    """One evaluator or ballot box running ``firmware/main_unix.py`` on ``micropython``.
+
+    ``config`` is the device config (device, hall, kind, broker_host, broker_port, ...); the
+    outbox file defaults to ``workdir/<device>.outbox`` so it survives restarts of the process.
+    """
+
+    def __init__(
+        self,
+        micropython_path: str,
+        config: dict[str, Any],
+        workdir: Path,
+        firmware_dir: Path | None = None,
+    ) -> None:
+        self.micropython = micropython_path
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.config = dict(config)
+        self.device = str(self.config["device"])
+        self.config.setdefault("outbox", str(self.workdir / f"{self.device}.outbox"))
+        self.firmware_dir = firmware_dir or FIRMWARE_DIR
+        self.config_path = self.workdir / f"{self.device}.json"
+        self.log_path = self.workdir / f"{self.device}.log"
+        self.events: list[Event] = []
+        self.boots: list[str] = []
+        self._cond = threading.Condition()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+
+    # ---- process ------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 15.0) -> FirmwareDevice:
+        """Start the process and wait for its "ready" line (outbox loaded)."""
+        if self.alive():
+            raise FirmwareError("already running")
+        self.config_path.write_text(json.dumps(self.config))
+        with self._cond:
+            self.events = []
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self._proc = subprocess.Popen(
+            [self.micropython, str(self.firmware_dir / "main_unix.py"), str(self.config_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        log.close()
+        self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True)
+        self._reader.start()
+        ready = self.wait_event(lambda e: e.get("ev") == "ready", timeout, "ready")
+        self.boots.append(str(ready["boot"]))
+        return self
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise FirmwareError("not started")
+        return self._proc.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the firmware to quit; SIGKILL it if it does not."""
+        if not self.alive():
+            return
+        try:
+            self._send("quit")
+            assert self._proc is not None
+            self._proc.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired, FirmwareError):
+            self.kill()
+        self._join()
+
+    def kill(self) -> None:
+        """SIGKILL: a power cut, as far as the firmware can tell."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(10)
+        self._join()
+
+    def _join(self) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        if self._reader is not None:
+            self._reader.join(5)
+
+    def log(self) -> str:
+        """The firmware's stdout events and stderr, for failure messages."""
+        try:
+            err = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            err = ""
+        with self._cond:
+            out = "\n".join(json.dumps(e, ensure_ascii=False) for e in self.events[-60:])
+        return out + "\n--- stderr ---\n" + err[-4000:]
+
+    # ---- events -------------------------------------------------------------------------------
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace").strip()
+            if not line:
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                ev = {"ev": "text", "line": line}
+            if not isinstance(ev, dict):
+                ev = {"ev": "text", "line": line}
+            with self._cond:
+                self.events.append(ev)
+                self._cond.notify_all()
+        with self._cond:
+            self.events.append({"ev": "exit"})
+            self._cond.notify_all()
+
+    def wait_event(
+        self, pred: Callable[[Event], bool], timeout: float = 10.0, what: str = "event",
+        start: int = 0,
+    ) -> Event:
+        """The first event at index >= start matching ``pred``, waiting up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        i = start
+        with self._cond:
+            while True:
+                while i < len(self.events):
+                    ev = self.events[i]
+                    i += 1
+                    if pred(ev):
+                        return ev
+                    if ev.get("ev") == "exit":
+                        raise FirmwareError(f"firmware exited waiting for {what}\n{self.log()}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FirmwareError(f"timed out waiting for {what}\n{self.log()}")
+                self._cond.wait(left)
+
+    def mark(self) -> int:
+        """An index into events: pass as ``start`` to wait only for what comes after now."""
+        with self._cond:
+            return len(self.events)
+
+    def wait_link(self, up: bool = True, timeout: float = 15.0) -> None:
+        """Wait until the MQTT link is (up) or is not (down) connected."""
+        def ok() -> bool:
+            return bool(self.status()["link"]) == up
+
+        deadline = time.monotonic() + timeout
+        while not ok():
+            if time.monotonic() > deadline:
+                raise FirmwareError(f"link never became up={up}\n{self.log()}")
+            time.sleep(0.1)
+
+    # ---- the test's hands ---------------------------------------------------------------------
+
+    def _send(self, line: str) -> None:
+        if self._proc is None or self._proc.stdin is None or not self.alive():
+            raise FirmwareError("firmware is not running")
+        self._proc.stdin.write(line.encode() + b"\n")
+        self._proc.stdin.flush()
+
+    def press(self, button: str | int, hold_ms: int = 80, bounce: bool = False) -> None:
+        """Press a button by level label ("satisfied") or index; optionally with contact bounce."""
+        self._send(f"press {button} {hold_ms}" + (" bounce" if bounce else ""))
+
+    def beam(self, slot: int, ms: int, ticket: str | None = None) -> None:
+        """Interrupt a slot's light barrier for ``ms``; a reader line with ``ticket`` first."""
+        self._send(f"beam {slot} {ms}" + (f" {ticket}" if ticket else ""))
+
+    def drop(self, slot: int, ticket: str | None = None) -> None:
+        """A ballot ticket falling through a slot (about 30 ms in the beam)."""
+        self.beam(slot, 30, ticket)
+
+    def lid(self, open_: bool) -> None:
+        self._send(f"lid {1 if open_ else 0}")
+
+    def set_wifi(self, up: bool) -> None:
+        self._send(f"wifi {1 if up else 0}")
+
+    def tear_next_write(self, nbytes: int) -> None:
+        """The next outbox record write stops after ``nbytes`` and the process freezes (power cut)."""
+        self._send(f"tear {nbytes}")
+
+    def status(self, collect: bool = False, timeout: float = 10.0) -> Event:
+        """The firmware's status (depth, seq, boot, link, heap "alloc"/"free", counts, ...)."""
+        start = self.mark()
+        self._send("stat gc" if collect else "stat")
+        return self.wait_event(lambda e: e.get("r") == "stat", timeout, "stat", start)
+
+    def outbox_depth(self) -> int:
+        return int(self.status()["depth"])
+
+    def heap(self) -> int:
+        """gc.mem_alloc() right after gc.collect(), in bytes."""
+        return int(self.status(collect=True)["alloc"])
+
+    def wait_depth(self, depth: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.outbox_depth() != depth:
+            if time.monotonic() > deadline:
+                raise FirmwareError(f"outbox depth never became {depth}\n{self.log()}")
+            time.sleep(0.1)
+
+    def queued(self) -> list[Event]:
+        """The "queued" events (one per sequenced event created) of the current process."""
+        with self._cond:
+            return [e for e in self.events if e.get("ev") == "queued"]

@@ -1,0 +1,109 @@
+"""A small CPython stand-in for the gateway: stores device events deduplicated, and acks them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from firmware import wire
+
+Msg = dict[str, Any]
+
+
+class StandinGateway:
+    def __init__(self, host: str, port: int, hall: str = "H1", auto_ack: bool = True) -> None:
+        self.hall = hall
+        self.auto_ack = auto_ack
+        self.events: dict[str, Msg] = {}  # idempotency key -> first copy
+        self.received: list[Msg] = []  # every copy, duplicates included
+        self.other: list[Msg] = []  # status, hb, gone
+        self._cond = threading.Condition()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="standin-gw-" + hall)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.reconnect_delay_set(0.2, 1)
+        self._client.connect(host, port, keepalive=10)
+        self._client.loop_start()
+        self.wait(lambda: self._client.is_connected(), 10, "stand-in gateway connected")
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(wire.device_subscription(self.hall, "up"))
+
+    def _on_message(self, client: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
+        try:
+            _, device, msg = wire.decode_for_topic(m.topic, m.payload)
+        except wire.WireError:
+            return
+        ack = None
+        with self._cond:
+            if msg["k"] in wire.SEQUENCED_KINDS:
+                self.received.append(msg)
+                self.events.setdefault(wire.event_key(msg), msg)
+                if self.auto_ack:
+                    ack = self._ack_for(str(device), msg["b"])
+            else:
+                self.other.append(msg)
+            self._cond.notify_all()
+        if ack is not None:
+            self.publish(str(device), "ack", ack)
+
+    def _ack_for(self, device: str, boot: str) -> Msg:
+        seqs = sorted(
+            e["s"] for e in self.events.values() if e["d"] == device and e["b"] == boot
+        )
+        upto = 0
+        for s in seqs:
+            if s != upto + 1:
+                break
+            upto = s
+        return wire.ack(device, boot, upto, [s for s in seqs if s > upto])
+
+    def ack_all(self, device: str) -> None:
+        with self._cond:
+            boots = {e["b"] for e in self.events.values() if e["d"] == device}
+            acks = [self._ack_for(device, b) for b in boots]
+        for a in acks:
+            self.publish(device, "ack", a)
+
+    def publish(self, device: str, channel: str, msg: Msg) -> None:
+        qos, retain = wire.qos_retain(channel)
+        topic = wire.device_topic(self.hall, device, channel)
+        self._client.publish(topic, wire.encode(msg), qos=qos, retain=retain)
+
+    def send_cfg(self, device: str, rev: int = 1, window: str | None = "A03",
+                 levels: tuple[str, ...] = wire.LEVELS, timeout: int = 30, **kw: Any) -> None:
+        self.publish(device, "cfg", wire.config(device, rev, window, levels, timeout, **kw))
+
+    def request(self, device: str, rq: str, ticket: str, window: str = "A03",
+                ttl: int = 30) -> None:
+        self.publish(device, "req", wire.rating_request(device, rq, ticket, window,
+                                                        int(time.time()), ttl))
+
+    def resend(self, device: str, boot: str, first: int, last: int) -> None:
+        self.publish(device, "resend", wire.resend(device, boot, first, last))
+
+    def of_kind(self, kind: str, device: str | None = None) -> list[Msg]:
+        with self._cond:
+            return [e for e in self.events.values()
+                    if e["k"] == kind and (device is None or e["d"] == device)]
+
+    def wait(self, pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                v = pred()
+                if v:
+                    return v
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"stand-in gateway: timed out waiting for {what}")
+                self._cond.wait(min(left, 0.2))

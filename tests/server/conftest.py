@@ -1,0 +1,94 @@
+"""Server fixtures: a migrated database (SQLite and PostgreSQL) and the app on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.config import Settings
+from server.migrate import upgrade
+
+GATEWAY_KEY = "test-gateway-key-0123456789"
+ADMIN = ("root", "root-password")
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    upgrade(db_url)
+    return db_url
+
+
+@dataclass
+class Server:
+    client: TestClient
+    settings: Settings
+    admin_token: str
+
+    @property
+    def gw(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {GATEWAY_KEY}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def login(self, username: str, password: str) -> dict[str, str]:
+        r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def ingest(self, records: list[dict[str, Any]], headers: dict[str, str] | None = None) -> Any:
+        r = self.client.post(
+            "/api/v1/ingest/evaluations",
+            json={"gateway": "gw-h1", "records": records},
+            headers=headers or self.gw,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def make_settings(url: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key="test-secret-not-a-placeholder",  # type: ignore[arg-type]
+        bootstrap_admin=":".join(ADMIN),
+        bootstrap_gateway=f"gw-h1:{GATEWAY_KEY}:H1",
+    )
+
+
+@pytest.fixture
+def server(migrated_url: str, tmp_path: Path) -> Iterator[Server]:
+    settings = make_settings(migrated_url, tmp_path)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        r = client.post("/api/v1/auth/token", json={"username": ADMIN[0], "password": ADMIN[1]})
+        assert r.status_code == 200, r.text
+        yield Server(client, settings, r.json()["access_token"])
+    app.state.engine.dispose()
+
+
+def evaluation(key: str, **overrides: Any) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "key": key,
+        "rev": 0,
+        "channel": "evaluator",
+        "level": "satisfied",
+        "occurred_at": "2026-11-23T10:15:00+08:00",
+        "time_source": "device",
+        "hall": "H1",
+        "window": "A03",
+        "ticket": "A012",
+        "staff": "1001",
+        "device": "EV-A03",
+        "attribution": "attributed",
+        "flags": [],
+    }
+    rec.update(overrides)
+    return rec
