@@ -5,26 +5,16 @@ heartbeat, watchdog, clock, plus the device kind's own (evaluator_app / ballot_a
 """
 
 import asyncio
+import binascii
 import gc
+import os
+from time import ticks_diff, ticks_ms
 
 import wire
-from boot_seq import BootSeq
 from clock import Clock
 from display import Display
 from mqtt_link import MqttLink
 from outbox import Outbox
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
 
 FW_VERSION = "0.1.0"
 _DOWN = ("cfg", "req", "ack", "resend")
@@ -53,7 +43,9 @@ class Device:
         self.id = conf["device"]
         self.hall = conf["hall"]
         self.kind = conf["kind"]
-        self.bs = BootSeq(conf.get("boot_id"))
+        # Boot id: 8 hex chars from the hardware RNG, new on every boot; seq restarts at 1.
+        self.boot = conf.get("boot_id") or binascii.hexlify(os.urandom(4)).decode()
+        self.seq = 0
         self.clock = Clock(hal)
         self.display = Display(hal, conf.get("lang", "zh"))
         self.outbox = Outbox(
@@ -73,6 +65,7 @@ class Device:
         self._sent_rn = -1  # entries with rn <= this were published on this connection
         self._max_sent_rn = -1
         self._overflowing = False
+        self._announce = None
         self._up_ms = 0
         self._up_last = ticks_ms()
         will = (self.topic("status"), self._status("offline"), 1, True)
@@ -107,14 +100,14 @@ class Device:
 
     def _status(self, state):
         return wire.encode(
-            wire.status(self.id, self.bs.boot, state, self.kind, FW_VERSION, self.clock.now())
+            wire.status(self.id, self.boot, state, self.kind, FW_VERSION, self.clock.now())
         )
 
     def status(self):
         return {
             "device": self.id,
-            "boot": self.bs.boot,
-            "seq": self.bs.seq,
+            "boot": self.boot,
+            "seq": self.seq,
             "depth": self.outbox.depth(),
             "ovf": self.outbox.overflow,
             "link": self.link.up.is_set(),
@@ -129,9 +122,10 @@ class Device:
 
     def emit(self, make, what, *rest):
         """Queue a sequenced event ``make(device, boot, seq, what, t, up, *rest)`` (wire.vote..)."""
-        seq = self.bs.next()
-        msg = make(self.id, self.bs.boot, seq, what, self.clock.now(), self.uptime(), *rest)
-        evicted = self.outbox.append(wire.encode(msg), self.bs.boot, seq)
+        self.seq += 1
+        seq = self.seq
+        msg = make(self.id, self.boot, seq, what, self.clock.now(), self.uptime(), *rest)
+        evicted = self.outbox.append(wire.encode(msg), self.boot, seq)
         self.hal.log({"ev": "queued", "k": msg["k"], "s": seq, "depth": self.outbox.depth()})
         self._kick.set()
         if evicted and not self._overflowing:
@@ -146,7 +140,7 @@ class Device:
     def _on_up(self):
         self._sent_rn = -1  # resend everything unacked on every (re)connect
         self._kick.set()
-        asyncio.create_task(
+        self._announce = asyncio.create_task(
             self.link.publish(self.topic("status"), self._status("online"), 1, True)
         )
 
@@ -190,11 +184,7 @@ class Device:
             self._kick.clear()
             while self._resend_req:
                 await self._resend(*self._resend_req.pop(0))
-            entry = None
-            for e in self.outbox.pending:
-                if e[0] > self._sent_rn:
-                    entry = e
-                    break
+            entry = self.outbox.first_after(self._sent_rn)
             if entry is None:
                 try:
                     await asyncio.wait_for_ms(self._kick.wait(), self.resend_ms)
@@ -221,13 +211,13 @@ class Device:
     async def _resend(self, boot, first, last):
         """The gateway asked for boot's seqs first..last: send what we have, "gone" the rest."""
         have = []
-        for e in self.outbox.pending:
+        for e in self.outbox.entries():
             if e[1] == boot and first <= e[2] <= last:
                 have.append(e)
         for e in have:
             await self._publish(e, True)
-        if boot == self.bs.boot and last > self.bs.seq:
-            last = self.bs.seq
+        if boot == self.boot and last > self.seq:
+            last = self.seq
         held = [e[2] for e in have]
         missing = [s for s in range(first, last + 1) if s not in held]
         for a, b in ranges(missing):
@@ -240,10 +230,10 @@ class Device:
             if self.link.up.is_set():
                 hb = wire.heartbeat(
                     self.id,
-                    self.bs.boot,
+                    self.boot,
                     self.clock.now(),
                     self.uptime(),
-                    self.bs.seq,
+                    self.seq,
                     self.outbox.depth(),
                     self.hal.mem_free(),
                     self.hal.rssi(),
@@ -284,14 +274,14 @@ async def run(hal, conf):
     hal.log(
         {
             "ev": "ready",
-            "boot": dev.bs.boot,
+            "boot": dev.boot,
             "depth": dev.outbox.depth(),
             "skipped": dev.outbox.skipped_bytes,
             "kind": dev.kind,
         }
     )
-    for coro in (dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog(), dev.clock_task()):
-        asyncio.create_task(coro)
-    for coro in app.tasks():
-        asyncio.create_task(coro)
+    coros = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog(), dev.clock_task()]
+    tasks = [asyncio.create_task(c) for c in coros + list(app.tasks())]
     await hal.control(app)
+    for t in tasks:
+        t.cancel()

@@ -1,18 +1,11 @@
 """The ballot box (投票箱) application: three light barriers, a lid switch, optional readers."""
 
 import asyncio
+from time import ticks_ms
 
 import wire
 from ballot_box import BeamSlot, TicketMemory, clean_ticket
 from buttons import DebouncedInputs
-
-try:
-    from time import ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
 
 
 class BallotApp:
@@ -20,8 +13,9 @@ class BallotApp:
         self.dev = dev
         self.hal = hal
         n = len(wire.BALLOT_SLOTS)
-        self.slots = [BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)) for i in
-                      range(n)]
+        self.slots = [
+            BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)) for i in range(n)
+        ]
         self.tickets = [TicketMemory(conf.get("ticket_window_ms", 3000)) for _ in range(n)]
         self._events = []  # (slot, event, ticks) from the beam IRQs, drained by a task
         self._flag = asyncio.ThreadSafeFlag()

@@ -6,12 +6,10 @@ stops counting until the beam clears ("jam_cleared"). The ticket that jammed is 
 a stuck ticket cannot be told from a hand or tape in the slot (docs/firmware.md).
 """
 
-try:
-    from time import ticks_diff
-except ImportError:  # CPython
+import time
 
-    def ticks_diff(a, b):
-        return a - b
+# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator).
+ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
 
 
 BLOCKED = 1  # receiver output with a pull-up: beam received pulls low, blocked reads high

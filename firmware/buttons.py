@@ -5,17 +5,7 @@ IRQ) and sets a ThreadSafeFlag; a task polls the filter until every input has se
 """
 
 import asyncio
-
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
+from time import ticks_diff, ticks_ms
 
 
 class PressFilter:

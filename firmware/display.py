@@ -6,19 +6,17 @@ TEXTS = {
         "ask": "请评价",
         "thanks": "谢谢您的评价",
         "paused": "暂停服务",
-        "offline": "",
     },
     "en": {
         "idle": "",
         "ask": "Please rate our service",
         "thanks": "Thank you for your rating",
         "paused": "Service paused",
-        "offline": "",
     },
 }
 
 # LED pattern per screen: (ask LED, thanks LED). The staff-side LED only shows "rated".
-_LEDS = {"idle": (0, 0), "ask": (1, 0), "thanks": (0, 1), "paused": (0, 0), "offline": (0, 0)}
+_LEDS = {"ask": (1, 0), "thanks": (0, 1)}
 
 
 class Display:

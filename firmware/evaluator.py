@@ -6,12 +6,10 @@ from config. The first press for a request counts; later presses for it are sent
 ("vote", level, rq, tk, w, flags) and ("show", screen). Screens never name the pressed level.
 """
 
-try:
-    from time import ticks_diff
-except ImportError:  # CPython
+import time
 
-    def ticks_diff(a, b):
-        return a - b
+# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator).
+ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
 
 
 IDLE = "idle"
@@ -78,13 +76,12 @@ class Evaluator:
         level = self.levels[button]
         if self.paused:
             return [("vote", level, None, None, self.window, ("paused", "no_request"))]
-        if self.state == REQUESTED and not self._answered:
-            rq, tk, w = self.rq
+        req = self.rq
+        if req is not None and self.state == REQUESTED and not self._answered:
             self._answered = True
-            return [("vote", level, rq, tk, w, ()), self._enter(THANKS, now)]
-        if self.rq is not None and self._answered:
-            rq, tk, w = self.rq
-            return [("vote", level, rq, tk, w, ("misuse",))]
+            return [("vote", level, req[0], req[1], req[2], ()), self._enter(THANKS, now)]
+        if req is not None and self._answered:
+            return [("vote", level, req[0], req[1], req[2], ("misuse",))]
         return [("vote", level, None, None, self.window, ("no_request",))]
 
     def tick(self, now):

@@ -1,18 +1,11 @@
 """The evaluator (评价器) application: buttons -> state machine -> votes and screens."""
 
 import asyncio
+from time import ticks_ms
 
 import wire
 from buttons import DebouncedInputs
 from evaluator import Evaluator
-
-try:
-    from time import ticks_ms
-except ImportError:  # CPython
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
 
 
 class EvaluatorApp:
@@ -56,7 +49,10 @@ class EvaluatorApp:
     def _on_cfg(self, msg):
         self._apply(
             self.ev.configure(
-                msg.get("levels"), msg.get("timeout"), bool(msg.get("paused")), msg.get("w"),
+                msg.get("levels"),
+                msg.get("timeout"),
+                bool(msg.get("paused")),
+                msg.get("w"),
                 ticks_ms(),
             )
         )

@@ -1,19 +1,34 @@
-"""Unix-port entry: micropython main_unix.py <device-config.json>. Control lines on stdin."""
+"""Unix-port entry: micropython main_unix.py <device-config.json>. Control lines on stdin.
+
+With "romfs": <image> in the config, the modules are imported from a mounted ROMFS image (as
+a board with a ROMFS partition would run them, bytecode in place); "stat" then reports the
+image's own bytes as "rom" so the heap can be read without them.
+"""
 
 import sys
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
 
-import asyncio  # noqa: E402
-import json  # noqa: E402
-
-import app  # noqa: E402
-from hal.unix import UnixHal  # noqa: E402
+import json
 
 
 def main(path):
     with open(path) as f:
         conf = json.load(f)
+    rom = conf.get("romfs")
+    if rom:
+        import vfs
+
+        with open(rom, "rb") as f:
+            image = f.read()
+        vfs.mount(vfs.VfsRom(image), "/rom")
+        sys.path.insert(0, "/rom")
+        conf["rom_bytes"] = len(image)
+    import asyncio
+
+    import app
+    from hal.unix import UnixHal
+
     asyncio.run(app.run(UnixHal(conf), conf))
 
 

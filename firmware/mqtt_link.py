@@ -8,28 +8,16 @@ Incoming QoS 1 messages are acknowledged after the handler ran.
 import asyncio
 import os
 import struct
+from time import ticks_diff, ticks_ms
 
-try:
-    from time import ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time
+from micropython import const
 
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-
-_CONNECT = 0x10
-_CONNACK = 0x20
-_PUBLISH = 0x30
-_PUBACK = 0x40
-_SUBSCRIBE = 0x82
-_SUBACK = 0x90
-_PINGREQ = 0xC0
-_PINGRESP = 0xD0
-_DISCONNECT = 0xE0
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
+_PINGREQ = const(0xC0)
 
 
 def _varlen(n):
@@ -82,14 +70,8 @@ def subscribe_packet(pid, topics):
 
 def backoff_ms(fails, base_ms, max_ms, rnd):
     """Exponential backoff capped at max_ms, with +-25% jitter from ``rnd`` in [0, 1)."""
-    d = base_ms << min(fails, 12)
-    if d > max_ms:
-        d = max_ms
+    d = min(base_ms << min(fails, 12), max_ms)
     return int(d * (0.75 + rnd / 2))
-
-
-def _random():
-    return os.urandom(1)[0] / 256
 
 
 class MqttLink:
@@ -127,9 +109,9 @@ class MqttLink:
         self.fails = 0
         self._reader = None
         self._writer = None
-        self._lock = asyncio.Lock()
         self._pid = 0
         self._acks = {}
+        self._lock = asyncio.Lock()
         self._dead = asyncio.Event()
         self._last_rx = 0
 
@@ -174,7 +156,12 @@ class MqttLink:
                     await self._serve()
             self.fails += 1
             await asyncio.sleep_ms(
-                backoff_ms(self.fails - 1, self.backoff_base_ms, self.backoff_max_ms, _random())
+                backoff_ms(
+                    self.fails - 1,
+                    self.backoff_base_ms,
+                    self.backoff_max_ms,
+                    os.urandom(1)[0] / 256,
+                )
             )
 
     # ---- connection -------------------------------------------------------------------------
@@ -235,6 +222,7 @@ class MqttLink:
                 pass
 
     async def _send(self, data):
+        # One writer at a time: two concurrent drain()s of a part-sent buffer would resend it.
         async with self._lock:
             w = self._writer
             if w is None:

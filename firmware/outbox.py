@@ -11,13 +11,12 @@ import binascii
 import json
 import os
 import struct
+from array import array
 
 try:
     from micropython import const
-except ImportError:  # CPython
-
-    def const(x):
-        return x
+except ImportError:  # CPython (tests, simulator)
+    const = int
 
 
 _MAGIC = const(0xA5)
@@ -42,23 +41,17 @@ def _plain_write(f, data):
     f.write(data)
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _size(path):
+    """File size, or -1 when there is no such file."""
     try:
         return os.stat(path)[6]
     except OSError:
-        return 0
+        return -1
 
 
 class Outbox:
-    """Unacknowledged events, in order; each entry (rn, boot, seq, offset, length).
+    """Unacknowledged events in order. Entry i = (rn, boot, seq, offset, length), kept in
+    parallel arrays (a tuple per entry would cost 4x the RAM during a long outage).
 
     Overflow policy (drop-oldest): when max_records or max_bytes would be exceeded, the oldest
     pending event is evicted, counted in ``overflow`` and remembered on flash as acked, so a
@@ -70,31 +63,57 @@ class Outbox:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self._write = write or _plain_write
-        self.pending = []
         self.overflow = 0  # events evicted since boot
         self.skipped_bytes = 0  # bytes of torn or corrupt records skipped by the last load
         self.loaded_rn = 0  # entries with rn < loaded_rn came from flash (maybe sent before)
         self._rn = 0
         self._file_size = 0
+        self._boots = []  # boot ids, indexed by _bi
+        self._clear()
+
+    def _clear(self):
+        self._ern = array("i")
+        self._bi = array("B")
+        self._seq = array("i")
+        self._off = array("i")
+        self._len = array("H")
+
+    def _add(self, rn, boot, seq, off, n):
+        if boot not in self._boots:
+            self._boots.append(boot)
+        self._ern.append(rn)
+        self._bi.append(self._boots.index(boot))
+        self._seq.append(seq)
+        self._off.append(off)
+        self._len.append(n)
+
+    def _keep(self, keep):
+        """Retain the entries whose indexes are in ``keep`` (ascending)."""
+        old = (self._ern, self._bi, self._seq, self._off, self._len)
+        self._clear()
+        for i in keep:
+            self._ern.append(old[0][i])
+            self._bi.append(old[1][i])
+            self._seq.append(old[2][i])
+            self._off.append(old[3][i])
+            self._len.append(old[4][i])
 
     # ---- load -------------------------------------------------------------------------------
 
     def load(self):
         """Scan the log; drop acked events; skip torn/corrupt bytes; compact if anything was."""
         tmp = self.path + ".new"
-        if _exists(tmp):  # an interrupted compaction: the old file is still whole
+        if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
             os.remove(tmp)
-        self.pending = []
+        self._clear()
         self.skipped_bytes = 0
         acked_any = False
-        try:
-            f = open(self.path, "rb")
-        except OSError:
+        size = _size(self.path)
+        if size < 0:
             self._file_size = 0
             self.loaded_rn = self._rn
             return
-        try:
-            size = _size(self.path)
+        with open(self.path, "rb") as f:
             pos = 0
             while pos + _HDR_LEN <= size:
                 f.seek(pos)
@@ -103,19 +122,15 @@ class Outbox:
                     pos += 1
                     self.skipped_bytes += 1
                     continue
-                typ, payload = rec
+                typ, payload, msg = rec
                 if typ == _T_EVENT:
-                    msg = json.loads(payload)
-                    self.pending.append((self._rn, msg["b"], msg["s"], pos, len(payload)))
+                    self._add(self._rn, msg["b"], msg["s"], pos, len(payload))
                     self._rn += 1
                 else:
-                    a = json.loads(payload)
-                    self._apply_ack(a["b"], a["n"], a.get("x") or ())
+                    self._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
                     acked_any = True
                 pos += _HDR_LEN + len(payload)
             self.skipped_bytes += size - pos
-        finally:
-            f.close()
         self._file_size = size
         self.loaded_rn = self._rn
         if self.skipped_bytes or acked_any:
@@ -132,71 +147,82 @@ class Outbox:
         if len(payload) < n or _crc(typ, n, payload) != crc:
             return None
         try:
-            json.loads(payload)
+            return typ, payload, json.loads(payload)
         except ValueError:
             return None
-        return typ, payload
 
     # ---- queries ----------------------------------------------------------------------------
 
     def depth(self):
-        return len(self.pending)
+        return len(self._seq)
+
+    def entry(self, i):
+        """Entry i as (rn, boot, seq, offset, length)."""
+        return (self._ern[i], self._boots[self._bi[i]], self._seq[i], self._off[i], self._len[i])
+
+    def first_after(self, rn):
+        """The first entry with rn greater than ``rn``, or None."""
+        for i in range(len(self._ern)):
+            if self._ern[i] > rn:
+                return self.entry(i)
+        return None
+
+    def entries(self):
+        return [self.entry(i) for i in range(len(self._seq))]
 
     def read(self, entry):
         """The encoded message of a pending entry."""
-        f = open(self.path, "rb")
-        try:
+        with open(self.path, "rb") as f:
             f.seek(entry[3] + _HDR_LEN)
             return f.read(entry[4])
-        finally:
-            f.close()
-
-    def has(self, boot, seq):
-        for e in self.pending:
-            if e[2] == seq and e[1] == boot:
-                return True
-        return False
 
     # ---- changes ----------------------------------------------------------------------------
 
     def append(self, data, boot, seq):
         """Persist one encoded event before it is sent. Returns the number of evictions."""
         rec_len = _HDR_LEN + len(data)
-        evicted = []
-        while self.pending and (
-            len(self.pending) >= self.max_records or self._pending_bytes() + rec_len > self.max_bytes
+        n = 0
+        while n < len(self._seq) and (
+            len(self._seq) - n >= self.max_records
+            or self._pending_bytes(n) + rec_len > self.max_bytes
         ):
-            evicted.append(self.pending.pop(0))
-        if evicted:
-            self.overflow += len(evicted)
+            n += 1
+        if n:
+            evicted = [self.entry(i) for i in range(n)]
+            self._keep(range(n, len(self._seq)))
+            self.overflow += n
             self._persist_evictions(evicted)
         if self._file_size + rec_len > self.max_bytes:
             self.compact()
         off = self._append_raw(_T_EVENT, data)
-        self.pending.append((self._rn, boot, seq, off, len(data)))
+        self._add(self._rn, boot, seq, off, len(data))
         self._rn += 1
-        return len(evicted)
+        return n
 
     def ack(self, boot, upto, extra=()):
         """Apply an end-to-end ack; persist it; compact when worthwhile. Returns entries acked."""
-        before = len(self.pending)
+        before = len(self._seq)
         self._apply_ack(boot, upto, extra)
-        acked = before - len(self.pending)
+        acked = before - len(self._seq)
         if not acked:
             return 0
-        if not self.pending or self._file_size > self.max_bytes // 2:
+        if not self._seq or self._file_size > self.max_bytes // 2:
             self.compact()
         else:
             self._append_raw(_T_ACK, json.dumps({"b": boot, "n": upto, "x": list(extra)}).encode())
         return acked
 
     def _apply_ack(self, boot, upto, extra):
+        if boot not in self._boots:
+            return
+        bi = self._boots.index(boot)
         keep = []
-        for e in self.pending:
-            if e[1] == boot and (e[2] <= upto or e[2] in extra):
-                continue
-            keep.append(e)
-        self.pending = keep
+        for i in range(len(self._seq)):
+            s = self._seq[i]
+            if not (self._bi[i] == bi and (s <= upto or s in extra)):
+                keep.append(i)
+        if len(keep) != len(self._seq):
+            self._keep(keep)
 
     def _persist_evictions(self, evicted):
         by_boot = {}
@@ -205,45 +231,38 @@ class Outbox:
         for b in by_boot:
             self._append_raw(_T_ACK, json.dumps({"b": b, "n": 0, "x": by_boot[b]}).encode())
 
-    def _pending_bytes(self):
+    def _pending_bytes(self, first=0):
         total = 0
-        for e in self.pending:
-            total += _HDR_LEN + e[4]
+        for i in range(first, len(self._len)):
+            total += _HDR_LEN + self._len[i]
         return total
 
     def _append_raw(self, typ, payload):
         rec = encode_record(typ, payload)
         off = self._file_size
-        f = open(self.path, "ab")
-        try:
+        with open(self.path, "ab") as f:
             self._write(f, rec)
             f.flush()
-        finally:
-            f.close()
         self._file_size = off + len(rec)
         return off
 
     def compact(self):
         """Rewrite the log with only pending events: write a new file, then rename it over."""
         tmp = self.path + ".new"
-        out = open(tmp, "wb")
-        new = []
         pos = 0
-        try:
-            src = open(self.path, "rb") if self.pending else None
-            try:
-                for e in self.pending:
-                    src.seek(e[3])
-                    rec = src.read(_HDR_LEN + e[4])
-                    out.write(rec)
-                    new.append((e[0], e[1], e[2], pos, e[4]))
-                    pos += len(rec)
-            finally:
-                if src is not None:
-                    src.close()
+        offs = array("i")
+        with open(tmp, "wb") as out:
+            if self._seq:
+                with open(self.path, "rb") as src:
+                    for i in range(len(self._seq)):
+                        src.seek(self._off[i])
+                        rec = src.read(_HDR_LEN + self._len[i])
+                        out.write(rec)
+                        offs.append(pos)
+                        pos += len(rec)
             out.flush()
-        finally:
-            out.close()
         os.rename(tmp, self.path)
-        self.pending = new
+        self._off = offs
         self._file_size = pos
+        if not self._seq:
+            self._boots = []

@@ -282,9 +282,9 @@ def _check_semantics(kind, msg):
 def encode(msg):
     """Validate and serialise a message to compact UTF-8 JSON bytes."""
     validate(msg)
-    data = json.dumps(msg, separators=(",", ":"))
-    if not isinstance(data, bytes):
-        data = data.encode()
+    text = json.dumps(msg, separators=(",", ":"))
+    # MicroPython's json.dumps returns str like CPython's; some ports hand back bytes.
+    data = text if isinstance(text, bytes) else text.encode()
     if len(data) > MAX_PAYLOAD:
         raise WireError("payload too large: %d bytes" % len(data))
     return data

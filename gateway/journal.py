@@ -224,14 +224,15 @@ class Journal:
 
         Returns the new rev, or None when nothing changed. `body` carries no rev.
         """
-        row = self.db.execute("SELECT rev, body FROM records WHERE key=?", (key,)).fetchone()
         now = time.time()
-        if row is None:
-            self.db.execute(
-                "INSERT INTO records (key, rev, body, state, updated_at) VALUES (?, 0, ?, ?, ?)",
-                (key, json.dumps({**body, "rev": 0}, ensure_ascii=False), "pending", now),
-            )
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO records (key, rev, body, state, updated_at)"
+            " VALUES (?, 0, ?, 'pending', ?)",
+            (key, json.dumps({**body, "rev": 0}, ensure_ascii=False), now),
+        )
+        if cur.rowcount == 1:
             return 0
+        row = self.db.execute("SELECT rev, body FROM records WHERE key=?", (key,)).fetchone()
         rev, old = row[0], json.loads(row[1])
         old.pop("rev", None)
         if old == body:

@@ -92,7 +92,7 @@ def _upsert(session: Session, table: Table, period_col: str, cells: Mapping[Coun
         ]
     else:
         params = [(*k, n) for k, n in cells.items()]
-    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, params)
     # Cells that fell to zero carry no information; dropping them keeps the tables small.
     if any(n < 0 for n in cells.values()):
         session.execute(delete(table).where(table.c.n == 0))

@@ -3,8 +3,9 @@ deadlines such as "within 1 / 5 working days" (seed 000) and late ratings (å±±ä¸
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import chinese_calendar
 
@@ -98,3 +99,26 @@ def working_days_between(
             count += 1
         current += timedelta(days=1)
     return count
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """The working-day functions bound to a policy's ``calendar`` and ``calendar_outside_data``."""
+
+    calendar: CalendarKind = "cn"
+    outside_data: OutsideData = "weekdays"
+
+    @classmethod
+    def from_policy(cls, policy: Any) -> WorkingDays:
+        return cls(policy.calendar, policy.calendar_outside_data)
+
+    def is_working_day(self, day: date) -> bool:
+        return is_working_day(day, calendar=self.calendar, outside_data=self.outside_data)
+
+    def add(self, start: date, n: int) -> date:
+        return add_working_days(start, n, calendar=self.calendar, outside_data=self.outside_data)
+
+    def between(self, start: date, end: date) -> int:
+        return working_days_between(
+            start, end, calendar=self.calendar, outside_data=self.outside_data
+        )

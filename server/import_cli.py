@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,7 +52,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         table = read_table(args.file, args.sheet)
         source = args.source or f"import:{Path(args.file).name}"[:64]
         parsed = parse_table(
-            table, channel=args.channel, hall=args.hall, policy=policy, source=source
+            table,
+            channel=args.channel,
+            hall=args.hall,
+            policy=policy,
+            source=source,
+            now=datetime.now(UTC),
         )
     except (OSError, ValueError, PolicyError) as exc:
         # FileProblem is a ValueError: unreadable file, no header, no time column, ...
@@ -70,7 +76,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         _print(summary, parsed, args, out)
         return EXIT_BAD_ROWS
 
-    stored, rejected = store(parsed, args.database_url, policy.timezone, args.skip_bad)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        stored, rejected = store(parsed, args.database_url, policy.timezone, args.skip_bad)
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0]
+        print(
+            f"hallrate import: database error, nothing stored: {first}\n"
+            "(is the database migrated? run `hallrate db upgrade`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     summary["stored"] = stored
     if rejected:
         summary["rejected_by_server"] = [{"line": r.line, "reason": r.reason} for r in rejected]

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ ImportChannel = Literal["sms", "phone"]
 IMPORT_CHANNELS: tuple[str, ...] = ("sms", "phone")
 HEADER_SEARCH_ROWS = 10
 MAX_ID_LEN = 40
+FUTURE_SLACK = timedelta(days=1)
 
 # ---- header aliases -----------------------------------------------------------------------
 # Compared after _norm_header(): NFKC (full-width -> ASCII), lower case, no spaces, no
@@ -257,6 +258,8 @@ def parse_time(value: Any, policy: Policy) -> datetime:
         result = value
     elif isinstance(value, date):
         result = datetime.combine(value, time(0))
+    elif isinstance(value, int) and len(str(value)) in (8, 14):
+        result = _parse_time_text(str(value))  # 20261105 or 20261105090000 typed as a number
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not 20000 < value < 80000:
             raise ValueError(f"time {value!r} is neither a date nor an Excel date number")
@@ -511,8 +514,10 @@ def parse_table(
     hall: str,
     policy: Policy | None = None,
     source: str = "import",
+    now: datetime | None = None,
 ) -> ImportParse:
-    """Turn a sheet into ingest records. Pure: no clock, no database.
+    """Turn a sheet into ingest records. Pure: no clock (pass ``now`` to refuse rows more
+    than a day in the future, typos like 2062), no database.
 
     Keys are deterministic: ``{channel}:{hall}:id:{natural id}`` when the file has a record id
     (or 办件编号 + 评价次数), else ``{channel}:{hall}:h:{hash of the normalised row}:{n}`` where n
@@ -543,12 +548,15 @@ def parse_table(
         get = {f: _cell_text(v) for f, v in raw.items()}
         try:
             record = _parse_row(get, raw, channel=channel, hall=hall, policy=policy, source=source)
+            if now is not None and record["_instant"] > now + FUTURE_SLACK:
+                raise ValueError(f"time {record['occurred_at']} is in the future")
         except _Skip as skip:
             result.skipped.append(RowProblem(line, str(skip)))
             continue
         except ValueError as exc:
             result.bad.append(RowProblem(line, str(exc)))
             continue
+        del record["_instant"]
         natural = record.pop("_natural")
         digest = record.pop("_hash")
         if natural is not None:
@@ -662,6 +670,7 @@ def _parse_row(
         "flags": [],
         "source": source,
         "_natural": natural,
+        "_instant": occurred,
         # Only the masked phone enters the hash: the key reveals nothing the mask does not.
         "_hash": _row_hash(
             (

@@ -324,20 +324,6 @@ class _Directory:
 
 # ---------------------------------------------------------------- evaluations
 
-_EXISTING_COLUMNS = (
-    Evaluation.id,
-    Evaluation.hall_id,
-    Evaluation.key,
-    Evaluation.rev,
-    Evaluation.channel,
-    Evaluation.level,
-    Evaluation.local_day,
-    Evaluation.department_id,
-    Evaluation.window_id,
-    Evaluation.staff_id,
-    Evaluation.excluded,
-    Evaluation.counted,
-)
 # Fields a higher rev may change: attribution, never the count itself.
 _REV_FIELDS = (
     "rev",
@@ -367,10 +353,17 @@ def ingest_evaluations(
     Idempotent on (hall, key): the same key again is a duplicate; a higher ``rev`` updates the
     attribution fields and moves the aggregate counts; level, channel and time never change.
     """
+    checked, result = check_evaluations(records, source, hall=hall)
+    return store_evaluations(session, checked, result, tz=tz)
+
+
+def check_evaluations(
+    records: Sequence[Any], source: str, *, hall: str | None = None
+) -> tuple[list[tuple[int, EvaluationIn]], IngestResult]:
+    """The pure half of ingest: check every record; no database, so no lock is held."""
     result = IngestResult()
     if len(records) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} records per batch")
-    zone = ZoneInfo(tz)
     checked: list[tuple[int, EvaluationIn]] = []
     for index, rec in enumerate(records):
         try:
@@ -383,9 +376,20 @@ def ingest_evaluations(
             result.rejected.append(
                 Rejection(index, key if isinstance(key, str) else None, str(exc))
             )
+    return checked, result
+
+
+def store_evaluations(
+    session: Session,
+    checked: list[tuple[int, EvaluationIn]],
+    result: IngestResult,
+    *,
+    tz: str = DEFAULT_TZ,
+) -> IngestResult:
+    """The database half of ingest; ``result`` already holds the rejections of the check."""
     if not checked:
         return result
-
+    zone = ZoneInfo(tz)
     directory = _Directory(session)
     directory.load_halls(ev.hall for _, ev in checked)
     good: list[tuple[int, EvaluationIn]] = []
@@ -521,28 +525,57 @@ def _insert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
         ]
     else:
         params = [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows]
-    conn.exec_driver_sql(sql, params)  # type: ignore[arg-type]
+    conn.exec_driver_sql(sql, params)
 
 
 def _sqlite_instant(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+_EXISTING_SQL = (
+    "SELECT id, hall_id, key, rev, channel, level, local_day, department_id, window_id, "
+    "staff_id, excluded, counted FROM evaluations WHERE hall_id = {mark} AND key IN ({marks})"
+)
+_EXISTING_NAMES = (
+    "id",
+    "hall_id",
+    "key",
+    "rev",
+    "channel",
+    "level",
+    "local_day",
+    "department_id",
+    "window_id",
+    "staff_id",
+    "excluded",
+    "counted",
+)
+
+
 def _existing(
     session: Session, idents: set[tuple[int, str]]
 ) -> dict[tuple[int, str], dict[str, Any]]:
+    """Stored rows for these (hall, key) pairs; a driver-level query because compiling an
+    IN list of hundreds of bound keys through SQLAlchemy cost more than running it."""
     out: dict[tuple[int, str], dict[str, Any]] = {}
     by_hall: dict[int, list[str]] = {}
     for hall_id, key in idents:
         by_hall.setdefault(hall_id, []).append(key)
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     for hall_id, keys in by_hall.items():
         keys.sort()
         for i in range(0, len(keys), _CHUNK):
-            stmt = select(*_EXISTING_COLUMNS).where(
-                Evaluation.hall_id == hall_id, Evaluation.key.in_(keys[i : i + _CHUNK])
-            )
-            for r in session.execute(stmt).mappings():
-                out[(hall_id, r["key"])] = dict(r)
+            chunk = keys[i : i + _CHUNK]
+            sql = _EXISTING_SQL.format(mark=mark, marks=", ".join([mark] * len(chunk)))
+            for values in conn.exec_driver_sql(sql, (hall_id, *chunk)):
+                row = dict(zip(_EXISTING_NAMES, values, strict=True))
+                if sqlite:
+                    row["local_day"] = date.fromisoformat(row["local_day"])
+                    row["excluded"] = bool(row["excluded"])
+                    row["counted"] = bool(row["counted"])
+                out[(hall_id, row["key"])] = row
     return out
 
 
@@ -640,10 +673,16 @@ def ingest_tickets(
     tz: str = DEFAULT_TZ,
 ) -> IngestResult:
     """Store queue tickets; a re-sent ticket fills in fields that were empty or changed."""
+    checked, result = check_tickets(records, source, hall=hall)
+    return store_tickets(session, checked, result, tz=tz)
+
+
+def check_tickets(
+    records: Sequence[Any], source: str, *, hall: str | None = None
+) -> tuple[list[tuple[int, TicketIn]], IngestResult]:
     result = IngestResult()
     if len(records) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} records per batch")
-    zone = ZoneInfo(tz)
     checked: list[tuple[int, TicketIn]] = []
     for index, rec in enumerate(records):
         try:
@@ -656,6 +695,17 @@ def ingest_tickets(
             result.rejected.append(
                 Rejection(index, key if isinstance(key, str) else None, str(exc))
             )
+    return checked, result
+
+
+def store_tickets(
+    session: Session,
+    checked: list[tuple[int, TicketIn]],
+    result: IngestResult,
+    *,
+    tz: str = DEFAULT_TZ,
+) -> IngestResult:
+    zone = ZoneInfo(tz)
     directory = _Directory(session)
     directory.load_halls(t.hall for _, t in checked)
     good = []

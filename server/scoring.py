@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from server.policy import CHANNELS, LEVELS, Policy, fraction_text
@@ -23,13 +24,10 @@ def round_fraction(value: Fraction, decimals: int, mode: str = "ROUND_HALF_UP") 
     ROUND_HALF_UP rounds halves away from zero (12.345 -> 12.35); ROUND_HALF_EVEN to the even
     neighbour (12.345 -> 12.34).
     """
-    scale = 10**decimals
-    scaled = abs(value) * scale
-    whole, rest = divmod(scaled.numerator, scaled.denominator)
+    num, den = abs(value.numerator) * 10**decimals, value.denominator
+    whole, rest = divmod(num, den)
     twice = 2 * rest
-    if twice > scaled.denominator or (
-        twice == scaled.denominator and (mode == "ROUND_HALF_UP" or whole % 2 == 1)
-    ):
+    if twice > den or (twice == den and (mode == "ROUND_HALF_UP" or whole % 2 == 1)):
         whole += 1
     sign = -1 if value < 0 else 1
     return Decimal(sign * whole).scaleb(-decimals)
@@ -58,11 +56,11 @@ class Tally:
     satisfied: int
     alt_satisfied: int
 
-    @property
+    @cached_property
     def rate(self) -> Fraction | None:
         return Fraction(self.satisfied, self.total) if self.total else None
 
-    @property
+    @cached_property
     def alt_rate(self) -> Fraction | None:
         return Fraction(self.alt_satisfied, self.total) if self.total else None
 
@@ -78,14 +76,20 @@ class Tally:
         }
 
 
-def _tally(counts: Mapping[str, int], policy: Policy) -> Tally:
-    full = {level: int(counts.get(level, 0)) for level in LEVELS}
+def _tally(full: dict[str, int], policy: Policy) -> Tally:
+    """A tally of complete level counts (every level present)."""
     return Tally(
         counts=full,
         total=sum(full.values()),
-        satisfied=sum(full[lv] for lv in policy.satisfied_levels),
-        alt_satisfied=sum(full[lv] for lv in policy.alt_satisfied_levels),
+        satisfied=sum([full[lv] for lv in policy.satisfied_levels]),
+        alt_satisfied=sum([full[lv] for lv in policy.alt_satisfied_levels]),
     )
+
+
+def _levels(counts: Mapping[str, int] | None) -> dict[str, int]:
+    if not counts:
+        return dict.fromkeys(LEVELS, 0)
+    return {lv: counts.get(lv, 0) for lv in LEVELS}
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,7 @@ class ScoreResult:
     @property
     def below_min_sample(self) -> tuple[str, ...]:
         return tuple(
-            g.name
-            for g in self.groups
-            if g.weight > 0 and 0 < g.tally.total < self.policy.min_sample
+            g.name for g in self.groups if g.weight and 0 < g.tally.total < self.policy.min_sample
         )
 
     def group(self, name: str) -> GroupResult:
@@ -167,7 +169,7 @@ class ScoreResult:
             "score": self.score.to_dict(p),
             "alt_score": self.alt_score.to_dict(p),
             "effective_weights": {
-                g.name: fraction_text(g.effective_weight) for g in self.groups if g.weight > 0
+                g.name: fraction_text(g.effective_weight) for g in self.groups if g.weight
             },
             "missing_groups": list(self.missing_groups),
             "below_min_sample": list(self.below_min_sample),
@@ -192,39 +194,48 @@ class ScoreResult:
 # ---- the score ----------------------------------------------------------------------------
 
 
+_CHANNEL_SET = frozenset(CHANNELS)
+_LEVEL_SET = frozenset(LEVELS)
+
+
 def _check_counts(counts: Counts, what: str) -> None:
     for channel, levels in counts.items():
-        if channel not in CHANNELS:
+        if channel not in _CHANNEL_SET:
             raise ValueError(f"{what}: unknown channel {channel!r}")
         for level, n in levels.items():
-            if level not in LEVELS:
+            if level not in _LEVEL_SET:
                 raise ValueError(f"{what}: unknown level {level!r} in channel {channel!r}")
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            if type(n) is not int or n < 0:  # bool is refused too
                 raise ValueError(f"{what}: count for {channel}/{level} must be an int >= 0")
+
+
+def _weighted_sum(groups: list[GroupResult], alt: bool) -> Fraction:
+    """Σ weight × 满意/total in integers, one Fraction at the end (Fraction sums are slow)."""
+    num, den = 0, 1
+    for g in groups:
+        a, b = g.weight.numerator, g.weight.denominator
+        sat = g.tally.alt_satisfied if alt else g.tally.satisfied
+        d = b * g.tally.total
+        num, den = num * d + a * sat * den, den * d
+    return Fraction(num, den)
 
 
 def _weighted(
     groups: tuple[GroupResult, ...], policy: Policy, alt: bool
 ) -> tuple[Weighted, tuple[GroupResult, ...] | None]:
-    weighted = [g for g in groups if g.weight > 0]
+    weighted = [g for g in groups if g.weight]
     present = [g for g in weighted if g.has_data]
     missing = [g.name for g in weighted if not g.has_data]
-
-    def rate(g: GroupResult) -> Fraction:
-        r = g.tally.alt_rate if alt else g.tally.rate
-        assert r is not None
-        return r
 
     if not present:
         return Weighted(None, "none", "no counted evaluations in any weighted group"), None
     if not missing:
-        value = sum((g.weight * rate(g) for g in present), Fraction(0))
-        return Weighted(value, "complete"), None
+        return Weighted(_weighted_sum(present, alt), "complete"), None
     if policy.missing_group == "none":
         reason = f"no data for {', '.join(missing)} and the policy gives no partial score"
         return Weighted(None, "none", reason), None
     if policy.missing_group == "zero":
-        value = sum((g.weight * rate(g) for g in present), Fraction(0))
+        value = _weighted_sum(present, alt)
         return Weighted(value, "zero_filled", f"{', '.join(missing)} counted as 0%"), None
     total = sum((g.weight for g in present), Fraction(0))
     renormalised = tuple(
@@ -232,12 +243,12 @@ def _weighted(
             g.name,
             g.channels,
             g.weight,
-            g.weight / total if g.has_data and g.weight > 0 else Fraction(0),
+            g.weight / total if g.has_data and g.weight else Fraction(0),
             g.tally,
         )
         for g in groups
     )
-    value = sum((g.weight / total * rate(g) for g in present), Fraction(0))
+    value = _weighted_sum(present, alt) / total
     reason = f"weights renormalised without {', '.join(missing)}"
     return Weighted(value, "renormalised", reason), renormalised
 
@@ -253,16 +264,10 @@ def score(
     """
     _check_counts(counts, "counts")
     _check_counts(excluded or {}, "excluded")
-    channels = {ch: _tally(counts.get(ch, {}), policy) for ch in CHANNELS}
+    channels = {ch: _tally(_levels(counts.get(ch)), policy) for ch in CHANNELS}
     groups = tuple(
         GroupResult(
-            g.name,
-            g.channels,
-            g.weight,
-            g.weight,
-            _tally(
-                {lv: sum(channels[ch].counts[lv] for ch in g.channels) for lv in LEVELS}, policy
-            ),
+            g.name, g.channels, g.weight, g.weight, _group_tally(g.channels, channels, policy)
         )
         for g in policy.groups
     )
@@ -274,13 +279,23 @@ def score(
         groups = tuple(
             GroupResult(g.name, g.channels, g.weight, Fraction(0), g.tally) for g in groups
         )
-    missing = tuple(g.name for g in groups if g.weight > 0 and not g.has_data)
+    missing = tuple(g.name for g in groups if g.weight and not g.has_data)
     excluded_out = {
         ch: {lv: int(n) for lv, n in levels.items() if n}
         for ch, levels in (excluded or {}).items()
         if any(levels.values())
     }
     return ScoreResult(policy, channels, groups, headline, alt, missing, excluded_out)
+
+
+def _group_tally(members: tuple[str, ...], channels: dict[str, Tally], policy: Policy) -> Tally:
+    if len(members) == 1:
+        return channels[members[0]]
+    full = dict.fromkeys(LEVELS, 0)
+    for ch in members:
+        for lv, n in channels[ch].counts.items():
+            full[lv] += n
+    return _tally(full, policy)
 
 
 def add_counts(*many: Counts) -> dict[str, dict[str, int]]:

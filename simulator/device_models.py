@@ -62,8 +62,12 @@ class Outbox:
         if self.path is None:
             return
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps({"op": "e", "m": m}, separators=(",", ":")) + "\n"
-                               for m in self.events.values()))
+        tmp.write_text(
+            "".join(
+                json.dumps({"op": "e", "m": m}, separators=(",", ":")) + "\n"
+                for m in self.events.values()
+            )
+        )
         tmp.replace(self.path)
 
     def add(self, msg: dict[str, Any]) -> None:
@@ -91,10 +95,19 @@ class Outbox:
 class DeviceModel:
     """One evaluator (kind "evaluator") or ballot box (kind "ballot_box")."""
 
-    def __init__(self, hall: str, device: str, kind: str = "evaluator", *,
-                 clock: Callable[[], float] | None = None, outbox_path: Path | None = None,
-                 ttl_s: int = 60, resend_s: float = 2.0, heartbeat_s: float = 5.0,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        hall: str,
+        device: str,
+        kind: str = "evaluator",
+        *,
+        clock: Callable[[], float] | None = None,
+        outbox_path: Path | None = None,
+        ttl_s: int = 60,
+        resend_s: float = 2.0,
+        heartbeat_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
         if kind not in wire.DEVICE_KINDS:
             raise ValueError(f"unknown device kind {kind!r}")
         self.hall = hall
@@ -110,9 +123,18 @@ class DeviceModel:
         self.rng = rng or random.Random(device)
         self.duplicate_publish = False  # fault: every event goes out twice
         self.drop_first_publish = 0.0  # fault: chance an event's first publish is lost
-        self.stats: dict[str, int] = {"events": 0, "publishes": 0, "resends": 0, "acked": 0,
-                                      "gone": 0, "reqs": 0, "stale_reqs": 0, "connects": 0,
-                                      "resend_requests": 0, "power_losses": 0}
+        self.stats: dict[str, int] = {
+            "events": 0,
+            "publishes": 0,
+            "resends": 0,
+            "acked": 0,
+            "gone": 0,
+            "reqs": 0,
+            "stale_reqs": 0,
+            "connects": 0,
+            "resend_requests": 0,
+            "power_losses": 0,
+        }
         self.cfg: dict[str, Any] | None = None
         self.conn: MqttConnection | None = None
         self.connected = asyncio.Event()
@@ -125,13 +147,14 @@ class DeviceModel:
     # ---- RAM state (lost at power loss) ---------------------------------------------------
 
     def _boot(self) -> None:
-        self.boot = "%08x" % self.rng.getrandbits(32)
+        self.boot = f"{self.rng.getrandbits(32):08x}"
         self.seq = 0
         self.booted_at = time.monotonic()
         self.outbox = Outbox(self.outbox_path)
         self.last_sent: dict[tuple[str, int], float] = {}
         self.evaluator = Evaluator(timeout_ms=self.ttl_s * 1000)
         self.last_press_t: float | None = None
+        self._last_tick: int | None = None
         if self.cfg is not None:  # the retained cfg comes back on reconnect; keep the window
             self.evaluator.configure(window=self.cfg.get("w"))
 
@@ -157,7 +180,7 @@ class DeviceModel:
         if self.kind != "evaluator":
             raise ValueError("only an evaluator has buttons")
         now = self._ms()
-        self.evaluator.tick(now)
+        self._tick(now)
         levels = self.evaluator.levels
         if level not in levels:
             return None
@@ -165,20 +188,46 @@ class DeviceModel:
         for a in self.evaluator.press(levels.index(level), now):
             if a[0] == "vote":
                 _, lv, rq, tk, w, flags = a
-                msg = self._emit(wire.vote(self.device, self.boot, self.seq + 1, lv, self.now(),
-                                           self._up(), rq, tk, w, flags))
+                msg = self._emit(
+                    wire.vote(
+                        self.device,
+                        self.boot,
+                        self.seq + 1,
+                        lv,
+                        self.now(),
+                        self._up(),
+                        rq,
+                        tk,
+                        w,
+                        flags,
+                    )
+                )
         self.last_press_t = self.base_clock() + self.skew_s
         return msg
+
+    def _tick(self, now: int) -> None:
+        """Advance the evaluator's timers as the firmware's periodic tick would have, in 250 ms
+        steps since the last tick (the state machine needs the intermediate ticks)."""
+        t = self._last_tick if self._last_tick is not None else now
+        steps = 0
+        while t < now and steps < 2000:
+            t += 250
+            steps += 1
+            self.evaluator.tick(min(t, now))
+        self.evaluator.tick(now)
+        self._last_tick = now
 
     def drop(self, slot: int, ticket: str | None = None) -> dict[str, Any]:
         if self.kind != "ballot_box":
             raise ValueError("only a ballot box has slots")
-        return self._emit(wire.drop(self.device, self.boot, self.seq + 1, slot, self.now(),
-                                    self._up(), ticket))
+        return self._emit(
+            wire.drop(self.device, self.boot, self.seq + 1, slot, self.now(), self._up(), ticket)
+        )
 
     def alarm(self, name: str, slot: int | None = None) -> dict[str, Any]:
-        return self._emit(wire.alarm(self.device, self.boot, self.seq + 1, name, self.now(),
-                                     self._up(), slot))
+        return self._emit(
+            wire.alarm(self.device, self.boot, self.seq + 1, name, self.now(), self._up(), slot)
+        )
 
     def _emit(self, msg: dict[str, Any]) -> dict[str, Any]:
         wire.validate(msg)
@@ -229,8 +278,21 @@ class DeviceModel:
             return
         bad: list[tuple[str, bytes]] = [
             ("vote", b"{not json"),
-            ("vote", json.dumps({"v": 1, "k": "vote", "d": self.device, "b": self.boot,
-                                 "s": 0, "t": None, "up": 0, "lv": "great"}).encode()),
+            (
+                "vote",
+                json.dumps(
+                    {
+                        "v": 1,
+                        "k": "vote",
+                        "d": self.device,
+                        "b": self.boot,
+                        "s": 0,
+                        "t": None,
+                        "up": 0,
+                        "lv": "great",
+                    }
+                ).encode(),
+            ),
             ("drop", json.dumps({"v": 9, "k": "drop"}).encode()),
             ("vote", b"\xff\xfe\x00binary"),
             ("hb", b"[]"),
@@ -256,8 +318,12 @@ class DeviceModel:
         elif k == "cfg":
             self.cfg = msg
             if self.kind == "evaluator":
-                self.evaluator.configure(levels=msg.get("levels"), paused=msg.get("paused"),
-                                         window=msg.get("w"), now=self._ms())
+                self.evaluator.configure(
+                    levels=msg.get("levels"),
+                    paused=msg.get("paused"),
+                    window=msg.get("w"),
+                    now=self._ms(),
+                )
         elif k == "req" and self.kind == "evaluator":
             self._on_request(msg)
 
@@ -267,17 +333,20 @@ class DeviceModel:
         t = msg.get("t")
         # A request that comes after the citizen already pressed, or after its time, is stale:
         # answering it would tie the NEXT citizen's press to this ticket.
-        if t is not None and (now - t > self.ttl_s
-                              or (self.last_press_t is not None and self.last_press_t >= t)):
+        if t is not None and (
+            now - t > self.ttl_s or (self.last_press_t is not None and self.last_press_t >= t)
+        ):
             self.stats["stale_reqs"] += 1
             return
         ttl = min(int(msg["ttl"]), self.ttl_s)
+        self._tick(self._ms())
         self.evaluator.request(msg["rq"], msg["tk"], msg["w"], ttl, self._ms())
         self.seen_rqs.add(msg["rq"])
+        self.seen_rqs.add("tk:" + msg["tk"])
         self._req_signal.set()
 
     async def wait_request(self, rq: str, timeout: float) -> bool:
-        """Wait (real seconds) until the rating request ``rq`` has arrived."""
+        """Wait (real seconds) until the rating request ``rq`` (or "tk:<ticket>") has arrived."""
         deadline = time.monotonic() + timeout
         while rq not in self.seen_rqs:
             left = deadline - time.monotonic()
@@ -308,28 +377,54 @@ class DeviceModel:
             self.stats["gone"] += 1
             if self.conn is not None and not self.conn.closed.is_set():
                 with contextlib.suppress(MqttError, OSError):
-                    self.conn.publish(self.topic("gone"),
-                                      wire.encode(wire.gone(self.device, boot, a, b)), 1, False)
+                    self.conn.publish(
+                        self.topic("gone"),
+                        wire.encode(wire.gone(self.device, boot, a, b)),
+                        1,
+                        False,
+                    )
 
     # ---- the link -------------------------------------------------------------------------
 
     def _status(self, state: str) -> bytes:
-        return wire.encode(wire.status(self.device, self.boot, state, self.kind, FW_VERSION,
-                                       self.now() if state == "online" else None))
+        return wire.encode(
+            wire.status(
+                self.device,
+                self.boot,
+                state,
+                self.kind,
+                FW_VERSION,
+                self.now() if state == "online" else None,
+            )
+        )
 
-    async def _connect(self, host: str, port: int, username: str | None,
-                       password: str | None) -> MqttConnection:
+    async def _connect(
+        self, host: str, port: int, username: str | None, password: str | None
+    ) -> MqttConnection:
         will = (self.topic("status"), self._status("offline"), 1, True)
-        conn = await MqttConnection.open(host, port, f"{self.hall}-{self.device}",
-                                         self._on_message, keepalive=20, will=will,
-                                         username=username, password=password)
+        conn = await MqttConnection.open(
+            host,
+            port,
+            f"{self.hall}-{self.device}",
+            self._on_message,
+            keepalive=20,
+            will=will,
+            username=username,
+            password=password,
+        )
         conn.publish(self.topic("status"), self._status("online"), 1, True)
         await conn.subscribe([(self.topic(ch), 1) for ch in DOWN_CHANNELS])
         self.stats["connects"] += 1
         return conn
 
-    async def run(self, host: str, port: int, stop: asyncio.Event,
-                  username: str | None = None, password: str | None = None) -> None:
+    async def run(
+        self,
+        host: str,
+        port: int,
+        stop: asyncio.Event,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         """Stay connected until ``stop``: reconnect with backoff and jitter, resend the outbox on
         every connect and on a timer, heartbeat."""
         backoff = 0.2
@@ -339,7 +434,9 @@ class DeviceModel:
                 continue
             try:
                 self.conn = await self._connect(host, port, username, password)
-            except (OSError, MqttError, TimeoutError):
+            except (OSError, MqttError, TimeoutError, EOFError) as e:
+                # EOFError: asyncio.IncompleteReadError, a broker closing mid-handshake.
+                log.debug("%s: connect failed: %r", self.device, e)
                 await _sleep_or(stop, backoff * (0.5 + self.rng.random()))
                 backoff = min(backoff * 2, 3.0)
                 continue
@@ -359,16 +456,27 @@ class DeviceModel:
             now = time.monotonic()
             if now >= next_hb:
                 next_hb = now + self.heartbeat_s
-                hb = wire.heartbeat(self.device, self.boot, self.now(), self._up(), self.seq,
-                                    len(self.outbox), None, -55, 0,
-                                    self.evaluator.state if self.kind == "evaluator" else None)
+                hb = wire.heartbeat(
+                    self.device,
+                    self.boot,
+                    self.now(),
+                    self._up(),
+                    self.seq,
+                    len(self.outbox),
+                    None,
+                    -55,
+                    0,
+                    self.evaluator.state if self.kind == "evaluator" else None,
+                )
                 with contextlib.suppress(MqttError, OSError):
                     conn.publish(self.topic("hb"), wire.encode(hb), 0, False)
             for key, m in list(self.outbox.events.items()):
                 if now - self.last_sent.get(key, 0.0) >= self.resend_s:
                     self._send_event(m, resend=True)
             await conn.drain()
-            await _first(stop.wait(), conn.closed.wait(), asyncio.sleep(0.25 + 0.1 * self.rng.random()))
+            await _first(
+                stop.wait(), conn.closed.wait(), asyncio.sleep(0.25 + 0.1 * self.rng.random())
+            )
 
 
 async def _sleep_or(stop: asyncio.Event, seconds: float) -> None:
@@ -388,8 +496,9 @@ async def _first(*aws: Any) -> None:
 class Fleet:
     """Many device models on one asyncio loop, connected to one broker."""
 
-    def __init__(self, host: str, port: int, username: str | None = None,
-                 password: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, username: str | None = None, password: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.username = username
@@ -397,6 +506,7 @@ class Fleet:
         self.devices: dict[str, DeviceModel] = {}
         self.stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.crashes = 0
 
     def add(self, model: DeviceModel) -> DeviceModel:
         self.devices[model.device] = model
@@ -404,12 +514,22 @@ class Fleet:
 
     def start(self) -> None:
         for m in self.devices.values():
-            self._tasks.append(asyncio.create_task(
-                m.run(self.host, self.port, self.stop, self.username, self.password)))
+            self._tasks.append(asyncio.create_task(self._supervise(m)))
+
+    async def _supervise(self, m: DeviceModel) -> None:
+        """A model's link loop must never die quietly: log and start it again."""
+        while not self.stop.is_set():
+            try:
+                await m.run(self.host, self.port, self.stop, self.username, self.password)
+            except Exception:
+                self.crashes += 1
+                log.exception("%s: link loop crashed; restarting it", m.device)
+                await _sleep_or(self.stop, 0.5)
 
     async def wait_connected(self, timeout: float = 30.0) -> None:
         await asyncio.wait_for(
-            asyncio.gather(*(m.connected.wait() for m in self.devices.values())), timeout)
+            asyncio.gather(*(m.connected.wait() for m in self.devices.values())), timeout
+        )
 
     def outbox_depth(self) -> int:
         return sum(len(m.outbox) for m in self.devices.values())

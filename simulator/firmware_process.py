@@ -6,6 +6,7 @@ and writes JSON lines on stdout; this class hides that protocol behind methods.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -109,10 +110,8 @@ class FirmwareDevice:
 
     def _join(self) -> None:
         if self._proc is not None and self._proc.stdin is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._proc.stdin.close()
-            except OSError:
-                pass
         if self._reader is not None:
             self._reader.join(5)
 
@@ -148,7 +147,10 @@ class FirmwareDevice:
             self._cond.notify_all()
 
     def wait_event(
-        self, pred: Callable[[Event], bool], timeout: float = 10.0, what: str = "event",
+        self,
+        pred: Callable[[Event], bool],
+        timeout: float = 10.0,
+        what: str = "event",
         start: int = 0,
     ) -> Event:
         """The first event at index >= start matching ``pred``, waiting up to ``timeout``."""
@@ -175,6 +177,7 @@ class FirmwareDevice:
 
     def wait_link(self, up: bool = True, timeout: float = 15.0) -> None:
         """Wait until the MQTT link is (up) or is not (down) connected."""
+
         def ok() -> bool:
             return bool(self.status()["link"]) == up
 
@@ -211,7 +214,7 @@ class FirmwareDevice:
         self._send(f"wifi {1 if up else 0}")
 
     def tear_next_write(self, nbytes: int) -> None:
-        """The next outbox record write stops after ``nbytes`` and the process freezes (power cut)."""
+        """The next outbox record write stops after ``nbytes``; the process freezes (power cut)."""
         self._send(f"tear {nbytes}")
 
     def status(self, collect: bool = False, timeout: float = 10.0) -> Event:

@@ -71,8 +71,16 @@ def compute(script: Script) -> Ledger:
     hall = _empty()
     unattributed = _empty()
     flags = {"misuse": 0, "no_ticket": 0, "duplicate_ticket": 0}
-    stats = {"tickets": 0, "queue_events": 0, "presses": 0, "drops": 0, "sms_sent": 0,
-             "sms_replies": 0, "phone_calls": 0, "phone_connected": 0}
+    stats = {
+        "tickets": 0,
+        "queue_events": 0,
+        "presses": 0,
+        "drops": 0,
+        "sms_sent": 0,
+        "sms_replies": 0,
+        "phone_calls": 0,
+        "phone_connected": 0,
+    }
     rated: set[str] = set()
     dropped: set[str] = set()
     for e in script.events:
@@ -116,8 +124,17 @@ def compute(script: Script) -> Ledger:
     tz = ZoneInfo(spec.tz)
     first = datetime.fromtimestamp(script.start, tz).date()
     last = datetime.fromtimestamp(script.end, tz).date()
-    ledger = Ledger(spec.hall, spec.seed, first.isoformat(), last.isoformat(), windows, hall,
-                    unattributed, flags, stats)
+    ledger = Ledger(
+        spec.hall,
+        spec.seed,
+        first.isoformat(),
+        last.isoformat(),
+        windows,
+        hall,
+        unattributed,
+        flags,
+        stats,
+    )
     ledger.scores = {HALL: score_of(hall)} | {w: score_of(c) for w, c in windows.items()}
     return ledger
 
@@ -143,11 +160,16 @@ def score_of(counts: Mapping[str, Mapping[str, int]]) -> dict[str, str | None]:
         return {"exact": _frac(value), "percent": None, "alt_exact": _frac(alt)}
 
 
-def fallback_score(counts: Mapping[str, Mapping[str, int]], good: tuple[str, ...]) -> Fraction | None:
+def fallback_score(
+    counts: Mapping[str, Mapping[str, int]], good: tuple[str, ...]
+) -> Fraction | None:
     """Seed 000's rule without the server package: on-site (evaluator + ballot) 30%, SMS 30%,
     phone 40%, weights renormalised over the groups that have data."""
-    groups = {"on_site": (("evaluator", "ballot_box"), Fraction(3, 10)),
-              "sms": (("sms",), Fraction(3, 10)), "phone": (("phone",), Fraction(4, 10))}
+    groups = {
+        "on_site": (("evaluator", "ballot_box"), Fraction(3, 10)),
+        "sms": (("sms",), Fraction(3, 10)),
+        "phone": (("phone",), Fraction(4, 10)),
+    }
     parts: list[tuple[Fraction, Fraction]] = []
     for chans, weight in groups.values():
         total = sum(sum(counts.get(c, {}).values()) for c in chans)

@@ -176,8 +176,9 @@ def _profiles(spec: HallSpec, rng: random.Random) -> dict[str, WindowProfile]:
         # Every hall gets at least one clearly worse window, so rankings have something to show.
         name = "bad" if i == spec.windows - 1 and spec.windows > 1 else rng.choice(names)
         lo, hi = spec.p_rate
-        out[w] = WindowProfile(w, name, PROFILES[name], round(rng.uniform(lo, hi), 3),
-                               i < spec.firmware_windows)
+        out[w] = WindowProfile(
+            w, name, PROFILES[name], round(rng.uniform(lo, hi), 3), i < spec.firmware_windows
+        )
     return out
 
 
@@ -210,7 +211,6 @@ def build(spec: HallSpec) -> Script:
         if not quiet and rng.random() < spec.p_lunch_pause:
             lunch = open_t + int(day_s * rng.uniform(0.35, 0.45))
         shift = None
-        nxt = None
         if rng.random() < spec.p_shift_change:
             shift = open_t + int(day_s * rng.uniform(0.5, 0.6))
         login_t = open_t - rng.randint(60, 600)
@@ -237,6 +237,7 @@ def build(spec: HallSpec) -> Script:
         avail, wi = heapq.heappop(heap)
         w = windows[wi]
         call_t = max(arrival + 15, avail)
+        idle_from = avail
         # Lunch pause (离岗) and shift change happen between citizens, clear of any rating.
         if w.lunch_at is not None and call_t >= w.lunch_at:
             p_t = max(w.lunch_at, avail + 30)
@@ -245,6 +246,7 @@ def build(spec: HallSpec) -> Script:
             ev.append(Event(p_t + dur, "queue", w.code, ev="resume", id=qid(), staff=w.staff))
             w.lunch_at = None
             call_t = max(call_t, p_t + dur + 20)
+            idle_from = p_t + dur + MAX_SKEW_S + 10
         if w.shift_at is not None and call_t >= w.shift_at and w.next_staff is not None:
             s_t = max(w.shift_at, avail + 30)
             ev.append(Event(s_t, "queue", w.code, ev="logout", id=qid(), staff=w.staff))
@@ -252,26 +254,51 @@ def build(spec: HallSpec) -> Script:
             w.staff = w.next_staff
             w.shift_at = None
             call_t = max(call_t, s_t + 90)
+            idle_from = max(idle_from, s_t + 90)
         # A stray press in a long idle gap: nobody asked for a rating.
-        if (not w.profile.firmware and w.last_finish is not None
-                and call_t - avail >= 2 * STRAY_CLEARANCE_S and rng.random() < spec.p_stray):
-            st = max(avail, w.last_finish + STRAY_CLEARANCE_S)
+        if (
+            not w.profile.firmware
+            and w.last_finish is not None
+            and call_t - idle_from >= 2 * STRAY_CLEARANCE_S
+            and rng.random() < spec.p_stray
+        ):
+            st = max(idle_from, w.last_finish + STRAY_CLEARANCE_S)
             if st + STRAY_CLEARANCE_S // 2 < call_t:
                 lv = LEVELS[rng.randrange(len(LEVELS))]
-                ev.append(Event(st, "press", w.code, level=lv, device=spec.evaluator_id(w.code),
-                                role="stray"))
-        call = Event(call_t, "queue", w.code, number, ev="call", id=qid(), staff=w.staff,
-                     matter=matter)
+                ev.append(
+                    Event(
+                        st,
+                        "press",
+                        w.code,
+                        level=lv,
+                        device=spec.evaluator_id(w.code),
+                        role="stray",
+                    )
+                )
+        call = Event(
+            call_t, "queue", w.code, number, ev="call", id=qid(), staff=w.staff, matter=matter
+        )
         ev.append(call)
         start = call_t
         if rng.random() < spec.p_recall:
             start = call_t + 30
-            ev.append(Event(start, "queue", w.code, number, ev="recall", id=qid(), staff=w.staff,
-                            matter=matter))
+            ev.append(
+                Event(
+                    start,
+                    "queue",
+                    w.code,
+                    number,
+                    ev="recall",
+                    id=qid(),
+                    staff=w.staff,
+                    matter=matter,
+                )
+            )
         service = max(30, int(rng.gauss(service_mean, service_mean * 0.35)))
         fin_t = start + service
-        fin = Event(fin_t, "queue", w.code, number, ev="finish", id=qid(), staff=w.staff,
-                    matter=matter)
+        fin = Event(
+            fin_t, "queue", w.code, number, ev="finish", id=qid(), staff=w.staff, matter=matter
+        )
         ev.append(fin)
         served.append((fin, call))
         busy_until = fin_t + 10
@@ -279,15 +306,19 @@ def build(spec: HallSpec) -> Script:
         if rng.random() < w.profile.p_rate:
             d1 = rng.randint(MIN_PRESS_DELAY_S, 40)
             lv = LEVELS[_choice(rng, w.profile.levels)]
-            ev.append(Event(fin_t + d1, "press", w.code, number, lv, device=dev, role="first",
-                            id=fin.id))
+            ev.append(
+                Event(fin_t + d1, "press", w.code, number, lv, device=dev, role="first", id=fin.id)
+            )
             rated.add(number)
             last = fin_t + d1
             if rng.random() < spec.p_press_twice:
                 d2 = rng.randint(2, 8)
                 lv2 = LEVELS[rng.randrange(len(LEVELS))]
-                ev.append(Event(last + d2, "press", w.code, number, lv2, device=dev,
-                                role="again", id=fin.id))
+                ev.append(
+                    Event(
+                        last + d2, "press", w.code, number, lv2, device=dev, role="again", id=fin.id
+                    )
+                )
                 last += d2
             busy_until = max(busy_until, last + 5)
         w.last_finish = fin_t
@@ -295,8 +326,9 @@ def build(spec: HallSpec) -> Script:
         heapq.heappush(heap, (busy_until, wi))
 
     for w in windows:
-        ev.append(Event(max(w.avail + 60, close_t), "queue", w.code, ev="logout", id=qid(),
-                        staff=w.staff))
+        ev.append(
+            Event(max(w.avail + 60, close_t), "queue", w.code, ev="logout", id=qid(), staff=w.staff)
+        )
 
     _ballots(spec, rng, profiles, served, ev)
     _sms_and_phone(spec, rng, profiles, served, rated, ev)
@@ -304,8 +336,13 @@ def build(spec: HallSpec) -> Script:
     return script
 
 
-def _ballots(spec: HallSpec, rng: random.Random, profiles: dict[str, WindowProfile],
-             served: list[tuple[Event, Event]], ev: list[Event]) -> None:
+def _ballots(
+    spec: HallSpec,
+    rng: random.Random,
+    profiles: dict[str, WindowProfile],
+    served: list[tuple[Event, Event]],
+    ev: list[Event],
+) -> None:
     boxes = spec.ballot_ids()
     for fin, _call in served:
         if rng.random() >= spec.p_drop:
@@ -317,16 +354,42 @@ def _ballots(spec: HallSpec, rng: random.Random, profiles: dict[str, WindowProfi
         readable = rng.random() >= spec.p_drop_unreadable
         tk = fin.ticket if readable else None
         role = "first" if readable else "unreadable"
-        ev.append(Event(t, "drop", fin.window if readable else None, tk, BALLOT_SLOTS[slot],
-                        device=box, slot=slot, role=role))
+        ev.append(
+            Event(
+                t,
+                "drop",
+                fin.window if readable else None,
+                tk,
+                BALLOT_SLOTS[slot],
+                device=box,
+                slot=slot,
+                role=role,
+            )
+        )
         if readable and rng.random() < spec.p_drop_twice:
             slot2 = rng.randrange(len(BALLOT_SLOTS))
-            ev.append(Event(t + rng.randint(5, 60), "drop", fin.window, tk, BALLOT_SLOTS[slot2],
-                            device=box, slot=slot2, role="again"))
+            ev.append(
+                Event(
+                    t + rng.randint(5, 60),
+                    "drop",
+                    fin.window,
+                    tk,
+                    BALLOT_SLOTS[slot2],
+                    device=box,
+                    slot=slot2,
+                    role="again",
+                )
+            )
 
 
-def _sms_and_phone(spec: HallSpec, rng: random.Random, profiles: dict[str, WindowProfile],
-                   served: list[tuple[Event, Event]], rated: set[str], ev: list[Event]) -> None:
+def _sms_and_phone(
+    spec: HallSpec,
+    rng: random.Random,
+    profiles: dict[str, WindowProfile],
+    served: list[tuple[Event, Event]],
+    rated: set[str],
+    ev: list[Event],
+) -> None:
     tz = ZoneInfo(spec.tz)
     day_end = int(datetime.combine(spec.day, time(23, 0), tz).timestamp())
     next_day = spec.day + timedelta(days=1)
@@ -340,15 +403,35 @@ def _sms_and_phone(spec: HallSpec, rng: random.Random, profiles: dict[str, Windo
             replied = rng.random() < spec.p_sms_reply
             lv = LEVELS[_choice(rng, levels)] if replied else None
             t = min(fin.t + rng.randint(600, 10800), day_end)
-            ev.append(Event(t, "sms", fin.window, fin.ticket, lv, id=f"SMS{n_sms:07d}",
-                            staff=fin.staff, matter=fin.matter))
+            ev.append(
+                Event(
+                    t,
+                    "sms",
+                    fin.window,
+                    fin.ticket,
+                    lv,
+                    id=f"SMS{n_sms:07d}",
+                    staff=fin.staff,
+                    matter=fin.matter,
+                )
+            )
         if rng.random() < spec.p_phone_sample:
             n_phone += 1
             connected = rng.random() < spec.p_phone_connected
             lv = LEVELS[_choice(rng, levels)] if connected else None
             t = spec.epoch(time(10, 0), next_day) + rng.randint(0, 6 * 3600)
-            ev.append(Event(t, "phone", fin.window, fin.ticket, lv, id=f"TEL{n_phone:07d}",
-                            staff=fin.staff, matter=fin.matter))
+            ev.append(
+                Event(
+                    t,
+                    "phone",
+                    fin.window,
+                    fin.ticket,
+                    lv,
+                    id=f"TEL{n_phone:07d}",
+                    staff=fin.staff,
+                    matter=fin.matter,
+                )
+            )
 
 
 def with_spec(spec: HallSpec, **changes: object) -> HallSpec:

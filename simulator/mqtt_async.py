@@ -42,9 +42,14 @@ def packet(ptype: int, flags: int, body: bytes) -> bytes:
     return bytes([(ptype << 4) | flags]) + _remaining(len(body)) + body
 
 
-def connect_packet(client_id: str, keepalive: int, clean: bool = True,
-                   will: tuple[str, bytes, int, bool] | None = None,
-                   username: str | None = None, password: str | None = None) -> bytes:
+def connect_packet(
+    client_id: str,
+    keepalive: int,
+    clean: bool = True,
+    will: tuple[str, bytes, int, bool] | None = None,
+    username: str | None = None,
+    password: str | None = None,
+) -> bytes:
     flags = 0x02 if clean else 0
     payload = _str(client_id)
     if will is not None:
@@ -61,8 +66,9 @@ def connect_packet(client_id: str, keepalive: int, clean: bool = True,
     return packet(CONNECT, 0, body)
 
 
-def publish_packet(topic: str, payload: bytes, qos: int, retain: bool, mid: int,
-                   dup: bool = False) -> bytes:
+def publish_packet(
+    topic: str, payload: bytes, qos: int, retain: bool, mid: int, dup: bool = False
+) -> bytes:
     flags = (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
     body = _str(topic) + (struct.pack("!H", mid) if qos else b"") + payload
     return packet(PUBLISH, flags, body)
@@ -71,8 +77,13 @@ def publish_packet(topic: str, payload: bytes, qos: int, retain: bool, mid: int,
 class MqttConnection:
     """One open connection. Create with ``await MqttConnection.open(...)``."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 on_message: Handler, keepalive: int) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_message: Handler,
+        keepalive: int,
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.on_message = on_message
@@ -83,10 +94,18 @@ class MqttConnection:
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    async def open(cls, host: str, port: int, client_id: str, on_message: Handler,
-                   keepalive: int = 30, will: tuple[str, bytes, int, bool] | None = None,
-                   username: str | None = None, password: str | None = None,
-                   timeout: float = 5.0) -> MqttConnection:
+    async def open(
+        cls,
+        host: str,
+        port: int,
+        client_id: str,
+        on_message: Handler,
+        keepalive: int = 30,
+        will: tuple[str, bytes, int, bool] | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 5.0,
+    ) -> MqttConnection:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         conn = cls(reader, writer, on_message, keepalive)
         try:
@@ -124,10 +143,10 @@ class MqttConnection:
                 if ptype == PUBLISH:
                     qos = (flags >> 1) & 3
                     tlen = struct.unpack("!H", body[:2])[0]
-                    topic = body[2:2 + tlen].decode()
+                    topic = body[2 : 2 + tlen].decode()
                     pos = 2 + tlen
                     if qos:
-                        mid = struct.unpack("!H", body[pos:pos + 2])[0]
+                        mid = struct.unpack("!H", body[pos : pos + 2])[0]
                         pos += 2
                         self.writer.write(packet(PUBACK, 0, struct.pack("!H", mid)))
                     try:

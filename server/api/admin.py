@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.crud import Resource, build_router
+from server.api.deps import RefId
 from server.models import Department, Device, Gateway, Hall, Matter, Staff, User, Window
 from server.security import hash_api_key, hash_password, new_api_key
 
@@ -46,7 +47,7 @@ class HallOut(_Out):
 
 
 class DepartmentCreate(BaseModel):
-    hall_id: int
+    hall_id: RefId
     code: str = Code
     name: str = Name
 
@@ -56,27 +57,27 @@ class DepartmentUpdate(BaseModel):
 
 
 class DepartmentOut(_Out):
-    hall_id: int
+    hall_id: RefId
     code: str
     name: str
 
 
 class WindowCreate(BaseModel):
-    hall_id: int
+    hall_id: RefId
     code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Name
-    department_id: int | None = None
+    department_id: RefId | None = None
     active: bool = True
 
 
 class WindowUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=128)
-    department_id: int | None = None
+    department_id: RefId | None = None
     active: bool | None = None
 
 
 class WindowOut(_Out):
-    hall_id: int
+    hall_id: RefId
     code: str
     name: str
     department_id: int | None
@@ -85,21 +86,21 @@ class WindowOut(_Out):
 
 
 class StaffCreate(BaseModel):
-    hall_id: int
+    hall_id: RefId
     number: str = Code
     name: str = Field(default="", max_length=64)
-    department_id: int | None = None
+    department_id: RefId | None = None
     active: bool = True
 
 
 class StaffUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=64)
-    department_id: int | None = None
+    department_id: RefId | None = None
     active: bool | None = None
 
 
 class StaffOut(_Out):
-    hall_id: int
+    hall_id: RefId
     number: str
     name: str
     department_id: int | None
@@ -125,18 +126,18 @@ class MatterOut(_Out):
 
 
 class DeviceCreate(BaseModel):
-    hall_id: int
+    hall_id: RefId
     code: str = Code
     kind: Literal["evaluator", "ballot_box"]
-    window_id: int | None = None
+    window_id: RefId | None = None
 
 
 class DeviceUpdate(BaseModel):
-    window_id: int | None = None
+    window_id: RefId | None = None
 
 
 class DeviceOut(_Out):
-    hall_id: int
+    hall_id: RefId
     code: str
     kind: str
     window_id: int | None
@@ -144,7 +145,7 @@ class DeviceOut(_Out):
 
 
 class GatewayCreate(BaseModel):
-    hall_id: int
+    hall_id: RefId
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
@@ -153,7 +154,7 @@ class GatewayUpdate(BaseModel):
 
 
 class GatewayOut(_Out):
-    hall_id: int
+    hall_id: RefId
     code: str
     active: bool
     api_key: str | None = Field(default=None, description="only in the create response")
@@ -163,7 +164,7 @@ class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
     role: Literal["city_admin", "hall_admin", "viewer"]
-    hall_id: int | None = None
+    hall_id: RefId | None = None
 
 
 class UserUpdate(BaseModel):
@@ -174,7 +175,7 @@ class UserUpdate(BaseModel):
 class UserOut(_Out):
     username: str
     role: str
-    hall_id: int | None
+    hall_id: RefId | None
     active: bool
 
 
@@ -182,7 +183,7 @@ class UserOut(_Out):
 
 
 def _same_hall(
-    session: Session, model: Any, item_id: int | None, hall_id: int | None, what: str
+    session: Session, model: Any, item_id: int | None, hall_id: RefId | None, what: str
 ) -> None:
     if item_id is None:
         return
@@ -191,26 +192,26 @@ def _same_hall(
         raise HTTPException(422, f"{what} {item_id} does not exist in this hall")
 
 
-def _hall_exists(session: Session, hall_id: int | None) -> None:
+def _hall_exists(session: Session, hall_id: RefId | None) -> None:
     if hall_id is not None and session.get(Hall, hall_id) is None:
         raise HTTPException(422, f"hall {hall_id} does not exist")
 
 
-def _check_org(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+def _check_org(session: Session, values: dict[str, Any], hall_id: RefId | None) -> None:
     _hall_exists(session, values.get("hall_id"))
     _same_hall(session, Department, values.get("department_id"), hall_id, "department")
 
 
-def _check_device(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+def _check_device(session: Session, values: dict[str, Any], hall_id: RefId | None) -> None:
     _hall_exists(session, values.get("hall_id"))
     _same_hall(session, Window, values.get("window_id"), hall_id, "window")
 
 
-def _check_hall(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+def _check_hall(session: Session, values: dict[str, Any], hall_id: RefId | None) -> None:
     _hall_exists(session, values.get("hall_id"))
 
 
-def _check_user(session: Session, values: dict[str, Any], hall_id: int | None) -> None:
+def _check_user(session: Session, values: dict[str, Any], hall_id: RefId | None) -> None:
     if "role" in values:
         if values["role"] == "hall_admin" and values.get("hall_id") is None:
             raise HTTPException(422, "a hall admin needs hall_id")

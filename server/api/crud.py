@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.api.deps import Caller, CurrentUser, SessionDep, Writer
+from server.api.deps import Caller, CurrentUser, ItemId, SessionDep, Writer
 from server.db import begin_write
 
 
@@ -44,7 +44,7 @@ def _scoped_list(res: Resource, caller: Caller) -> Any:
     return stmt
 
 
-def _get(session: Session, res: Resource, caller: Caller, item_id: int) -> Any:
+def _get(session: Session, res: Resource, caller: Caller, item_id: ItemId) -> Any:
     row = session.get(res.model, item_id)
     hall_id = res.hall_of(row) if row is not None else None
     if row is None or (hall_id is not None and not caller.sees(hall_id)):
@@ -74,7 +74,7 @@ def build_router(res: Resource) -> APIRouter:
         return session.scalars(_scoped_list(res, caller).limit(limit).offset(offset)).all()
 
     @router.get("/{item_id}", response_model=Out, name=f"get_{res.path}")
-    def get_item(session: SessionDep, caller: CurrentUser, item_id: int) -> Any:
+    def get_item(session: SessionDep, caller: CurrentUser, item_id: ItemId) -> Any:
         if res.city_admin_only and caller.role != "city_admin":
             raise HTTPException(403, "only a city admin may do this")
         return _get(session, res, caller, item_id)
@@ -100,7 +100,7 @@ def build_router(res: Resource) -> APIRouter:
         return row
 
     @router.patch("/{item_id}", response_model=Out, name=f"update_{res.path}")
-    def update_item(session: SessionDep, caller: Writer, item_id: int, body: Update) -> Any:  # type: ignore[valid-type]
+    def update_item(session: SessionDep, caller: Writer, item_id: ItemId, body: Update) -> Any:  # type: ignore[valid-type]
         begin_write(session)
         row = _get(session, res, caller, item_id)
         _guard(res, caller, res.hall_of(row))
@@ -115,7 +115,7 @@ def build_router(res: Resource) -> APIRouter:
         return row
 
     @router.delete("/{item_id}", status_code=204, name=f"delete_{res.path}")
-    def delete_item(session: SessionDep, caller: Writer, item_id: int) -> Response:
+    def delete_item(session: SessionDep, caller: Writer, item_id: ItemId) -> Response:
         begin_write(session)
         row = _get(session, res, caller, item_id)
         _guard(res, caller, None if res.path == "halls" else res.hall_of(row))

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,11 @@ from server.config import Settings
 from server.models import Gateway, Hall, User
 from server.policy import Policy
 from server.security import hash_api_key, read_token
+
+MAX_ID = 2**63 - 1
+# Ids in paths and bodies: bounded, so a huge number is a 422, not a driver overflow.
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+RefId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 bearer = HTTPBearer(auto_error=False, description="Admin token or gateway API key")
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from server.api.deps import CurrentUser, SessionDep, Writer
+from server.api.deps import CurrentUser, ItemId, SessionDep, Writer
 from server.api.scope import resolve_scope
 from server.db import begin_write
 from server.models import Device, Evaluation, Hall, Staff, Window
@@ -159,13 +159,15 @@ def _load(session: Session, caller: Any, evaluation_id: int) -> Any:
 
 
 @router.get("/{evaluation_id}", response_model=EvaluationOut)
-def get_evaluation(session: SessionDep, caller: CurrentUser, evaluation_id: int) -> EvaluationOut:
+def get_evaluation(
+    session: SessionDep, caller: CurrentUser, evaluation_id: ItemId
+) -> EvaluationOut:
     return _out(_load(session, caller, evaluation_id))
 
 
 @router.patch("/{evaluation_id}", response_model=EvaluationOut)
 def review_evaluation(
-    session: SessionDep, caller: Writer, evaluation_id: int, body: Review
+    session: SessionDep, caller: Writer, evaluation_id: ItemId, body: Review
 ) -> EvaluationOut:
     """Exclude / restore, or replace the flags, with a reason. Rows are never deleted."""
     if body.excluded is None and body.flags is None:

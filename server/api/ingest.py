@@ -7,10 +7,18 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from server.api.deps import GatewayDep, PolicyDep, SessionDep
 from server.db import begin_write
-from server.ingest import MAX_BATCH, IngestResult, ingest_evaluations, ingest_tickets
+from server.ingest import (
+    MAX_BATCH,
+    IngestResult,
+    check_evaluations,
+    check_tickets,
+    store_evaluations,
+    store_tickets,
+)
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
@@ -35,17 +43,20 @@ class IngestOut(BaseModel):
     rejected: list[RejectionOut]
 
 
-def _run(
-    session: Any, fn: Any, records: list[Any], source: str, hall: str, tz: str
+def _store(
+    session: Session, store: Any, checked: Any, result: IngestResult, tz: str
 ) -> IngestResult:
     # Two writers may race to auto-create the same window; the loser retries once and then
-    # finds the winner's row.
+    # finds the winner's row. The records were checked before the write lock was taken.
+    rejected = list(result.rejected)
     for attempt in range(2):
         try:
             begin_write(session)
-            result: IngestResult = fn(session, records, source, hall=hall, tz=tz)
+            result.rejected = list(rejected)
+            result.accepted = result.updated = result.duplicates = 0
+            out: IngestResult = store(session, checked, result, tz=tz)
             session.commit()
-            return result
+            return out
         except IntegrityError:
             session.rollback()
             if attempt:
@@ -57,13 +68,11 @@ def _run(
 def evaluations(
     batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep
 ) -> dict[str, Any]:
-    result = _run(
-        session, ingest_evaluations, batch.records, gw.code, gw.hall_code, policy.timezone
-    )
-    return result.to_dict()
+    checked, result = check_evaluations(batch.records, gw.code, hall=gw.hall_code)
+    return _store(session, store_evaluations, checked, result, policy.timezone).to_dict()
 
 
 @router.post("/tickets", response_model=IngestOut)
 def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
-    result = _run(session, ingest_tickets, batch.records, gw.code, gw.hall_code, policy.timezone)
-    return result.to_dict()
+    checked, result = check_tickets(batch.records, gw.code, hall=gw.hall_code)
+    return _store(session, store_tickets, checked, result, policy.timezone).to_dict()

@@ -21,7 +21,6 @@ class Evaluation(Base):
         # Device keys are "device:boot:seq" and device ids repeat between halls ("EV-A03").
         UniqueConstraint("hall_id", "key"),
         Index("ix_evaluations_hall_day", "hall_id", "local_day"),
-        Index("ix_evaluations_window_day", "window_id", "local_day"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

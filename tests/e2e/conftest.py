@@ -1,4 +1,4 @@
-"""Fixtures for whole-chain tests: the server as a separate process with a bootstrap admin and key."""
+"""Whole-chain fixtures: the server as a separate process, with a bootstrap admin and key."""
 
 from __future__ import annotations
 

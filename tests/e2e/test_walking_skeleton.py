@@ -1,6 +1,7 @@
-"""The walking skeleton: broker, server and gateway as separate processes, the real firmware on the
-micropython interpreter as one evaluator. A window finishes a ticket, the evaluator asks for a rating,
-a citizen presses 满意, and the vote shows up in the server's score API attributed to window and ticket.
+"""The walking skeleton: broker, server and gateway as separate processes, the real firmware
+on the micropython interpreter as one evaluator. A window finishes a ticket, the evaluator asks
+for a rating, a citizen presses 满意, and the vote shows up in the server's score API,
+attributed to its window and ticket.
 """
 
 from __future__ import annotations

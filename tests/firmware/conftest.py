@@ -1,4 +1,4 @@
-"""Fixtures for firmware tests: the real firmware on the micropython unix port, a stand-in gateway."""
+"""Firmware test fixtures: the real firmware on the micropython unix port, a stand-in gateway."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from tests.support.brokers import Broker
 DeviceFactory = Callable[..., FirmwareDevice]
 
 
-def device_config(broker: Broker, device: str = "EV-A03", kind: str = "evaluator",
-                  **extra: Any) -> dict[str, Any]:
+def device_config(
+    broker: Broker, device: str = "EV-A03", kind: str = "evaluator", **extra: Any
+) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "device": device,
         "hall": "H1",

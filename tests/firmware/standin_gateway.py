@@ -26,7 +26,7 @@ class StandinGateway:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="standin-gw-" + hall)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(0.2, 1)
+        self._client.reconnect_delay_set(1, 2)
         self._client.connect(host, port, keepalive=10)
         self._client.loop_start()
         self.wait(lambda: self._client.is_connected(), 10, "stand-in gateway connected")
@@ -57,9 +57,7 @@ class StandinGateway:
             self.publish(str(device), "ack", ack)
 
     def _ack_for(self, device: str, boot: str) -> Msg:
-        seqs = sorted(
-            e["s"] for e in self.events.values() if e["d"] == device and e["b"] == boot
-        )
+        seqs = sorted(e["s"] for e in self.events.values() if e["d"] == device and e["b"] == boot)
         upto = 0
         for s in seqs:
             if s != upto + 1:
@@ -79,22 +77,34 @@ class StandinGateway:
         topic = wire.device_topic(self.hall, device, channel)
         self._client.publish(topic, wire.encode(msg), qos=qos, retain=retain)
 
-    def send_cfg(self, device: str, rev: int = 1, window: str | None = "A03",
-                 levels: tuple[str, ...] = wire.LEVELS, timeout: int = 30, **kw: Any) -> None:
+    def send_cfg(
+        self,
+        device: str,
+        rev: int = 1,
+        window: str | None = "A03",
+        levels: tuple[str, ...] = wire.LEVELS,
+        timeout: int = 30,
+        **kw: Any,
+    ) -> None:
         self.publish(device, "cfg", wire.config(device, rev, window, levels, timeout, **kw))
 
-    def request(self, device: str, rq: str, ticket: str, window: str = "A03",
-                ttl: int = 30) -> None:
-        self.publish(device, "req", wire.rating_request(device, rq, ticket, window,
-                                                        int(time.time()), ttl))
+    def request(
+        self, device: str, rq: str, ticket: str, window: str = "A03", ttl: int = 30
+    ) -> None:
+        self.publish(
+            device, "req", wire.rating_request(device, rq, ticket, window, int(time.time()), ttl)
+        )
 
     def resend(self, device: str, boot: str, first: int, last: int) -> None:
         self.publish(device, "resend", wire.resend(device, boot, first, last))
 
     def of_kind(self, kind: str, device: str | None = None) -> list[Msg]:
         with self._cond:
-            return [e for e in self.events.values()
-                    if e["k"] == kind and (device is None or e["d"] == device)]
+            return [
+                e
+                for e in self.events.values()
+                if e["k"] == kind and (device is None or e["d"] == device)
+            ]
 
     def wait(self, pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

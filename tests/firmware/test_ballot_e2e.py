@@ -25,8 +25,9 @@ def test_burst_of_20_drops_in_2_seconds_counts_20(
     for i in range(20):
         dev.beam(i % 3, 30)
         time.sleep(0.1)
-    drops = gateway.wait(lambda: len(gateway.of_kind("drop")) >= 20 and gateway.of_kind("drop"),
-                         what="20 drops")
+    drops = gateway.wait(
+        lambda: len(gateway.of_kind("drop")) >= 20 and gateway.of_kind("drop"), what="20 drops"
+    )
     dev.wait_depth(0)
     assert len(gateway.of_kind("drop")) == 20
     assert sorted(d["s"] for d in drops) == list(range(1, 21))
@@ -56,8 +57,14 @@ def test_jam_alarm_stops_counting_until_clear(
     dev.beam(1, 1500)
     dev.wait_event(lambda e: e.get("ev") == "queued" and e["k"] == "alarm", what="jam alarm")
     assert dev.status()["jammed"] == [False, True, False]
-    alarms = gateway.wait(lambda: [a["a"] for a in gateway.of_kind("alarm")] == ["jam", "jam_cleared"]
-                          and gateway.of_kind("alarm"), timeout=10, what="jam then cleared")
+    alarms = gateway.wait(
+        lambda: (
+            [a["a"] for a in gateway.of_kind("alarm")] == ["jam", "jam_cleared"]
+            and gateway.of_kind("alarm")
+        ),
+        timeout=10,
+        what="jam then cleared",
+    )
     assert all(a["slot"] == 1 for a in alarms)
     assert gateway.of_kind("drop") == []  # the jammed ticket is not counted
     dev.drop(1)
@@ -76,8 +83,11 @@ def test_reader_ticket_sent_with_drop_and_lid_alarm(
     by_seq = {d["s"]: d for d in gateway.of_kind("drop")}
     assert by_seq[1]["tk"] == "A012" and "tk" not in by_seq[2]
     dev.lid(True)
-    gateway.wait(lambda: [a["a"] for a in gateway.of_kind("alarm")] == ["lid_open"],
-                 what="lid_open")
+    gateway.wait(
+        lambda: [a["a"] for a in gateway.of_kind("alarm")] == ["lid_open"], what="lid_open"
+    )
     dev.lid(False)
-    gateway.wait(lambda: [a["a"] for a in gateway.of_kind("alarm")] == ["lid_open", "lid_closed"],
-                 what="lid_closed")
+    gateway.wait(
+        lambda: [a["a"] for a in gateway.of_kind("alarm")] == ["lid_open", "lid_closed"],
+        what="lid_closed",
+    )

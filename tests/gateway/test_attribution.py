@@ -27,13 +27,22 @@ DEVICES = {"EV-A01": "A01", "EV-A02": "A02", "EV-A03": "A03", "BB-01": None}
 _n = iter(range(10**9))
 
 
-def q(ev: str, t: int, w: str | None = None, tk: str | None = None, staff: str | None = None,
-      m: str | None = None, to: str | None = None, id: str | None = None) -> QueueEvent:
+def q(
+    ev: str,
+    t: int,
+    w: str | None = None,
+    tk: str | None = None,
+    staff: str | None = None,
+    m: str | None = None,
+    to: str | None = None,
+    id: str | None = None,
+) -> QueueEvent:
     return QueueEvent(id or f"q{next(_n)}", ev, T0 + t, w, tk, staff, m, to)
 
 
-def ev_vote(dev: str, t: int, level: str = "satisfied", seq: int | None = None,
-            **kw: object) -> Vote:
+def ev_vote(
+    dev: str, t: int, level: str = "satisfied", seq: int | None = None, **kw: object
+) -> Vote:
     return Vote(f"{dev}:b1:{seq or next(_n)}", EVALUATOR, dev, T0 + t, level, **kw)  # type: ignore[arg-type]
 
 
@@ -141,8 +150,11 @@ def test_finish_staff_field_beats_login_state() -> None:
 
 
 def test_logout_before_finish_leaves_staff_unknown() -> None:
-    events = [q("login", 0, "A03", staff="1001"), q("logout", 50, "A03"),
-              q("finish", 100, "A03", tk="A1")]
+    events = [
+        q("login", 0, "A03", staff="1001"),
+        q("logout", 50, "A03"),
+        q("finish", 100, "A03", tk="A1"),
+    ]
     v = ev_vote("EV-A03", 110)
     assert run(events, [v])[v.key].staff is None
 
@@ -194,9 +206,13 @@ def test_drop_of_ticket_unknown_to_queue_log_keeps_the_number() -> None:
 
 
 def test_ticket_transferred_then_finished_elsewhere() -> None:
-    events = [q("login", 0, "A01", staff="1002"), q("call", 10, "A03", tk="A5"),
-              q("transfer", 30, "A03", tk="A5", to="A01"), q("call", 40, "A01", tk="A5"),
-              q("finish", 90, "A01", tk="A5")]
+    events = [
+        q("login", 0, "A01", staff="1002"),
+        q("call", 10, "A03", tk="A5"),
+        q("transfer", 30, "A03", tk="A5", to="A01"),
+        q("call", 40, "A01", tk="A5"),
+        q("finish", 90, "A01", tk="A5"),
+    ]
     d = drop(300, "A5")
     assert run(events, [d])[d.key].window == "A01"
 
@@ -226,30 +242,69 @@ def hall_day(draw: st.DrawFn) -> tuple[list[QueueEvent], list[Vote]]:
     n_events = draw(st.integers(0, 14))
     events = []
     for i in range(n_events):
-        ev = draw(st.sampled_from(["login", "logout", "call", "finish", "finish", "pause",
-                                   "resume", "transfer", "recall"]))
-        events.append(QueueEvent(
-            f"e{i}", ev, T0 + draw(st.integers(0, 60)) * 3, draw(st.sampled_from(WINDOWS)),
-            draw(st.sampled_from(TICKETS)) if ev not in ("login", "logout", "pause", "resume")
-            else None,
-            draw(st.sampled_from([*STAFF, None])),
-            draw(st.sampled_from(["M1", "M2", None])),
-            draw(st.sampled_from(WINDOWS)) if ev == "transfer" else None,
-        ))
+        ev = draw(
+            st.sampled_from(
+                [
+                    "login",
+                    "logout",
+                    "call",
+                    "finish",
+                    "finish",
+                    "pause",
+                    "resume",
+                    "transfer",
+                    "recall",
+                ]
+            )
+        )
+        events.append(
+            QueueEvent(
+                f"e{i}",
+                ev,
+                T0 + draw(st.integers(0, 60)) * 3,
+                draw(st.sampled_from(WINDOWS)),
+                draw(st.sampled_from(TICKETS))
+                if ev not in ("login", "logout", "pause", "resume")
+                else None,
+                draw(st.sampled_from([*STAFF, None])),
+                draw(st.sampled_from(["M1", "M2", None])),
+                draw(st.sampled_from(WINDOWS)) if ev == "transfer" else None,
+            )
+        )
     votes = []
     for i in range(draw(st.integers(0, 10))):
         t = T0 + draw(st.integers(0, 70)) * 3
         if draw(st.booleans()):
             dev = draw(st.sampled_from(["EV-A01", "EV-A02", "EV-A03", "EV-Z9"]))
             rq = draw(st.sampled_from([None, None, "e0", "e1", "e5", "nope"]))
-            votes.append(Vote(f"{dev}:b:{i}", EVALUATOR, dev, t, "satisfied", rq=rq,
-                              tk=draw(st.sampled_from(TICKETS)) if rq else None,
-                              w=draw(st.sampled_from(WINDOWS)) if rq else None,
-                              device_flags=tuple(draw(st.sets(st.sampled_from(
-                                  ["misuse", "paused", "no_request"]), max_size=2)))))
+            votes.append(
+                Vote(
+                    f"{dev}:b:{i}",
+                    EVALUATOR,
+                    dev,
+                    t,
+                    "satisfied",
+                    rq=rq,
+                    tk=draw(st.sampled_from(TICKETS)) if rq else None,
+                    w=draw(st.sampled_from(WINDOWS)) if rq else None,
+                    device_flags=tuple(
+                        draw(
+                            st.sets(st.sampled_from(["misuse", "paused", "no_request"]), max_size=2)
+                        )
+                    ),
+                )
+            )
         else:
-            votes.append(Vote(f"BB-01:b:{i}", BALLOT_BOX, "BB-01", t, "satisfied",
-                              tk=draw(st.sampled_from([*TICKETS, None]))))
+            votes.append(
+                Vote(
+                    f"BB-01:b:{i}",
+                    BALLOT_BOX,
+                    "BB-01",
+                    t,
+                    "satisfied",
+                    tk=draw(st.sampled_from([*TICKETS, None])),
+                )
+            )
     return events, votes
 
 

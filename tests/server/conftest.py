@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from server import aggregates
 from server.app import create_app
 from server.config import Settings
 from server.migrate import upgrade
+from server.models import Evaluation
 
 GATEWAY_KEY = "test-gateway-key-0123456789"
 ADMIN = ("root", "root-password")
@@ -39,7 +43,9 @@ class Server:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
     def login(self, username: str, password: str) -> dict[str, str]:
-        r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        r = self.client.post(
+            "/api/v1/auth/token", json={"username": username, "password": password}
+        )
         assert r.status_code == 200, r.text
         return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
@@ -92,3 +98,27 @@ def evaluation(key: str, **overrides: Any) -> dict[str, Any]:
     }
     rec.update(overrides)
     return rec
+
+
+def check_aggregates(session: Session) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Recompute the counts from the raw rows; assert the monthly grain agrees; return
+    (recomputed daily, stored daily) for the caller to compare."""
+    raw = aggregates.recompute(
+        {
+            "local_day": e.local_day,
+            "hall_id": e.hall_id,
+            "department_id": e.department_id,
+            "window_id": e.window_id,
+            "staff_id": e.staff_id,
+            "channel": e.channel,
+            "level": e.level,
+            "counted": e.counted,
+        }
+        for e in session.scalars(select(Evaluation))
+    )
+    monthly: dict[Any, int] = {}
+    for key, n in raw.items():
+        mkey = (key[0].replace(day=1), *key[1:])
+        monthly[mkey] = monthly.get(mkey, 0) + n
+    assert aggregates.stored_monthly(session) == monthly
+    return raw, aggregates.stored_daily(session)

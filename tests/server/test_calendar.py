@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from server.calendar import (
     CalendarDataMissing,
+    WorkingDays,
     add_working_days,
     covers,
     is_working_day,
     working_days_between,
 )
+from server.policy import Policy
 
 
 @pytest.mark.parametrize(
@@ -71,6 +73,20 @@ def test_years_outside_the_data() -> None:
         is_working_day(far, outside_data="error")
     with pytest.raises(CalendarDataMissing):
         add_working_days(date(2035, 9, 28), 3, outside_data="error")
+
+
+def test_policy_switches_bind_the_calendar() -> None:
+    cn = WorkingDays.from_policy(Policy.default())
+    weekdays = WorkingDays.from_policy(Policy(calendar="weekdays"))
+    strict = WorkingDays.from_policy(Policy(calendar_outside_data="error"))
+    assert cn.is_working_day(date(2025, 10, 1)) is False
+    assert weekdays.is_working_day(date(2025, 10, 1)) is True
+    assert cn.add(date(2025, 9, 30), 1) == date(2025, 10, 9)
+    assert weekdays.add(date(2025, 9, 30), 1) == date(2025, 10, 1)
+    assert cn.between(date(2025, 9, 30), date(2025, 10, 9)) == 1
+    assert cn.is_working_day(date(2035, 10, 1)) is True
+    with pytest.raises(CalendarDataMissing):
+        strict.is_working_day(date(2035, 10, 1))
 
 
 days_st = st.dates(min_value=date(2010, 1, 1), max_value=date(2026, 11, 30))

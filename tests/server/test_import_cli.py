@@ -179,3 +179,59 @@ def test_30_30_40_with_imported_sms_and_phone_next_to_device_votes(server: Serve
     assert result["excluded"]["total"] == 1
     assert result["missing_groups"] == []
     assert result["policy"]["name"] == "default-30-30-40"
+
+
+@pytest.mark.timeout(120)
+def test_changed_result_under_a_stored_id_is_refused(hall_url: str, tmp_path: Path) -> None:
+    args = ["--channel", "phone", "--hall", "H1", "--database-url", hall_url]
+    rc, out = run(str(DATA / "phone_callbacks_en.csv"), *args)
+    assert rc == 0, out
+    changed = tmp_path / "corrected.csv"
+    text = (DATA / "phone_callbacks_en.csv").read_text("utf-8")
+    changed.write_text(
+        text.replace(
+            "PC-0002,13900002222,connected,satisfied", "PC-0002,13900002222,connected,dissatisfied"
+        ),
+        "utf-8",
+    )
+    rc, out = run(str(changed), *args)
+    assert rc == 1
+    assert "line 3: rejected by the server: key already stored" in out
+    assert "nothing stored" in out
+    assert n_evaluations(hall_url, "phone") == 5
+
+
+def test_unmigrated_database_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    rc = main(
+        [
+            str(DATA / "phone_callbacks_en.csv"),
+            "--channel",
+            "phone",
+            "--hall",
+            "H1",
+            "--database-url",
+            url,
+        ]
+    )
+    assert rc == 2
+    assert "hallrate db upgrade" in capsys.readouterr().err
+
+
+def test_policy_file_sets_the_sms_digits(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[sms_reply_digits]\n"1" = "satisfied"\n"2" = "basically_satisfied"\n'
+        '"3" = "dissatisfied"\n',
+        "utf-8",
+    )
+    f = tmp_path / "sms.csv"
+    f.write_text("回复内容,回复时间\n1,2026-11-05 09:00\n3,2026-11-05 09:01\n", "utf-8")
+    rc, out = run(
+        str(f), "--channel", "sms", "--hall", "H1", "--dry-run", "--json", "--policy", str(policy)
+    )
+    assert rc == 0
+    levels = json.loads(out)["levels"]
+    assert (levels["satisfied"], levels["dissatisfied"], levels["very_satisfied"]) == (1, 1, 0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -379,11 +379,17 @@ def test_xlsx_with_dates_numbers_and_a_title_row(tmp_path: Path) -> None:
     ws.append([1002, 13900002222, "未接通", None, datetime(2026, 11, 10, 9, 5), "A03", 1001])
     ws.append([1003, 13900003333, "已接通", "不满意", 46336.5, "A04", 1002])  # Excel serial
     ws.append([1004, 13900004444, "已接通", "好", datetime(2026, 11, 10, 9, 15), "A04", 1002])
+    ws.append([1005, 13900005555, "已接通", "满意", 20261110091500, "A04", 1002])
     path = tmp_path / "phone.xlsx"
     wb.save(path)
     r = parse_table(read_table(path), channel="phone", hall="H1")
     assert r.header_line == 3
-    assert [x["key"] for x in r.records] == ["phone:H1:id:1001", "phone:H1:id:1003"]
+    assert [x["key"] for x in r.records] == [
+        "phone:H1:id:1001",
+        "phone:H1:id:1003",
+        "phone:H1:id:1005",
+    ]
+    assert r.records[2]["occurred_at"] == "2026-11-10T09:15:00+08:00"
     assert r.records[0]["occurred_at"] == "2026-11-10T09:00:00+08:00"
     assert r.records[1]["occurred_at"] == "2026-11-10T12:00:00+08:00"
     assert r.records[1]["staff"] == "1002"  # numbers read as codes, no ".0"
@@ -438,3 +444,12 @@ def test_keys_unique_and_independent_of_row_order(rows, rnd: random.Random) -> N
     assert {x["key"] for x in again.records} == set(keys)
     by_key = {x["key"]: x["level"] for x in r.records}
     assert all(by_key[x["key"]] == x["level"] for x in again.records)
+
+
+def test_future_times_are_bad_when_now_is_given() -> None:
+    text = "评价结果,评价时间\n满意,2062-11-05 09:00\n满意,2026-11-06 09:00\n"
+    now = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+    r = parse_text(text, now=now)
+    assert [b.line for b in r.bad] == [2] and "future" in r.bad[0].reason
+    assert len(r.records) == 1  # within a day of now: clocks and time zones differ
+    assert len(parse_text(text).records) == 2

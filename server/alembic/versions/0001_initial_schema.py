@@ -295,13 +295,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("evaluations", schema=None) as batch_op:
         batch_op.create_index("ix_evaluations_hall_day", ["hall_id", "local_day"], unique=False)
-        batch_op.create_index("ix_evaluations_window_day", ["window_id", "local_day"], unique=False)
 
 
 def downgrade() -> None:
 
     with op.batch_alter_table("evaluations", schema=None) as batch_op:
-        batch_op.drop_index("ix_evaluations_window_day")
         batch_op.drop_index("ix_evaluations_hall_day")
 
     op.drop_table("evaluations")

@@ -1,0 +1,263 @@
+"""HTTP batch ingest rate of the server, next to a plain executemany into the same database.
+
+    .venv/bin/python bench/server_ingest.py [--n 100000] [--batch 1000] [--db sqlite|postgresql]
+
+Starts `python -m server.serve` on a free port against a fresh, migrated database, posts
+pre-encoded batches as one gateway would, and checks every record was accepted. The floor is
+sqlite3/psycopg executemany of the same rows into the same evaluations table, one commit per
+batch, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.server_report import update_section  # noqa: E402
+from server.migrate import upgrade  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+KEY = "bench-gateway-key-0123456789abcdef"
+LEVELS = ("very_satisfied", "satisfied", "satisfied", "basically_satisfied", "dissatisfied")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def records(n: int) -> list[dict[str, Any]]:
+    base = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        w = i % 40
+        out.append(
+            {
+                "key": f"EV-A{w:02d}:b1:{i}",
+                "rev": 0,
+                "channel": "evaluator",
+                "level": LEVELS[i % 5],
+                "occurred_at": (base + timedelta(seconds=37 * i)).isoformat(),
+                "time_source": "device",
+                "hall": "H1",
+                "window": f"A{w:02d}",
+                "ticket": f"A{i % 1000:03d}",
+                "staff": f"{1000 + w}",
+                "device": f"EV-A{w:02d}",
+                "attribution": "attributed",
+                "flags": [],
+                "source": "gw-bench",
+            }
+        )
+    return out
+
+
+def fresh_db(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / f'{uuid.uuid4().hex}.db'}"
+    name = "hallrate_bench_" + uuid.uuid4().hex[:10]
+    eng = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_db(url: str) -> None:
+    if url.startswith("postgresql"):
+        eng = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        eng.dispose()
+
+
+def run_server(recs: list[dict[str, Any]], batch: int, url: str, tmp: Path) -> float:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HALLRATE_SECRET_KEY": "bench-secret-bench-secret",
+        "HALLRATE_DATA_DIR": str(tmp),
+        "HALLRATE_BOOTSTRAP_GATEWAY": f"gw-bench:{KEY}:H1",
+    }
+    argv = [sys.executable, "-m", "server.serve", "--port", str(port), "--database-url", url]
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [*argv, "--log-level", "warning"], env=env, cwd=REPO, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            while True:
+                try:
+                    if client.get("/api/v1/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError((tmp / "server.log").read_text())
+                time.sleep(0.1)
+            headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+            bodies = [
+                json.dumps({"gateway": "gw-bench", "records": recs[i : i + batch]}).encode()
+                for i in range(0, len(recs), batch)
+            ]
+            # One warm-up batch of other keys, so the first measured batch is not a cold start.
+            client.post(
+                "/api/v1/ingest/evaluations",
+                content=json.dumps({"records": records(1)}).replace("b1", "warm").encode(),
+                headers=headers,
+            )
+            start = time.perf_counter()
+            accepted = 0
+            for body in bodies:
+                r = client.post("/api/v1/ingest/evaluations", content=body, headers=headers)
+                r.raise_for_status()
+                accepted += r.json()["accepted"]
+            elapsed = time.perf_counter() - start
+            assert accepted == len(recs), (accepted, len(recs))
+            # Re-sending everything must add nothing.
+            again = client.post("/api/v1/ingest/evaluations", content=bodies[0], headers=headers)
+            assert again.json()["accepted"] == 0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    return len(recs) / elapsed
+
+
+def run_floor(recs: list[dict[str, Any]], batch: int, url: str) -> float:
+    """executemany of the same rows, precomputed, into the same table: the database's own cost."""
+    upgrade(url)
+    eng = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with eng.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO halls (code, name, division_code, created_at) "
+                "VALUES ('H1', 'H1', '', CURRENT_TIMESTAMP)"
+            )
+        )
+    sqlite = url.startswith("sqlite")
+    now = datetime.now(UTC)
+    rows = []
+    for r in recs:
+        t = datetime.fromisoformat(r["occurred_at"])
+        day = (t + timedelta(hours=8)).date()
+        stamp: Any = t.replace(tzinfo=None).isoformat(" ") if sqlite else t
+        created: Any = now.replace(tzinfo=None).isoformat(" ") if sqlite else now
+        rows.append(
+            (
+                1,
+                r["key"],
+                0,
+                r["channel"],
+                r["level"],
+                stamp,
+                day.isoformat() if sqlite else day,
+                "device",
+                None,
+                None,
+                None,
+                None,
+                None,
+                r["ticket"],
+                "attributed",
+                "",
+                0 if sqlite else False,
+                1 if sqlite else True,
+                "gw",
+                created,
+                created,
+            )
+        )
+    cols = (
+        "hall_id, key, rev, channel, level, occurred_at, local_day, time_source, "
+        "department_id, window_id, staff_id, device_id, matter_id, ticket, attribution, "
+        "flags, excluded, counted, source, created_at, updated_at"
+    )
+    mark = "?" if sqlite else "%s"
+    sql = f"INSERT INTO evaluations ({cols}) VALUES ({', '.join([mark] * 21)})"
+    raw: Any = eng.raw_connection()
+    try:
+        cur = raw.cursor()
+        if sqlite:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        raw.commit()
+        start = time.perf_counter()
+        for i in range(0, len(rows), batch):
+            cur.executemany(sql, rows[i : i + batch])
+            raw.commit()
+        elapsed = time.perf_counter() - start
+    finally:
+        raw.close()
+        eng.dispose()
+    return len(rows) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    recs = records(args.n)
+    lines = []
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for kind in kinds:
+            url = fresh_db(kind, tmp)
+            floor_url = fresh_db(kind, tmp)
+            try:
+                upgrade(url)
+                ours = run_server(recs, args.batch, url, tmp)
+                floor = run_floor(recs, args.batch, floor_url)
+            finally:
+                drop_db(url)
+                drop_db(floor_url)
+            line = (
+                f"| {kind} | {args.n:,} | {args.batch} | {ours:,.0f} | {floor:,.0f} "
+                f"| {ours / floor:.0%} |"
+            )
+            print(line, flush=True)
+            lines.append(line)
+    if not args.no_write:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        body = "\n".join(
+            [
+                f"`bench/server_ingest.py --n {args.n} --batch {args.batch}`, {stamp}, "
+                f"{os.cpu_count()} cores, Python {platform.python_version()}. Ours: evaluations/s "
+                "through `POST /api/v1/ingest/evaluations` (uvicorn, one worker, validation, "
+                "dedup, aggregates in the same transaction). Floor: plain executemany of the "
+                "same rows into the same table, one commit per batch. Goal: >= 20,000/s on SQLite.",
+                "",
+                "| database | evaluations | batch | ours (ev/s) | floor (ev/s) | ours/floor |",
+                "|---|---|---|---|---|---|",
+                *lines,
+            ]
+        )
+        update_section("Ingest through the HTTP API", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

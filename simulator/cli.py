@@ -1,0 +1,111 @@
+"""`hallrate simulate`: a simulated hall through the real broker, gateway and server; `--check`
+compares the server with the ground truth and exits non-zero on any difference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from simulator import checker, faults
+from simulator.orchestrator import SimOptions, render_summary, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hallrate simulate", description=__doc__)
+    p.add_argument("--windows", type=int, default=30, help="windows (窗口) A01… (default 30)")
+    p.add_argument("--tickets", type=int, default=5000, help="tickets (取号单) in the day")
+    p.add_argument(
+        "--speed", type=float, default=200.0, help="simulated seconds per real second (default 200)"
+    )
+    p.add_argument("--seed", type=int, default=7, help="seed: same seed, same hall, same day")
+    p.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="the simulated day, YYYY-MM-DD (default: today in the hall's time zone)",
+    )
+    p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
+    p.add_argument(
+        "--real-firmware",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the evaluators of the first N windows on the real firmware",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the server with the ground truth; exit 1 on any difference",
+    )
+    p.add_argument("--ledger", type=Path, help="write the ground-truth ledger (JSON) here")
+    p.add_argument("--workdir", type=Path, help="keep logs, journal and database here")
+    p.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt")
+    p.add_argument("--mqtt-url", help="use this external broker instead (cannot be restarted)")
+    p.add_argument(
+        "--queue",
+        choices=("http", "serial"),
+        default="http",
+        help="queue-system adapter: HTTP push or serial lines over a socat pty pair",
+    )
+    p.add_argument("--ballot-boxes", type=int, default=None, help="default: one per 10 windows")
+    p.add_argument("--database-url", help="server database (default: SQLite in the workdir)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["simulate"]:
+        args_list = args_list[1:]
+    args = build_parser().parse_args(args_list)
+    try:
+        chosen = faults.parse(args.faults)
+    except ValueError as e:
+        print(f"hallrate simulate: {e}", file=sys.stderr)
+        return 2
+    opts = SimOptions(
+        windows=args.windows,
+        tickets=args.tickets,
+        speed=args.speed,
+        seed=args.seed,
+        day=args.date,
+        faults=chosen,
+        real_firmware=args.real_firmware,
+        check=args.check,
+        ledger=args.ledger,
+        workdir=args.workdir,
+        broker=args.broker,
+        mqtt_url=args.mqtt_url,
+        queue=args.queue,
+        ballot_boxes=args.ballot_boxes or max(1, args.windows // 10),
+        progress=not args.quiet,
+        database_url=args.database_url,
+    )
+    res = run(opts)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "summary": res.summary,
+                    "differences": [d.__dict__ for d in res.diffs],
+                    "elapsed_s": res.elapsed_s,
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
+    else:
+        print("\nhallrate simulate: summary")
+        print(render_summary(res))
+        if args.check:
+            print(checker.render(res.diffs))
+    return 1 if args.check and res.diffs else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

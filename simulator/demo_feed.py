@@ -1,0 +1,161 @@
+"""A live hall for `hallrate up` / `make demo`: simulated devices and a queue system feeding an
+already running broker, gateway (and server), one working day after another. The first day runs
+fast so a new user sees a day of data within a minute; later days run at ``live_speed`` so the
+score keeps changing while they watch.
+
+The gateway's hall.toml must list the simulated devices: ``demo_devices_toml(windows)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from simulator import import_files
+from simulator.device_models import Fleet
+from simulator.orchestrator import SimOptions, Simulation
+from simulator.queue_driver import HttpQueueDriver
+
+
+@dataclass(frozen=True)
+class _Broker:
+    host: str
+    port: int
+
+    @property
+    def broker_host_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def demo_devices_toml(windows: int = 5, ballot_boxes: int = 1) -> str:
+    """The [devices.*] tables (and windows list) the gateway needs for the demo hall."""
+    codes = [f"A{i:02d}" for i in range(1, windows + 1)]
+    lines = ["windows = [" + ", ".join(f'"{w}"' for w in codes) + "]"]
+    for w in codes:
+        lines += ["", f"[devices.EV-{w}]", 'kind = "evaluator"', f'window = "{w}"']
+    for i in range(1, ballot_boxes + 1):
+        lines += ["", f"[devices.BB-{i:02d}]", 'kind = "ballot_box"']
+    return "\n".join(lines) + "\n"
+
+
+def _broker(mqtt_url: str) -> _Broker:
+    rest = mqtt_url.split("://", 1)[-1].rsplit("@", 1)[-1]
+    host, _, port = rest.partition(":")
+    return _Broker(host or "127.0.0.1", int(port or 1883))
+
+
+def run_demo_feed(
+    gateway_url: str,
+    queue_token: str,
+    mqtt_url: str,
+    *,
+    hall: str = "H1",
+    windows: int = 5,
+    tickets_per_day: int = 400,
+    seed: int = 7,
+    first_day: date | None = None,
+    first_day_speed: float = 1500.0,
+    live_speed: float = 60.0,
+    days: int | None = None,
+    database_url: str | None = None,
+    workdir: Path | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Feed the running chain until ``stop`` is set (or ``days`` days are done); blocking.
+
+    Day 0 is ``first_day`` (default: today in Asia/Shanghai) at ``first_day_speed`` simulated
+    seconds per real second; each following day at ``live_speed``. With ``database_url`` the
+    day's SMS replies and phone call-backs are imported after it (`hallrate import`). Returns the
+    number of days fed. Call it in a thread; set ``stop`` to end it within a second or so.
+    """
+    return asyncio.run(
+        _feed(
+            gateway_url,
+            queue_token,
+            mqtt_url,
+            hall,
+            windows,
+            tickets_per_day,
+            seed,
+            first_day,
+            first_day_speed,
+            live_speed,
+            days,
+            database_url,
+            workdir,
+            stop or threading.Event(),
+        )
+    )
+
+
+async def _feed(
+    gateway_url: str,
+    queue_token: str,
+    mqtt_url: str,
+    hall: str,
+    windows: int,
+    tickets: int,
+    seed: int,
+    first_day: date | None,
+    first_speed: float,
+    live_speed: float,
+    days: int | None,
+    database_url: str | None,
+    workdir: Path | None,
+    stop: threading.Event,
+) -> int:
+    day = first_day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    broker = _broker(mqtt_url)
+    queue = HttpQueueDriver(gateway_url, queue_token, rng=random.Random(seed))
+    fleet: Fleet | None = None
+    done = 0
+    try:
+        while not stop.is_set() and (days is None or done < days):
+            opts = SimOptions(
+                windows=windows,
+                tickets=tickets,
+                seed=seed + done,
+                day=day + timedelta(days=done),
+                speed=first_speed if done == 0 else live_speed,
+                progress=False,
+                ballot_boxes=max(1, windows // 10),
+                workdir=workdir,
+                hall=hall,
+            )
+            sim = Simulation(opts)
+            sim.req_wait = 0.3
+            if fleet is None:
+                fleet = sim._make_devices(broker)
+                fleet.start()
+                await fleet.wait_connected(60)
+                models, clocks = sim.models, sim.clocks
+            else:
+                sim.models, sim.clocks = models, clocks
+            drive = asyncio.create_task(sim._drive(broker, fleet, queue))
+            while not drive.done():
+                if stop.is_set():
+                    drive.cancel()
+                    break
+                await asyncio.sleep(0.2)
+            with_result = not drive.cancelled()
+            if with_result:
+                await drive
+                done += 1
+                if database_url:
+                    files = import_files.write_files(
+                        sim.script.events, sim.spec.tz, sim.workdir / f"imports-{done}"
+                    )
+                    for channel, path in files.items():
+                        await asyncio.to_thread(
+                            import_files.run_import, path, channel, hall, database_url
+                        )
+    finally:
+        await queue.close()
+        if fleet is not None:
+            await fleet.close()
+    return done

@@ -1,0 +1,628 @@
+"""Run a simulated hall through the real chain: broker, server and gateway as separate processes,
+Python device models (and optionally the real firmware), the queue system, faults; then wait for
+quiescence, import the SMS / phone files and check the server against the ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from simulator import checker, faults, import_files
+from simulator.device_models import DeviceModel, Fleet
+from simulator.ground_truth import HALL, Ledger, compute, period
+from simulator.hall_model import Event, HallSpec, Script, build
+from simulator.queue_driver import HttpQueueDriver, SerialQueueDriver
+from simulator.services import ADMIN, HallServices
+
+REQ_WAIT_S = 2.0  # how long a citizen waits for 请评价 before pressing anyway
+FW_REQ_WAIT_S = 15.0
+FW_PRESS_GAP_S = 0.35  # real seconds between presses on the real firmware (its debounce)
+
+
+@dataclass
+class SimOptions:
+    windows: int = 5
+    tickets: int = 500
+    speed: float = 200.0
+    seed: int = 7
+    day: date | None = None
+    faults: tuple[str, ...] = ()
+    real_firmware: int = 0
+    check: bool = True
+    ledger: Path | None = None
+    workdir: Path | None = None
+    broker: str = "amqtt"  # amqtt | mosquitto
+    mqtt_url: str | None = None
+    queue: str = "http"  # http | serial
+    ballot_boxes: int = 1
+    progress: bool = True
+    quiesce_timeout: float = 180.0
+    micropython: str | None = None
+    database_url: str | None = None
+    hall: str = "H1"
+
+    def spec(self) -> HallSpec:
+        day = self.day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        return HallSpec(
+            windows=self.windows,
+            tickets=self.tickets,
+            seed=self.seed,
+            day=day,
+            hall=self.hall,
+            ballot_boxes=self.ballot_boxes,
+            firmware_windows=min(self.real_firmware, self.windows),
+        )
+
+
+@dataclass
+class SimResult:
+    ledger: Ledger
+    diffs: list[checker.Difference]
+    fault_log: faults.FaultLog
+    summary: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    workdir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.diffs
+
+
+class ScriptClock:
+    """A device's clock: the script time of the step it is in, plus its skew (set by the model)."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Simulation:
+    def __init__(self, opts: SimOptions, out: TextIO | None = None) -> None:
+        self.opts = opts
+        self.out = out or sys.stderr
+        self.spec = opts.spec()
+        self.script: Script = build(self.spec)
+        self.ledger = compute(self.script)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if opts.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hallrate-sim-")
+            self.workdir = Path(self._tmp.name)
+        else:
+            self.workdir = opts.workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.rng = random.Random(opts.seed * 7919 + 1)
+        self.fault_log = faults.FaultLog()
+        self.models: dict[str, DeviceModel] = {}
+        self.clocks: dict[str, ScriptClock] = {}
+        self.firmware: dict[str, Any] = {}  # window -> FirmwareDevice
+        self.fw_locks: dict[str, asyncio.Lock] = {}
+        self.done_events = 0
+        self.req_wait = REQ_WAIT_S
+        self.svc: HallServices | None = None
+        self.drive_s = 0.0
+        driven = [e for e in self.script.events if e.kind in ("queue", "press", "drop")]
+        self.driven = driven
+        self.t0 = driven[0].t - 1
+        self.t1 = driven[-1].t
+
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def _services(self) -> HallServices:
+        serial_gw = None
+        if self.opts.queue == "serial":
+            serial_gw = str(self.workdir / "tty-gateway")
+        return HallServices(
+            self.spec,
+            self.workdir,
+            broker_kind=self.opts.broker,
+            mqtt_url=self.opts.mqtt_url,
+            database_url=self.opts.database_url,
+            serial_port=serial_gw,
+        )
+
+    def _make_devices(self, svc: Any) -> Fleet:
+        host, port = svc.broker_host_port
+        fleet = Fleet(host, port)
+        persist = "power-loss" in self.opts.faults
+        outboxes = self.workdir / "outboxes"
+        outboxes.mkdir(exist_ok=True)
+        for w in self.spec.window_codes():
+            if self.script.profiles[w].firmware:
+                continue
+            dev = self.spec.evaluator_id(w)
+            self._model(fleet, dev, "evaluator", outboxes if persist else None)
+        for b in self.spec.ballot_ids():
+            self._model(fleet, b, "ballot_box", outboxes if persist else None)
+        return fleet
+
+    def _model(self, fleet: Fleet, dev: str, kind: str, outboxes: Path | None) -> None:
+        clock = ScriptClock(self.t0)
+        self.clocks[dev] = clock
+        m = DeviceModel(
+            self.spec.hall,
+            dev,
+            kind,
+            clock=clock,
+            outbox_path=(outboxes / f"{dev}.jsonl") if outboxes else None,
+            rng=random.Random(f"{self.opts.seed}-{dev}"),
+        )
+        self.models[dev] = fleet.add(m)
+
+    def _start_firmware(self, svc: HallServices) -> None:
+        if not self.opts.real_firmware:
+            return
+        from simulator.firmware_process import FirmwareDevice
+
+        exe = self.opts.micropython or str(Path(sys.executable).parent / "micropython")
+        host, port = svc.broker_host_port
+        for w in self.spec.window_codes()[: self.opts.real_firmware]:
+            dev = self.spec.evaluator_id(w)
+            conf = {
+                "device": dev,
+                "hall": self.spec.hall,
+                "kind": "evaluator",
+                "broker_host": host,
+                "broker_port": port,
+                "heartbeat": 5,
+                "resend_ms": 2000,
+                "backoff_base_ms": 200,
+                "backoff_max_ms": 2000,
+                "keepalive": 10,
+            }
+            fw = FirmwareDevice(exe, conf, self.workdir / "firmware")
+            fw.start()
+            self.firmware[w] = fw
+            self.fw_locks[w] = asyncio.Lock()
+
+    # ---- clocks and progress ----------------------------------------------------------------
+
+    def sim_now(self) -> float:
+        return self.t0 + (time.monotonic() - self.real0) * self.opts.speed
+
+    def progress(self) -> float:
+        return min(1.0, max(0.0, (self.sim_now() - self.t0) / max(1, self.t1 - self.t0)))
+
+    async def _pace(self, t: int) -> None:
+        ahead = (t - self.sim_now()) / self.opts.speed
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+    # ---- driving ----------------------------------------------------------------------------
+
+    async def _drive_window(self, w: str, events: list[Event], send: Callable[..., Any]) -> None:
+        fw = self.firmware.get(w)
+        dev = self.spec.evaluator_id(w)
+        i = 0
+        while i < len(events):
+            e = events[i]
+            await self._pace(e.t)
+            if fw is not None:
+                unit = [e]
+                if e.kind == "queue" and e.ev == "finish":
+                    while (
+                        i + len(unit) < len(events)
+                        and events[i + len(unit)].kind == "press"
+                        and events[i + len(unit)].ticket == e.ticket
+                    ):
+                        unit.append(events[i + len(unit)])
+                await self._firmware_unit(w, fw, unit, send)
+                i += len(unit)
+                self.done_events += len(unit)
+                continue
+            clock = self.clocks[dev]
+            clock.t = max(clock.t, e.t)
+            if e.kind == "queue":
+                await send([e])
+            elif e.kind == "press":
+                m = self.models[dev]
+                if e.role == "first" and e.ticket is not None:
+                    await m.wait_request("tk:" + e.ticket, self.req_wait)
+                assert e.level is not None
+                m.press(e.level)
+            i += 1
+            self.done_events += 1
+
+    async def _firmware_unit(
+        self, w: str, fw: Any, unit: list[Event], send: Callable[..., Any]
+    ) -> None:
+        async with self.fw_locks[w]:
+            mark = fw.mark()
+            if unit[0].kind == "queue":
+                await send([unit[0]])
+            presses = [e for e in unit if e.kind == "press"]
+            if not presses:
+                return
+            try:
+                await asyncio.to_thread(
+                    fw.wait_event,
+                    lambda ev: ev.get("ev") == "display" and ev.get("screen") == "ask",
+                    FW_REQ_WAIT_S,
+                    "rating request",
+                    mark,
+                )
+            except Exception as exc:  # the check will show what this cost
+                self.fault_log.notes.append(
+                    f"firmware {w}: no 请评价 before the press ({exc!s:.80})"
+                )
+            for p in presses:
+                await asyncio.sleep(FW_PRESS_GAP_S)
+                fw.press(p.level)
+            await asyncio.sleep(FW_PRESS_GAP_S)
+
+    async def _drive_ballots(self, events: list[Event]) -> None:
+        for e in events:
+            await self._pace(e.t)
+            assert e.device is not None and e.slot is not None
+            clock = self.clocks[e.device]
+            clock.t = max(clock.t, e.t)
+            self.models[e.device].drop(e.slot, e.ticket)
+            self.done_events += 1
+
+    # ---- faults -----------------------------------------------------------------------------
+
+    async def _firmware_paused(self) -> contextlib.AsyncExitStack:
+        stack = contextlib.AsyncExitStack()
+        for lock in self.fw_locks.values():
+            await stack.enter_async_context(lock)
+        return stack
+
+    def _timed_faults(self, svc: Any, fleet: Fleet) -> dict[str, faults.Action]:
+        chosen = set(self.opts.faults)
+        acts: dict[str, faults.Action] = {}
+        some = [m for i, m in enumerate(self.models.values()) if i % 3 == 0]
+
+        async def fw_links_up() -> None:
+            for fw in self.firmware.values():
+                await asyncio.to_thread(fw.wait_link, True, 30.0)
+
+        async def broker_restart() -> str:
+            if svc.mqtt_url:
+                return "skipped: external broker"
+            async with await self._firmware_paused():
+                await asyncio.to_thread(svc.stop_broker)
+                await asyncio.sleep(1.0)
+                await asyncio.to_thread(svc.start_broker)
+                await fw_links_up()
+            return f"{svc.broker_kind} restarted"
+
+        async def gateway_kill() -> str:
+            async with await self._firmware_paused():
+                await asyncio.to_thread(svc.kill_gateway)
+                await asyncio.sleep(2.0)
+                await asyncio.to_thread(svc.start_gateway)
+            return "gateway kill -9, restarted after 2 s"
+
+        async def server_down() -> str:
+            await asyncio.to_thread(svc.stop_server)
+            await asyncio.sleep(3.0)
+            await asyncio.to_thread(svc.start_server)
+            return "server down 3 s"
+
+        async def wifi_drop() -> str:
+            async with await self._firmware_paused():
+                for m in some:
+                    m.set_wifi(False)
+                for fw in self.firmware.values():
+                    fw.set_wifi(False)
+                await asyncio.sleep(1.5)
+                for m in some:
+                    m.set_wifi(True)
+                for fw in self.firmware.values():
+                    fw.set_wifi(True)
+                await fw_links_up()
+            return f"{len(some)} models + {len(self.firmware)} firmware offline 1.5 s"
+
+        async def power_loss() -> str:
+            async with await self._firmware_paused():
+                for m in some:
+                    m.power_loss()
+                for fw in self.firmware.values():
+                    await asyncio.to_thread(fw.kill)
+                    await asyncio.to_thread(fw.start)
+                await fw_links_up()
+            return f"{len(some)} models rebooted, {len(self.firmware)} firmware SIGKILLed"
+
+        table = {
+            "broker-restart": broker_restart,
+            "gateway-kill": gateway_kill,
+            "server-down": server_down,
+            "wifi-drop": wifi_drop,
+            "power-loss": power_loss,
+        }
+        for name, fn in table.items():
+            if name in chosen:
+                acts[name] = fn
+        return acts
+
+    def _static_faults(self, queue: Any) -> None:
+        chosen = set(self.opts.faults)
+        if "clock-skew" in chosen:
+            sk = faults.skews(sorted(self.models), self.rng)
+            for dev, s in sk.items():
+                self.models[dev].skew_s = s
+            self.fault_log.add("clock-skew", f"{len(sk)} devices skewed")
+        if "duplicates" in chosen:
+            for i, m in enumerate(self.models.values()):
+                if i % 3 == 1:
+                    m.duplicate_publish = True
+                if i % 3 == 2:
+                    m.drop_first_publish = 0.05
+            if isinstance(queue, HttpQueueDriver):
+                queue.duplicate_rate = 0.05
+            self.fault_log.add(
+                "duplicates", "events published twice, queue re-posts, lost publishes"
+            )
+        if "malformed" in chosen:
+            if isinstance(queue, HttpQueueDriver):
+                queue.malformed_rate = 0.02
+            if isinstance(queue, SerialQueueDriver):
+                queue.noise_rate = 0.05
+            self.fault_log.add("malformed", "garbage from devices and the queue system")
+
+    async def _malformed_devices(self, stop: asyncio.Event) -> None:
+        models = list(self.models.values())
+        k = 0
+        while not stop.is_set() and models:
+            await asyncio.sleep(0.2)
+            models[k % len(models)].send_malformed(k)
+            k += 1
+
+    # ---- the run ----------------------------------------------------------------------------
+
+    async def run(self) -> SimResult:
+        started = time.monotonic()
+        if self.opts.ledger:
+            self.ledger.write(self.opts.ledger)
+        self.ledger.write(self.workdir / "ledger.json")
+        svc = self._services()
+        self.svc = svc
+        socat = None
+        if self.opts.queue == "serial":
+            socat = await self._socat()
+        fleet: Fleet | None = None
+        queue: Any = None
+        try:
+            self._say(f"starting broker, server, gateway in {self.workdir}")
+            await asyncio.to_thread(svc.start_all)
+            fleet = self._make_devices(svc)
+            fleet.start()
+            await fleet.wait_connected(60)
+            await asyncio.to_thread(self._start_firmware, svc)
+            if self.opts.queue == "serial":
+                queue = SerialQueueDriver(
+                    str(self.workdir / "tty-queue"), self.spec.tz, rng=random.Random(self.opts.seed)
+                )
+            else:
+                queue = HttpQueueDriver(
+                    svc.gateway_url, svc.queue_token, rng=random.Random(self.opts.seed)
+                )
+            self._static_faults(queue)
+            await self._wait_configured(60)
+            drive_started = time.monotonic()
+            await self._drive(svc, fleet, queue)
+            self.drive_s = time.monotonic() - drive_started
+            self._say("\nwaiting for quiescence")
+            status = await self._quiesce(svc, fleet)
+            await self._import(svc)
+            diffs: list[checker.Difference] = []
+            if self.opts.check:
+                start, end = period(self.ledger)
+                today = datetime.now(ZoneInfo(self.spec.tz)).date()
+                start, end = min(start, today), max(end, today + timedelta(days=1))
+                # Quiescence is judged from outside; give stragglers a few seconds to land.
+                for attempt in range(4):
+                    results = await asyncio.to_thread(
+                        checker.fetch_results,
+                        svc.server_url,
+                        ADMIN[0],
+                        ADMIN[1],
+                        self.ledger,
+                        start,
+                        end,
+                    )
+                    diffs = checker.compare(self.ledger, results)
+                    if not diffs:
+                        break
+                    self.fault_log.notes.append(f"check {attempt + 1}: {len(diffs)} differences")
+                    await asyncio.sleep(3.0)
+            res = SimResult(self.ledger, diffs, self.fault_log, workdir=self.workdir)
+            res.summary = self._summary(fleet, queue, status)
+            res.elapsed_s = time.monotonic() - started
+            return res
+        finally:
+            if queue is not None:
+                await queue.close()
+            if fleet is not None:
+                await fleet.close()
+            for fw in self.firmware.values():
+                await asyncio.to_thread(fw.stop)
+            await asyncio.to_thread(svc.stop_all)
+            if socat is not None:
+                socat.terminate()
+                await socat.wait()
+
+    async def _socat(self) -> asyncio.subprocess.Process:
+        a, b = self.workdir / "tty-queue", self.workdir / "tty-gateway"
+        proc = await asyncio.create_subprocess_exec(
+            "socat",
+            "-d",
+            "-d",
+            f"pty,raw,echo=0,link={a}",
+            f"pty,raw,echo=0,link={b}",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            if a.exists() and b.exists():
+                break
+            await asyncio.sleep(0.05)
+        return proc
+
+    async def _wait_configured(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(m.cfg is None for m in self.models.values()):
+            if time.monotonic() > deadline:
+                missing = [d for d, m in self.models.items() if m.cfg is None]
+                raise TimeoutError(f"no retained cfg for {missing[:5]}")
+            await asyncio.sleep(0.1)
+
+    async def _drive(self, svc: Any, fleet: Fleet, queue: Any) -> None:
+        per_window: dict[str, list[Event]] = {w: [] for w in self.spec.window_codes()}
+        drops: list[Event] = []
+        for e in self.driven:
+            if e.kind == "drop":
+                drops.append(e)
+            else:
+                assert e.window is not None
+                per_window[e.window].append(e)
+        self.real0 = time.monotonic()
+        stop = asyncio.Event()
+        aux = [asyncio.create_task(self._progress_bar(fleet, stop))]
+        timed = self._timed_faults(svc, fleet)
+        aux.append(
+            asyncio.create_task(faults.run_schedule(timed, self.progress, self.fault_log, stop))
+        )
+        if "malformed" in self.opts.faults:
+            aux.append(asyncio.create_task(self._malformed_devices(stop)))
+        drivers = [
+            asyncio.create_task(self._drive_window(w, evs, queue.send))
+            for w, evs in per_window.items()
+        ]
+        drivers.append(asyncio.create_task(self._drive_ballots(drops)))
+        try:
+            await asyncio.gather(*drivers)
+            # Let the fault schedule finish (a fault due near the end still happens).
+            await asyncio.wait_for(aux[1], timeout=120)
+        finally:
+            stop.set()
+            for t in aux:
+                t.cancel()
+            await asyncio.gather(*aux, return_exceptions=True)
+
+    async def _quiesce(self, svc: HallServices, fleet: Fleet) -> dict[str, Any]:
+        deadline = time.monotonic() + self.opts.quiesce_timeout
+        calm = 0
+        last: dict[str, Any] = {}
+        while True:
+            depth = fleet.outbox_depth()
+            for fw in self.firmware.values():
+                try:
+                    depth += await asyncio.to_thread(fw.outbox_depth)
+                except Exception:
+                    depth += 1
+            st = await asyncio.to_thread(svc.gateway_status) or {}
+            counts = st.get("counts") or {}
+            pending = int(counts.get("records_pending", 1)) + int(counts.get("tickets_pending", 1))
+            last = {"outbox": depth, "pending": pending, "status": st}
+            calm = calm + 1 if depth == 0 and pending == 0 else 0
+            if calm >= 3:
+                return st
+            if time.monotonic() > deadline:
+                self._say(
+                    f"not quiet after {self.opts.quiesce_timeout:.0f}s: outbox {depth}, "
+                    f"gateway pending {pending}"
+                )
+                return dict(last["status"])
+            await asyncio.sleep(0.5)
+
+    async def _import(self, svc: HallServices) -> None:
+        files = import_files.write_files(self.script.events, self.spec.tz, self.workdir / "imports")
+        for channel, path in files.items():
+            r = await asyncio.to_thread(
+                import_files.run_import, path, channel, self.spec.hall, str(svc.database_url)
+            )
+            if r.returncode != 0:
+                raise RuntimeError(
+                    f"hallrate import {channel} failed ({r.returncode}):\n"
+                    f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+                )
+
+    # ---- output -----------------------------------------------------------------------------
+
+    def _say(self, text: str) -> None:
+        if self.opts.progress:
+            print(text, file=self.out, flush=True)
+
+    async def _progress_bar(self, fleet: Fleet, stop: asyncio.Event) -> None:
+        total = len(self.driven)
+        tty = self.out.isatty()
+        shown = -1
+        while not stop.is_set():
+            frac = self.done_events / max(1, total)
+            # On a terminal the bar redraws in place; in a log, one line per 10%.
+            if self.opts.progress and (tty or int(frac * 10) != shown):
+                shown = int(frac * 10)
+                bar = "#" * int(frac * 30)
+                clock = datetime.fromtimestamp(self.sim_now(), ZoneInfo(self.spec.tz))
+                lead = "\r" if tty else ""
+                print(
+                    f"{lead}[{bar:<30}] {frac * 100:5.1f}%  sim {clock:%H:%M}  "
+                    f"events {self.done_events}/{total}  outbox {fleet.outbox_depth()}  "
+                    f"faults {sum(self.fault_log.injected.values())}",
+                    end="" if tty else "\n",
+                    file=self.out,
+                    flush=True,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+
+    def _summary(self, fleet: Fleet, queue: Any, status: dict[str, Any]) -> dict[str, Any]:
+        led = self.ledger
+        votes = {ch: sum(led.hall_counts[ch].values()) for ch in led.hall_counts}
+        lost = status.get("lost") or []
+        return {
+            "votes_by_channel": votes,
+            "unattributed_ballots": sum(led.unattributed["ballot_box"].values()),
+            "flags": dict(led.flags),
+            "score": led.scores[HALL],
+            "stats": dict(led.stats),
+            "device_events": fleet.total("events"),
+            "resend_requests_answered": fleet.total("resend_requests"),
+            "resends": fleet.total("resends"),
+            "gone_sent": fleet.total("gone"),
+            "stale_requests_ignored": fleet.total("stale_reqs"),
+            "unclosable_gaps": len(lost),
+            "queue": dict(getattr(queue, "stats", {})),
+            "faults": dict(self.fault_log.injected),
+            "fault_notes": list(self.fault_log.notes),
+            "firmware_devices": sorted(self.spec.evaluator_id(w) for w in self.firmware),
+        }
+
+
+def render_summary(res: SimResult) -> str:
+    s = res.summary
+    rows = [
+        ("votes by channel", ", ".join(f"{k} {v}" for k, v in s["votes_by_channel"].items())),
+        ("unattributed ballots", str(s["unattributed_ballots"])),
+        ("flagged (stored, not counted)", ", ".join(f"{k} {v}" for k, v in s["flags"].items())),
+        ("score (30/30/40)", f"{s['score'].get('percent')}%  exact {s['score'].get('exact')}"),
+        ("device events", str(s["device_events"])),
+        (
+            "gaps closed by resend",
+            f"{s['resend_requests_answered']} resend requests answered, "
+            f"{s['resends']} resends, {s['gone_sent']} gone",
+        ),
+        ("unclosable gaps", str(s["unclosable_gaps"])),
+        ("faults injected", ", ".join(f"{k}×{v}" for k, v in s["faults"].items()) or "none"),
+        ("real firmware", ", ".join(s["firmware_devices"]) or "none"),
+        ("differences", str(len(res.diffs))),
+        ("elapsed", f"{res.elapsed_s:.1f} s"),
+    ]
+    w = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {k.ljust(w)}  {v}" for k, v in rows)
+
+
+def run(opts: SimOptions, out: TextIO | None = None) -> SimResult:
+    return asyncio.run(Simulation(opts, out).run())

@@ -1,0 +1,73 @@
+"""hardware/pins/*.toml is consistent and safe; firmware/pins.py is generated from it."""
+
+from __future__ import annotations
+
+import ast
+import copy
+
+import pytest
+
+from gateway import firmware_tool as ft
+from tests.support.procs import REPO
+
+MAPS = ft.load_pin_maps()
+CASES = [(b, k) for b in sorted(MAPS) for k in ft.DEVICE_KINDS]
+
+
+def test_both_boards_are_described() -> None:
+    assert set(MAPS) == {"esp32", "esp32s3"}
+
+
+@pytest.mark.parametrize(("board", "kind"), CASES)
+def test_no_conflicts_no_strapping_or_flash_pins(board: str, kind: str) -> None:
+    assert ft.pin_problems(board, kind, MAPS[board][kind]) == []
+
+
+@pytest.mark.parametrize(("board", "kind"), CASES)
+def test_the_hal_finds_what_it_asks_for(board: str, kind: str) -> None:
+    m = MAPS[board][kind]
+    if kind == "evaluator":
+        assert len(m["buttons"]) == 5
+        assert {"ask", "thanks", "staff"} <= set(m["leds"])  # display.py drives these
+    else:
+        assert len(m["beams"]) == 3 and isinstance(m["lid"], int)
+        assert all(0 <= r["slot"] < 3 for r in m["readers"])
+
+
+@pytest.mark.parametrize(
+    ("board", "pin", "why"),
+    [
+        ("esp32", 6, "SPI flash"),
+        ("esp32", 12, "strapping"),
+        ("esp32", 0, "strapping"),
+        ("esp32s3", 45, "strapping"),
+        ("esp32s3", 27, "flash/PSRAM"),
+        ("esp32s3", 3, "strapping"),
+    ],
+)
+def test_checker_rejects_forbidden_pins(board: str, pin: int, why: str) -> None:
+    bad = copy.deepcopy(MAPS[board]["evaluator"])
+    bad["buttons"][0] = pin
+    assert any(why in p for p in ft.pin_problems(board, "evaluator", bad))
+
+
+def test_checker_rejects_conflicts_and_outputs_on_input_only_pins() -> None:
+    bad = copy.deepcopy(MAPS["esp32"]["ballot_box"])
+    bad["leds"]["jam"] = bad["beams"][0]
+    problems = ft.pin_problems("esp32", "ballot_box", bad)
+    assert any("already used" in p for p in problems)
+    assert any("input-only" in p for p in problems)
+
+
+def test_generated_file_matches_the_toml() -> None:
+    text = (REPO / "firmware" / "pins.py").read_text()
+    assert text == ft.generate_pins(), "stale: run `hallrate firmware pins`"
+    tree = ast.parse(text)
+    pins = ast.literal_eval(tree.body[-1].value)  # type: ignore[attr-defined]
+    for board, kind in CASES:
+        assert pins[board][kind] == MAPS[board][kind]
+
+
+def test_pins_check_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ft.main(["pins", "--check"]) == 0
+    assert "up to date" in capsys.readouterr().out

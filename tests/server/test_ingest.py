@@ -1,0 +1,144 @@
+"""Gateway batch ingest: idempotent, per-record rejections, rev updates move the aggregates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from server.models import Evaluation, Window
+from tests.server.conftest import Server, check_aggregates, evaluation
+
+
+def _cells(server: Server) -> tuple[dict[Any, int], dict[Any, int]]:
+    """(recomputed from raw rows, stored) daily cells; also checks the monthly grain."""
+    with server.client.app.state.sessionmaker() as s:  # type: ignore[attr-defined]
+        return check_aggregates(s)
+
+
+def test_resent_batch_counts_once(server: Server) -> None:
+    batch = [evaluation(f"EV-A03:b1:{i}") for i in range(1, 11)]
+    assert server.ingest(batch)["accepted"] == 10
+    again = server.ingest(batch)
+    assert again == {"accepted": 0, "updated": 0, "duplicates": 10, "rejected": []}
+    raw, stored = _cells(server)
+    assert raw == stored and sum(stored.values()) == 10
+
+
+def test_bad_records_rejected_with_reasons_good_ones_land(server: Server) -> None:
+    batch = [
+        evaluation("k1"),
+        evaluation("k2", level="great"),
+        evaluation("k3", occurred_at="2026-11-23T10:15:00"),  # no offset
+        evaluation("k4", channel="fax"),
+        evaluation("k5", hall="H2"),  # another hall than the gateway's
+        "not an object",
+        evaluation("", level="satisfied"),
+        evaluation("k8", flags="misuse"),
+        evaluation("k9", rev=-1),
+        evaluation("k10", window="x" * 40),
+        evaluation("k11", channel="sms", device="EV-A03"),
+        evaluation("k12"),
+    ]
+    out = server.ingest(batch)
+    assert out["accepted"] == 2
+    reasons = {r["index"]: r["reason"] for r in out["rejected"]}
+    assert sorted(reasons) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert "level must be one of" in reasons[1]
+    assert "no UTC offset" in reasons[2]
+    assert "channel must be one of" in reasons[3]
+    assert "not served by this gateway" in reasons[4]
+    assert "JSON object" in reasons[5]
+    assert "key is required" in reasons[6]
+    assert "flags" in reasons[7]
+    assert "rev" in reasons[8]
+    assert "longer than" in reasons[9]
+    assert "cannot come from a device" in reasons[10]
+    assert out["rejected"][0]["key"] == "k2"
+
+
+def test_higher_rev_moves_attribution_not_the_count(server: Server) -> None:
+    server.ingest([evaluation("k1", window="A03", staff="1001")])
+    out = server.ingest([evaluation("k1", rev=1, window="A05", staff="1002")])
+    assert out == {"accepted": 0, "updated": 1, "duplicates": 0, "rejected": []}
+    # A lower or equal rev is a duplicate and changes nothing.
+    assert server.ingest([evaluation("k1", rev=0, window="A03")])["duplicates"] == 1
+    with server.client.app.state.sessionmaker() as s:  # type: ignore[attr-defined]
+        ev = s.scalars(select(Evaluation)).one()
+        window = s.get(Window, ev.window_id)
+        assert window is not None and window.code == "A05" and ev.rev == 1
+    raw, stored = _cells(server)
+    assert raw == stored and sum(stored.values()) == 1
+
+
+def test_rev_update_can_flag_and_unflag(server: Server) -> None:
+    server.ingest([evaluation("k1")])
+    server.ingest([evaluation("k1", rev=1, flags=["duplicate_ticket"])])
+    raw, stored = _cells(server)
+    assert raw == stored and [k[-1] for k in stored] == [False]
+    server.ingest([evaluation("k1", rev=2, flags=[])])
+    raw, stored = _cells(server)
+    assert raw == stored and [k[-1] for k in stored] == [True]
+
+
+def test_same_key_other_level_is_rejected(server: Server) -> None:
+    server.ingest([evaluation("k1", level="satisfied")])
+    out = server.ingest([evaluation("k1", rev=1, level="dissatisfied")])
+    assert out["rejected"][0]["reason"] == "key already stored with another channel or level"
+
+
+def test_duplicates_within_one_batch(server: Server) -> None:
+    out = server.ingest([evaluation("k1"), evaluation("k1"), evaluation("k1", rev=3, window="B1")])
+    assert out == {"accepted": 1, "updated": 1, "duplicates": 1, "rejected": []}
+    raw, stored = _cells(server)
+    assert raw == stored and sum(stored.values()) == 1
+
+
+def test_flagged_votes_are_stored_not_counted(server: Server) -> None:
+    server.ingest([evaluation("k1"), evaluation("k2", flags=["misuse"])])
+    r = server.client.get("/api/v1/scores?hall=H1&period=2026-11", headers=server.admin)
+    body = r.json()["result"]
+    assert body["channels"]["evaluator"]["total"] == 1
+    assert body["excluded"]["total"] == 1
+
+
+def test_unknown_windows_staff_devices_are_created(server: Server) -> None:
+    server.ingest([evaluation("k1", window="Z9", staff="777", device="EV-Z9")])
+    r = server.client.get("/api/v1/windows", headers=server.admin)
+    assert [(w["code"], w["auto_created"]) for w in r.json()] == [("Z9", True)]
+    r = server.client.get("/api/v1/devices", headers=server.admin)
+    assert [(d["code"], d["kind"]) for d in r.json()] == [("EV-Z9", "evaluator")]
+
+
+def test_batch_shape_errors_are_4xx(server: Server) -> None:
+    c = server.client
+    r = c.post("/api/v1/ingest/evaluations", json={"records": "x"}, headers=server.gw)
+    assert r.status_code == 422 and "records" in r.json()["detail"]
+    r = c.post("/api/v1/ingest/evaluations", content=b"{not json", headers=server.gw)
+    assert r.status_code == 422
+    too_many = {"records": [{}] * 5001}
+    assert c.post("/api/v1/ingest/evaluations", json=too_many, headers=server.gw).status_code == 422
+
+
+def test_tickets_idempotent_and_filled_in(server: Server) -> None:
+    t = {
+        "key": "H1:2026-11-23:A012",
+        "hall": "H1",
+        "number": "A012",
+        "matter": "370000-001",
+        "issued_at": "2026-11-23T09:00:00+08:00",
+    }
+    post = lambda recs: server.client.post(  # noqa: E731
+        "/api/v1/ingest/tickets", json={"records": recs}, headers=server.gw
+    ).json()
+    assert post([t])["accepted"] == 1
+    assert post([t])["duplicates"] == 1
+    done = {**t, "called_at": "2026-11-23T09:05:00+08:00", "window": "A03", "staff": "1001"}
+    assert post([done])["updated"] == 1
+    bad = post([{**t, "key": "x", "issued_at": None}])
+    assert "needs at least one" in bad["rejected"][0]["reason"]
+    r = server.client.get("/api/v1/tickets?hall=H1&window=A03", headers=server.admin)
+    items = r.json()["items"]
+    assert [(i["number"], i["window"], i["staff"], i["matter"]) for i in items] == [
+        ("A012", "A03", "1001", "370000-001")
+    ]

@@ -1,0 +1,51 @@
+"""`python -m server.serve --migrate` runs a real uvicorn process a gateway can post to."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server.conftest import evaluation
+from tests.support.ports import free_port, wait_port
+from tests.support.procs import Proc
+
+
+@pytest.mark.timeout(60)
+def test_serve_migrates_bootstraps_and_ingests(db_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "HALLRATE_DATA_DIR": str(tmp_path),
+        "HALLRATE_BOOTSTRAP_ADMIN": "admin:admin-pass",
+        "HALLRATE_BOOTSTRAP_GATEWAY": "gw-h1:k-123456:H1",
+    }
+    argv = [sys.executable, "-m", "server.serve", "--migrate", "--port", str(port)]
+    proc = Proc("server", [*argv, "--database-url", db_url], tmp_path, env=env).start()
+    try:
+        wait_port("127.0.0.1", port, timeout=30)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        gw = {"Authorization": "Bearer k-123456"}
+        r = httpx.post(
+            f"{base}/ingest/evaluations", json={"records": [evaluation("k1")]}, headers=gw
+        )
+        assert r.json()["accepted"] == 1, proc.log()
+        token = httpx.post(
+            f"{base}/auth/token", json={"username": "admin", "password": "admin-pass"}
+        ).json()["access_token"]
+        r = httpx.get(
+            f"{base}/scores?hall=H1&period=2026Q4", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.json()["result"]["counted_total"] == 1
+    finally:
+        proc.stop()
+
+
+def test_serve_refuses_placeholder_secret_in_production(tmp_path: Path) -> None:
+    from server.serve import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HALLRATE_ENVIRONMENT", "production")
+        mp.setenv("HALLRATE_SECRET_KEY", "changethis")
+        assert main(["--database-url", f"sqlite:///{tmp_path}/x.db"]) == 2
