@@ -88,7 +88,7 @@ def measure(presses: int = 100, romfs: bool = False) -> dict[str, int]:
             dev.wait_link(up=False)
             peak = 0
             for i in range(presses):
-                dev.press(i % 5, hold_ms=40)
+                dev.press(i % 5, hold_ms=80)
                 time.sleep(0.1)
                 if i % 10 == 9:
                     peak = max(peak, heap(dev))

@@ -205,7 +205,7 @@ def count(db: Path, sql: str) -> int:
         finally:
             con.close()
     except sqlite3.Error:
-        return 0
+        return -1  # busy or not created yet: ask again
 
 
 def write_hall_toml(path: Path, broker: Broker, server_url: str, devices: list[str],
@@ -255,9 +255,15 @@ def measure_gateway(broker: Broker, payloads: list[tuple[str, bytes]], devices: 
                 t_journal = time.perf_counter() - t0
             if count(server_db, "SELECT count(*) FROM evaluations") >= n:
                 t_server = time.perf_counter() - t0
+                t_journal = t_journal or t_server
             time.sleep(0.05)
         if t_server is None or t_journal is None:
-            raise RuntimeError("gateway path did not finish:\n" + gw.log()[-3000:])
+            raise RuntimeError(
+                f"gateway path did not finish: journal "
+                f"{count(journal, 'SELECT count(*) FROM device_events')}, server "
+                f"{count(server_db, 'SELECT count(*) FROM evaluations')} of {n}\n"
+                + gw.log()[-3000:]
+            )
         return {"publish_s": t_pub, "journal_s": t_journal, "server_s": t_server,
                 "journal_rate": n / t_journal, "server_rate": n / t_server}
     finally:

@@ -1,4 +1,4 @@
-"""Soak: a big simulated day through broker, gateway and server; throughput and peak RSS per process.
+"""Soak: a big simulated day through broker, gateway and server; throughput, peak RSS per process.
 
     python bench/soak.py                      # 100 windows, 100,000 tickets (long: see docs)
     python bench/soak.py --windows 100 --tickets 10000 --speed 20000
@@ -11,7 +11,6 @@ table row for docs/benchmarks.md ("Simulator / soak").
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import threading
@@ -20,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import checker, faults  # noqa: E402
-from simulator.orchestrator import SimOptions, Simulation, render_summary  # noqa: E402
+from simulator import checker, faults
+from simulator.orchestrator import SimOptions, Simulation, render_summary, run_simulation
 
 
 def rss_kib(pid: int) -> int:
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     th = threading.Thread(target=sample, args=(sim, peaks, stop), daemon=True)
     th.start()
     try:
-        res = asyncio.run(sim.run())
+        res = run_simulation(sim)
     finally:
         stop.set()
         th.join(2)
@@ -92,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     print(render_summary(res))
     print(checker.render(res.diffs))
     print(f"script build + ledger: {build_s:.1f} s for {len(sim.script.events)} events")
-    print(f"drive: {sim.drive_s:.1f} s, {driven / max(sim.drive_s, 1e-9):.0f} driven events/s "
-          f"({driven} queue events, presses and drops), "
-          f"{stored / max(sim.drive_s, 1e-9):.0f} device events/s")
+    print(
+        f"drive: {sim.drive_s:.1f} s, {driven / max(sim.drive_s, 1e-9):.0f} driven events/s "
+        f"({driven} queue events, presses and drops), "
+        f"{stored / max(sim.drive_s, 1e-9):.0f} device events/s"
+    )
     print(f"total wall time: {res.elapsed_s:.1f} s")
     print("peak RSS (MiB): " + ", ".join(f"{k} {v / 1024:.0f}" for k, v in peaks.items()))
     print(

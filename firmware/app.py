@@ -57,6 +57,7 @@ class Device:
         self.hb_s = conf.get("heartbeat", 30)
         self.resend_ms = conf.get("resend_ms", 10000)
         self.cfg = None
+        self.cfg_path = conf.get("cfg_path") or conf.get("outbox", "outbox.bin") + ".cfg"
         self.on_cfg = None  # the kind's app hooks
         self.on_req = None
         self.state = None  # a short state string for the heartbeat
@@ -164,9 +165,17 @@ class Device:
             if self.on_req is not None:
                 self.on_req(msg)
 
-    def apply_cfg(self, msg):
-        """Retained config from the gateway: applied at once."""
+    def apply_cfg(self, msg, save=True):
+        """Retained config from the gateway: applied at once, and kept on flash for the next
+        boot, so a device that starts while the broker is down still has its levels and window."""
+        if save and (self.cfg is None or self.cfg != msg):
+            try:
+                with open(self.cfg_path, "w") as f:
+                    f.write(wire.encode(msg))
+            except (OSError, wire.WireError):
+                pass
         self.cfg = msg
+        self.display.staff = msg.get("staff")
         self.hb_s = msg.get("hb") or self.hb_s
         self.clock.from_gateway(msg.get("t"))
         if msg.get("lang") in ("zh", "en"):
@@ -271,6 +280,11 @@ async def run(hal, conf):
         from evaluator_app import EvaluatorApp
 
         app = EvaluatorApp(dev, hal, conf)
+    try:
+        with open(dev.cfg_path, "rb") as f:
+            dev.apply_cfg(wire.decode(f.read(), "cfg"), False)
+    except (OSError, wire.WireError):
+        pass  # none yet: the gateway's retained cfg arrives on connect
     hal.log(
         {
             "ev": "ready",

@@ -5,6 +5,7 @@ IRQ) and sets a ThreadSafeFlag; a task polls the filter until every input has se
 """
 
 import asyncio
+from array import array
 from time import ticks_diff, ticks_ms
 
 
@@ -15,20 +16,29 @@ class PressFilter:
         idle = 1 - active
         self.active = active
         self.debounce_ms = debounce_ms
-        self._raw = [idle] * n
-        self._stable = [idle] * n
-        self._changed = [0] * n
+        # Preallocated and written in place from the IRQ handler: no allocation there.
+        self._raw = bytearray([idle] * n)
+        self._stable = bytearray([idle] * n)
+        self._changed = array("i", [0] * n)  # ticks_ms() stays below 2**30
+        self._held = bytearray(n)  # a level that held long enough but was not polled: level + 1
 
     def edge(self, i, raw, now):
-        """Record a raw level seen at ``now`` (called from the IRQ handler)."""
+        """Record a raw level seen at ``now`` (called from the IRQ handler: no allocation)."""
         if raw != self._raw[i]:
+            if self._raw[i] != self._stable[i] and ticks_diff(now, self._changed[i]) >= (
+                self.debounce_ms
+            ):
+                # The previous level held long enough, even if no poll saw it (a busy loop):
+                # it counts, judged by the edge times, not by when the task ran.
+                self._stable[i] = self._raw[i]
+                self._held[i] = self._raw[i] + 1
             self._raw[i] = raw
             self._changed[i] = now
 
     def busy(self):
-        """True while some input's raw level differs from its stable level."""
+        """True while some input has an unreported or unsettled level."""
         for i in range(len(self._raw)):
-            if self._raw[i] != self._stable[i]:
+            if self._raw[i] != self._stable[i] or self._held[i]:
                 return True
         return False
 
@@ -36,6 +46,9 @@ class PressFilter:
         """Settle inputs whose raw level held long enough; return [(index, new_level)]."""
         out = []
         for i in range(len(self._raw)):
+            if self._held[i]:
+                out.append((i, self._held[i] - 1))
+                self._held[i] = 0
             if self._raw[i] != self._stable[i] and ticks_diff(now, self._changed[i]) >= (
                 self.debounce_ms
             ):
@@ -57,17 +70,12 @@ class DebouncedInputs:
         self._flag = asyncio.ThreadSafeFlag()
         for i in range(len(pins)):
             self.filter._raw[i] = self.filter._stable[i] = pins[i].value()
-            pins[i].irq(self._make_handler(i))
+            pins[i].irq(self._irq)
 
-    def _make_handler(self, i):
-        filt = self.filter
-        flag = self._flag
-
-        def handler(pin):
-            filt.edge(i, pin.value(), ticks_ms())
-            flag.set()
-
-        return handler
+    def _irq(self, pin):
+        # One bound handler for all pins (Pin objects are singletons per GPIO on the ESP32).
+        self.filter.edge(self.pins.index(pin), pin.value(), ticks_ms())
+        self._flag.set()
 
     async def run(self):
         step = max(2, self.filter.debounce_ms // 3)

@@ -26,8 +26,11 @@ class Display:
         self.hal = hal
         self.lang = lang if lang in TEXTS else "zh"
         self.screen = "idle"
+        self.staff = None  # {"id": 工号, "name": ...} of the logged-in staff, from cfg
 
     def text(self, screen):
+        if screen == "idle" and self.staff:
+            return "%s %s" % (self.staff.get("id", ""), self.staff.get("name", ""))
         return TEXTS[self.lang].get(screen, "")
 
     def show(self, screen):

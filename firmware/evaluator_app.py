@@ -47,15 +47,14 @@ class EvaluatorApp:
             self._apply(self.ev.press(i, ticks_ms()))
 
     def _on_cfg(self, msg):
-        self._apply(
-            self.ev.configure(
-                msg.get("levels"),
-                msg.get("timeout"),
-                bool(msg.get("paused")),
-                msg.get("w"),
-                ticks_ms(),
-            )
+        actions = self.ev.configure(
+            msg.get("levels"),
+            msg.get("timeout"),
+            bool(msg.get("paused")),
+            msg.get("w"),
+            ticks_ms(),
         )
+        self._apply(actions or [("show", self.dev.display.screen)])  # staff may have changed
 
     def _on_req(self, msg):
         self._apply(self.ev.request(msg["rq"], msg["tk"], msg["w"], msg["ttl"], ticks_ms()))

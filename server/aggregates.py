@@ -12,32 +12,29 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, select
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from server.models import DailyCount, Evaluation, MonthlyCount
+from server.models.aggregates import LEVEL_COLUMNS
+from server.models.evaluations import LEVELS
 
+# Narrow form of one count, used by tests and repair:
 # (day, hall_id, department_id, window_id, staff_id, channel, level, counted)
 CountKey = tuple[date, int, int, int, int, str, str, bool]
+# A stored row's key: (period, hall_id, department_id, window_id, staff_id, channel, counted)
+CellKey = tuple[date, int, int, int, int, str, bool]
 Counts = dict[str, dict[str, int]]
 GroupBy = Literal["hall", "department", "window", "staff"]
 
 _DAILY = cast(Table, DailyCount.__table__)
 _MONTHLY = cast(Table, MonthlyCount.__table__)
-
-_KEY_COLUMNS = (
-    "hall_id",
-    "department_id",
-    "window_id",
-    "staff_id",
-    "channel",
-    "level",
-    "counted",
-)
+_DIMS = ("hall_id", "department_id", "window_id", "staff_id", "channel", "counted")
+_LEVEL_INDEX = {level: i for i, level in enumerate(LEVELS)}
 
 
 def count_key(row: Mapping[str, Any]) -> CountKey:
-    """The aggregate cell of an evaluation given as a mapping of its columns."""
+    """The narrow count of an evaluation given as a mapping of its columns."""
     return (
         row["local_day"],
         row["hall_id"],
@@ -64,38 +61,46 @@ class Deltas:
             self.cells[new_key] += 1
 
     def apply(self, session: Session) -> None:
-        daily = {k: n for k, n in self.cells.items() if n}
-        if not daily:
-            return
-        monthly: dict[CountKey, int] = defaultdict(int)
-        for key, n in daily.items():
-            monthly[(key[0].replace(day=1), *key[1:])] += n
-        _upsert(session, _DAILY, "day", daily)
-        _upsert(session, _MONTHLY, "month", monthly)
+        daily: dict[CellKey, list[int]] = {}
+        monthly: dict[CellKey, list[int]] = {}
+        for (day, hall, dept, window, staff, channel, level, counted), n in self.cells.items():
+            if not n:
+                continue
+            i = _LEVEL_INDEX[level]
+            daily.setdefault((day, hall, dept, window, staff, channel, counted), [0] * 5)[i] += n
+            mkey = (day.replace(day=1), hall, dept, window, 0, channel, counted)
+            monthly.setdefault(mkey, [0] * 5)[i] += n
         self.cells.clear()
+        for table, period_col, cells in ((_DAILY, "day", daily), (_MONTHLY, "month", monthly)):
+            cells = {k: v for k, v in cells.items() if any(v)}
+            if cells:
+                _upsert(session, table, period_col, cells)
 
 
-def _upsert(session: Session, table: Table, period_col: str, cells: Mapping[CountKey, int]) -> None:
+def _upsert(
+    session: Session, table: Table, period_col: str, cells: Mapping[CellKey, list[int]]
+) -> None:
     # The same ON CONFLICT statement works on SQLite (>= 3.24) and PostgreSQL; sent as one
     # driver-level executemany because a batch can touch a thousand cells.
     conn = session.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    columns = (period_col, *_KEY_COLUMNS)
+    keys = (period_col, *_DIMS)
+    name = table.name
     sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}, n) "
-        f"VALUES ({', '.join([mark] * (len(columns) + 1))}) "
-        f"ON CONFLICT ({', '.join(columns)}) DO UPDATE SET n = {table.name}.n + excluded.n"
+        f"INSERT INTO {name} ({', '.join(keys + LEVEL_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * (len(keys) + 5))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {name}.{c} + excluded.{c}" for c in LEVEL_COLUMNS)
     )
+    params: list[tuple[Any, ...]]
     if conn.dialect.name == "sqlite":
-        params: list[tuple[Any, ...]] = [
-            (k[0].isoformat(), *k[1:7], int(k[7]), n) for k, n in cells.items()
-        ]
+        params = [(k[0].isoformat(), *k[1:6], int(k[6]), *v) for k, v in cells.items()]
     else:
-        params = [(*k, n) for k, n in cells.items()]
+        params = [(*k, *v) for k, v in cells.items()]
     conn.exec_driver_sql(sql, params)
     # Cells that fell to zero carry no information; dropping them keeps the tables small.
-    if any(n < 0 for n in cells.values()):
-        session.execute(delete(table).where(table.c.n == 0))
+    if any(n < 0 for v in cells.values() for n in v):
+        session.execute(delete(table).where(*(table.c[c] == 0 for c in LEVEL_COLUMNS)))
 
 
 # ---------------------------------------------------------------- reading
@@ -145,29 +150,35 @@ def grouped_counts(
 ) -> dict[int, tuple[Counts, Counts]]:
     """Counted and not-counted level counts per channel over [start, end), per group id.
 
-    With ``by=None`` the single group has id 0.
+    With ``by=None`` the single group has id 0. Staff scopes read the daily grain only, since
+    the monthly grain has no staff dimension.
     """
-    months, days = _spans(start, end)
-    parts: list[tuple[Table, str, date, date]] = [
-        (_MONTHLY, "month", lo, hi) for lo, hi in months
-    ] + [(_DAILY, "day", lo, hi) for lo, hi in days]
+    if by == "staff" or filters.staff_id is not None:
+        parts = [(_DAILY, "day", start, end)] if start < end else []
+    else:
+        months, days = _spans(start, end)
+        parts = [(_MONTHLY, "month", lo, hi) for lo, hi in months]
+        parts += [(_DAILY, "day", lo, hi) for lo, hi in days]
     out: dict[int, tuple[Counts, Counts]] = {}
     for table, period_col, lo, hi in parts:
-        group_col = table.c[f"{by}_id"] if by else None
-        cols = [table.c.channel, table.c.level, table.c.counted, func.sum(table.c.n)]
-        if group_col is not None:
-            cols.insert(0, group_col)
-        stmt = select(*cols).where(_where(table, period_col, lo, hi, filters)).group_by(*cols[:-1])
+        dims = [table.c.channel, table.c.counted]
+        if by:
+            dims.insert(0, table.c[f"{by}_id"])
+        sums = [func.sum(table.c[c]) for c in LEVEL_COLUMNS]
+        stmt = (
+            select(*dims, *sums).where(_where(table, period_col, lo, hi, filters)).group_by(*dims)
+        )
         for row in session.execute(stmt):
-            if group_col is not None:
-                gid, channel, level, counted, n = row
+            if by:
+                gid, channel, counted, *ns = row
             else:
                 gid = 0
-                channel, level, counted, n = row
+                channel, counted, *ns = row
             counted_map, excluded_map = out.setdefault(gid, ({}, {}))
-            target = counted_map if counted else excluded_map
-            per_level = target.setdefault(channel, {})
-            per_level[level] = per_level.get(level, 0) + int(n)
+            per_level = (counted_map if counted else excluded_map).setdefault(channel, {})
+            for level, n in zip(LEVELS, ns, strict=True):
+                if n:
+                    per_level[level] = per_level.get(level, 0) + int(n)
     return out
 
 
@@ -179,31 +190,32 @@ def counts(session: Session, start: date, end: date, filters: Filters) -> tuple[
 
 
 def recompute(rows: Iterable[Mapping[str, Any]]) -> dict[CountKey, int]:
-    """The daily cells computed from raw evaluation rows (the reference for tests)."""
+    """The narrow daily counts computed from raw evaluation rows (the reference for tests)."""
     cells: dict[CountKey, int] = defaultdict(int)
     for row in rows:
         cells[count_key(row)] += 1
     return dict(cells)
 
 
+def _stored(session: Session, table: Table, period_col: str) -> dict[CountKey, int]:
+    cols = [table.c[period_col], *(table.c[c] for c in _DIMS), *(table.c[c] for c in LEVEL_COLUMNS)]
+    out: dict[CountKey, int] = {}
+    for r in session.execute(select(*cols)):
+        period, hall, dept, window, staff, channel, counted, *ns = r
+        for level, n in zip(LEVELS, ns, strict=True):
+            if n:
+                out[(period, hall, dept, window, staff, channel, level, bool(counted))] = int(n)
+    return out
+
+
 def stored_daily(session: Session) -> dict[CountKey, int]:
-    t = _DAILY
-    cols = [t.c.day, *(t.c[c] for c in _KEY_COLUMNS), t.c.n]
-    return {
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])): int(r[8])
-        for r in session.execute(select(*cols))
-        if r[8]
-    }
+    """The daily grain in narrow form (zero counts left out)."""
+    return _stored(session, _DAILY, "day")
 
 
 def stored_monthly(session: Session) -> dict[CountKey, int]:
-    t = _MONTHLY
-    cols = [t.c.month, *(t.c[c] for c in _KEY_COLUMNS), t.c.n]
-    return {
-        (r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])): int(r[8])
-        for r in session.execute(select(*cols))
-        if r[8]
-    }
+    """The monthly grain in narrow form (zero counts left out; staff is always 0)."""
+    return _stored(session, _MONTHLY, "month")
 
 
 def rebuild(session: Session) -> None:
@@ -217,18 +229,19 @@ def rebuild(session: Session) -> None:
         func.coalesce(e.c.window_id, 0),
         func.coalesce(e.c.staff_id, 0),
         e.c.channel,
-        e.c.level,
         e.c.counted,
     ]
-    daily = select(e.c.local_day, *dims, func.count()).group_by(e.c.local_day, *dims)
+    levels = [func.sum(case((e.c.level == lv, 1), else_=0)) for lv in LEVELS]
+    daily = select(e.c.local_day, *dims, *levels).group_by(e.c.local_day, *dims)
+    session.execute(_DAILY.insert().from_select(["day", *_DIMS, *LEVEL_COLUMNS], daily))
     d = _DAILY
-    session.execute(d.insert().from_select(["day", *_KEY_COLUMNS, "n"], daily))
-    dialect = session.get_bind().dialect.name
     month_expr: ColumnElement[Any]
-    if dialect == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         month_expr = func.date(d.c.day, "start of month")
     else:
         month_expr = func.cast(func.date_trunc("month", d.c.day), d.c.day.type)
-    mdims = [month_expr, *(d.c[c] for c in _KEY_COLUMNS)]
-    monthly = select(*mdims, func.sum(d.c.n)).group_by(*mdims)
-    session.execute(_MONTHLY.insert().from_select(["month", *_KEY_COLUMNS, "n"], monthly))
+    mdims = [month_expr, d.c.hall_id, d.c.department_id, d.c.window_id, d.c.channel, d.c.counted]
+    monthly = select(
+        mdims[0], *mdims[1:4], literal(0), *mdims[4:], *(func.sum(d.c[c]) for c in LEVEL_COLUMNS)
+    ).group_by(*mdims)
+    session.execute(_MONTHLY.insert().from_select(["month", *_DIMS, *LEVEL_COLUMNS], monthly))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -43,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ledger", type=Path, help="write the ground-truth ledger (JSON) here")
     p.add_argument("--workdir", type=Path, help="keep logs, journal and database here")
     p.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt")
-    p.add_argument("--mqtt-url", help="use this external broker instead (cannot be restarted)")
+    p.add_argument(
+        "--mqtt-url",
+        default=os.environ.get("HALLRATE_MQTT_URL") or None,
+        help="use this external broker instead of an embedded one (default HALLRATE_MQTT_URL; "
+        "broker-restart is then skipped)",
+    )
     p.add_argument(
         "--queue",
         choices=("http", "serial"),

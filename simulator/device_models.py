@@ -27,6 +27,8 @@ from simulator.mqtt_async import MqttConnection, MqttError
 log = logging.getLogger(__name__)
 
 FW_VERSION = "sim-0.1"
+RESEND_BUDGET = 50  # events resent per device per timer round
+RESEND_MAX_S = 30.0
 DOWN_CHANNELS = ("cfg", "req", "ack", "resend")
 
 
@@ -104,7 +106,7 @@ class DeviceModel:
         clock: Callable[[], float] | None = None,
         outbox_path: Path | None = None,
         ttl_s: int = 60,
-        resend_s: float = 2.0,
+        resend_s: float = 5.0,
         heartbeat_s: float = 5.0,
         rng: random.Random | None = None,
     ) -> None:
@@ -152,6 +154,7 @@ class DeviceModel:
         self.booted_at = time.monotonic()
         self.outbox = Outbox(self.outbox_path)
         self.last_sent: dict[tuple[str, int], float] = {}
+        self.attempts: dict[tuple[str, int], int] = {}
         self.evaluator = Evaluator(timeout_ms=self.ttl_s * 1000)
         self.last_press_t: float | None = None
         self._last_tick: int | None = None
@@ -313,6 +316,8 @@ class DeviceModel:
         if k == "ack":
             n = self.outbox.ack(msg["b"], msg["n"], list(msg.get("x") or []))
             self.stats["acked"] += n
+            if n and self.attempts:
+                self.attempts = {k: v for k, v in self.attempts.items() if k in self.outbox.events}
         elif k == "resend":
             self._answer_resend(msg["b"], msg["from"], msg["to"])
         elif k == "cfg":
@@ -442,6 +447,7 @@ class DeviceModel:
                 continue
             backoff = 0.2
             self.connected.set()
+            self.attempts.clear()
             for m in list(self.outbox.events.values()):
                 self._send_event(m, resend=True)
             await self._serve(self.conn, stop)
@@ -470,9 +476,18 @@ class DeviceModel:
                 )
                 with contextlib.suppress(MqttError, OSError):
                     conn.publish(self.topic("hb"), wire.encode(hb), 0, False)
+            # Resend what is still unacked, backing off per event (resend_s, 2x, 4x … 30 s) so a
+            # slow gateway is not buried under its own backlog.
+            budget = RESEND_BUDGET
             for key, m in list(self.outbox.events.items()):
-                if now - self.last_sent.get(key, 0.0) >= self.resend_s:
+                n = self.attempts.get(key, 0)
+                due = min(self.resend_s * (2**n), RESEND_MAX_S)
+                if now - self.last_sent.get(key, 0.0) >= due:
+                    self.attempts[key] = n + 1
                     self._send_event(m, resend=True)
+                    budget -= 1
+                    if budget <= 0:
+                        break
             await conn.drain()
             await _first(
                 stop.wait(), conn.closed.wait(), asyncio.sleep(0.25 + 0.1 * self.rng.random())

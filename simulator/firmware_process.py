@@ -230,7 +230,7 @@ class FirmwareDevice:
         """gc.mem_alloc() right after gc.collect(), in bytes."""
         return int(self.status(collect=True)["alloc"])
 
-    def wait_depth(self, depth: int, timeout: float = 20.0) -> None:
+    def wait_depth(self, depth: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while self.outbox_depth() != depth:
             if time.monotonic() > deadline:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,6 +263,12 @@ class Simulation:
                 fw.press(p.level)
             await asyncio.sleep(FW_PRESS_GAP_S)
 
+    def _firmware_diagnostics(self, fw: Any) -> None:
+        """Note anything on a real firmware's screen that the script never asked for."""
+        paused = [e for e in list(fw.events) if e.get("screen") == "paused"]
+        if paused:
+            self.fault_log.notes.append(f"firmware {fw.device}: showed 暂停服务 {len(paused)}x")
+
     async def _drive_ballots(self, events: list[Event]) -> None:
         for e in events:
             await self._pace(e.t)
@@ -329,6 +337,7 @@ class Simulation:
                 for m in some:
                     m.power_loss()
                 for fw in self.firmware.values():
+                    self._firmware_diagnostics(fw)
                     await asyncio.to_thread(fw.kill)
                     await asyncio.to_thread(fw.start)
                 await fw_links_up()
@@ -447,6 +456,7 @@ class Simulation:
             if fleet is not None:
                 await fleet.close()
             for fw in self.firmware.values():
+                self._firmware_diagnostics(fw)
                 await asyncio.to_thread(fw.stop)
             await asyncio.to_thread(svc.stop_all)
             if socat is not None:
@@ -625,4 +635,21 @@ def render_summary(res: SimResult) -> str:
 
 
 def run(opts: SimOptions, out: TextIO | None = None) -> SimResult:
-    return asyncio.run(Simulation(opts, out).run())
+    """Run a simulation; SIGTERM is turned into KeyboardInterrupt so the chain's processes are
+    always stopped, never orphaned."""
+    return run_simulation(Simulation(opts, out))
+
+
+def run_simulation(sim: Simulation) -> SimResult:
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return asyncio.run(sim.run())
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -17,6 +17,7 @@ from firmware import wire
 from simulator.hall_model import Event
 
 QUEUE_PATH = "/api/v1/queue/events"
+BATCH_MAX = 200  # sends (each one window's events) per POST
 
 
 def wire_event(e: Event) -> dict[str, Any]:
@@ -50,14 +51,43 @@ class HttpQueueDriver:
             "malformed_sent": 0,
             "duplicates_seen": 0,
         }
+        # Windows send concurrently; events waiting at the same moment share one POST.
+        self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._batcher: asyncio.Task[None] | None = None
+        self.posts = 0
 
     async def send(self, events: list[Event]) -> None:
+        """Deliver events; returns once the gateway has committed them to its journal."""
         body = [{k: v for k, v in wire_event(e).items() if k not in ("v", "k")} for e in events]
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((body, fut))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._run_batches())
+        await fut
+
+    async def _run_batches(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
+            body = [item for b, _ in batch for item in b]
+            try:
+                await self._deliver(body)
+            except Exception as exc:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+            await asyncio.sleep(0)
+
+    async def _deliver(self, body: list[dict[str, Any]]) -> None:
         await self._post(body)
-        self.stats["sent"] += len(events)
+        self.posts += 1
+        self.stats["sent"] += len(body)
         if self.duplicate_rate and self.rng.random() < self.duplicate_rate:
             await self._post(body)  # the queue system delivers the same events again
-            self.stats["duplicates_sent"] += len(events)
+            self.stats["duplicates_sent"] += len(body)
         if self.malformed_rate and self.rng.random() < self.malformed_rate:
             await self.send_malformed()
 
@@ -93,6 +123,8 @@ class HttpQueueDriver:
             delay = min(delay * 2, 1.0)
 
     async def close(self) -> None:
+        if self._batcher is not None:
+            self._batcher.cancel()
         await self.client.aclose()
 
 

@@ -300,7 +300,14 @@ class HallServices:
                 "--log-level",
                 "WARNING",
             ]
-            self.gateway = Proc("gateway", argv, self.workdir)
+            host, port = self.broker_host_port
+            # The gateway reads these over hall.toml: pin them to this chain.
+            env = {
+                "HALLRATE_MQTT_URL": self.mqtt_url or f"mqtt://{host}:{port}",
+                "HALLRATE_SERVER_URL": self.server_url,
+                "HALLRATE_TZ": self.spec.tz,
+            }
+            self.gateway = Proc("gateway", argv, self.workdir, env)
         self.gateway.start()
         self._wait_http(self.gateway_url + "/health", self.gateway, 60)
 

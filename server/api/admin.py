@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.api.crud import Resource, build_router
-from server.api.deps import RefId
+from server.api.deps import PLAIN_TEXT, RefId
 from server.models import Department, Device, Gateway, Hall, Matter, Staff, User, Window
 from server.security import hash_api_key, hash_password, new_api_key
 
 Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
-Name = Field(default="", max_length=128)
+Name = Field(default="", max_length=128, pattern=PLAIN_TEXT)
 
 
 class _Out(BaseModel):
@@ -33,7 +33,7 @@ class HallCreate(BaseModel):
 
 
 class HallUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=128, pattern=PLAIN_TEXT)
     division_code: str | None = Field(default=None, pattern=r"^(\d{6}|\d{12})?$")
 
 
@@ -53,7 +53,7 @@ class DepartmentCreate(BaseModel):
 
 
 class DepartmentUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=128, pattern=PLAIN_TEXT)
 
 
 class DepartmentOut(_Out):
@@ -71,7 +71,7 @@ class WindowCreate(BaseModel):
 
 
 class WindowUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, max_length=128, pattern=PLAIN_TEXT)
     department_id: RefId | None = None
     active: bool | None = None
 
@@ -88,13 +88,13 @@ class WindowOut(_Out):
 class StaffCreate(BaseModel):
     hall_id: RefId
     number: str = Code
-    name: str = Field(default="", max_length=64)
+    name: str = Field(default="", max_length=64, pattern=PLAIN_TEXT)
     department_id: RefId | None = None
     active: bool = True
 
 
 class StaffUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, max_length=64, pattern=PLAIN_TEXT)
     department_id: RefId | None = None
     active: bool | None = None
 
@@ -110,11 +110,11 @@ class StaffOut(_Out):
 
 class MatterCreate(BaseModel):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    name: str = Field(default="", max_length=256)
+    name: str = Field(default="", max_length=256, pattern=PLAIN_TEXT)
 
 
 class MatterUpdate(BaseModel):
-    name: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT)
 
 
 class MatterOut(_Out):
@@ -162,13 +162,13 @@ class GatewayOut(_Out):
 
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(min_length=8, max_length=256, pattern=PLAIN_TEXT)
     role: Literal["city_admin", "hall_admin", "viewer"]
     hall_id: RefId | None = None
 
 
 class UserUpdate(BaseModel):
-    password: str | None = Field(default=None, min_length=8, max_length=256)
+    password: str | None = Field(default=None, min_length=8, max_length=256, pattern=PLAIN_TEXT)
     active: bool | None = None
 
 

@@ -17,10 +17,14 @@ from server.models import Gateway, Hall, User
 from server.policy import Policy
 from server.security import hash_api_key, read_token
 
-MAX_ID = 2**63 - 1
-# Ids in paths and bodies: bounded, so a huge number is a 422, not a driver overflow.
+MAX_ID = 2**31 - 1  # INTEGER primary keys
+MAX_BIG_ID = 2**63 - 1  # BIGINT primary keys (evaluations, tickets)
+# Ids in paths and bodies are bounded, so a huge number is a 422, not a driver overflow.
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BigItemId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
 RefId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Free text from admins: no control characters (PostgreSQL refuses NUL in text).
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 bearer = HTTPBearer(auto_error=False, description="Admin token or gateway API key")
 

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from server.periods import PeriodError
 
@@ -38,6 +38,15 @@ async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _data(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database cannot hold (out of range, NUL in text) that validation let through.
+    log.info("data error: %s", exc)
+    return JSONResponse(
+        {"detail": "a value is out of range or contains characters that cannot be stored"},
+        status_code=422,
+    )
+
+
 async def _operational(_request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", exc)
     return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
@@ -50,5 +59,6 @@ async def _period(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(PeriodError, _period)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from server.api.deps import CurrentUser, ItemId, SessionDep, Writer
+from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, SessionDep, Writer
 from server.api.scope import resolve_scope
 from server.db import begin_write
 from server.models import Device, Evaluation, Hall, Staff, Window
@@ -52,7 +52,9 @@ class EvaluationPage(BaseModel):
 
 
 class Review(BaseModel):
-    reason: str = Field(min_length=1, max_length=512, description="why (申诉复核 result etc.)")
+    reason: str = Field(
+        min_length=1, max_length=512, pattern=PLAIN_TEXT, description="why (申诉复核 result etc.)"
+    )
     excluded: bool | None = Field(default=None, description="exclude from counting, or restore")
     flags: list[Flag] | None = Field(default=None, max_length=8, description="replace the flags")
 
@@ -160,14 +162,14 @@ def _load(session: Session, caller: Any, evaluation_id: int) -> Any:
 
 @router.get("/{evaluation_id}", response_model=EvaluationOut)
 def get_evaluation(
-    session: SessionDep, caller: CurrentUser, evaluation_id: ItemId
+    session: SessionDep, caller: CurrentUser, evaluation_id: BigItemId
 ) -> EvaluationOut:
     return _out(_load(session, caller, evaluation_id))
 
 
 @router.patch("/{evaluation_id}", response_model=EvaluationOut)
 def review_evaluation(
-    session: SessionDep, caller: Writer, evaluation_id: ItemId, body: Review
+    session: SessionDep, caller: Writer, evaluation_id: BigItemId, body: Review
 ) -> EvaluationOut:
     """Exclude / restore, or replace the flags, with a reason. Rows are never deleted."""
     if body.excluded is None and body.flags is None:

@@ -1,8 +1,9 @@
 """Incremental evaluation counts, kept in the same transaction as every change to evaluations.
 
-Two grains with the same dimensions: per hall-local day (any date range) and per month (fast
-quarters and years). A missing dimension is 0, not NULL, so the dimensions form a primary key
-that both SQLite and PostgreSQL can upsert on. See docs/adr/0005-aggregates.md.
+One row per cell and one column per level ("wide"), in two grains: per hall-local day with every
+dimension (any date range, any staff member), and per month without the staff dimension (fast
+quarters, years and window rankings). A missing dimension is 0, not NULL, so the dimensions form
+a primary key that SQLite and PostgreSQL can both upsert on. See docs/adr/0005-aggregates.md.
 """
 
 from __future__ import annotations
@@ -14,18 +15,30 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base
 
-DIMENSIONS = ("hall_id", "department_id", "window_id", "staff_id", "channel", "level", "counted")
+# Level columns, in GB/T 39046 order; the names are "n_" + the level label.
+LEVEL_COLUMNS = (
+    "n_very_satisfied",
+    "n_satisfied",
+    "n_basically_satisfied",
+    "n_dissatisfied",
+    "n_very_dissatisfied",
+)
 
 
 class _CountsMixin:
     hall_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     window_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    staff_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True
+    )  # always 0 in the monthly grain
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    level: Mapped[str] = mapped_column(String(24), primary_key=True)
     counted: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_very_satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_basically_satisfied: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_dissatisfied: Mapped[int] = mapped_column(BigInteger, default=0)
+    n_very_dissatisfied: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class DailyCount(_CountsMixin, Base):

@@ -38,8 +38,8 @@ def device_config(
 def make_device(micropython: str, tmp_path: Path) -> Iterator[DeviceFactory]:
     made: list[FirmwareDevice] = []
 
-    def make(config: dict[str, Any]) -> FirmwareDevice:
-        dev = FirmwareDevice(micropython, config, tmp_path / "devices")
+    def make(config: dict[str, Any], workdir: Path | None = None) -> FirmwareDevice:
+        dev = FirmwareDevice(micropython, config, workdir or tmp_path / "devices")
         made.append(dev)
         return dev
 

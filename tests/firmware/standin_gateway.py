@@ -16,7 +16,15 @@ Msg = dict[str, Any]
 
 
 class StandinGateway:
-    def __init__(self, host: str, port: int, hall: str = "H1", auto_ack: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        hall: str = "H1",
+        auto_ack: bool = True,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> None:
         self.hall = hall
         self.auto_ack = auto_ack
         self.events: dict[str, Msg] = {}  # idempotency key -> first copy
@@ -27,6 +35,8 @@ class StandinGateway:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.reconnect_delay_set(1, 2)
+        if user is not None:
+            self._client.username_pw_set(user, password)
         self._client.connect(host, port, keepalive=10)
         self._client.loop_start()
         self.wait(lambda: self._client.is_connected(), 10, "stand-in gateway connected")
@@ -106,7 +116,7 @@ class StandinGateway:
                 if e["k"] == kind and (device is None or e["d"] == device)
             ]
 
-    def wait(self, pred: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    def wait(self, pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:

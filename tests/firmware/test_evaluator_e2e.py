@@ -62,3 +62,21 @@ def test_later_presses_misuse_and_no_request(
     assert by_seq[3]["fl"] == ["misuse"] and by_seq[3]["rq"] == "rq-9"
     assert by_seq[3]["lv"] == "basically_satisfied"
     dev.wait_depth(0)
+
+
+def test_config_is_kept_for_a_boot_without_broker(
+    broker: Broker, gateway: StandinGateway, make_device: DeviceFactory
+) -> None:
+    three = ("satisfied", "basically_satisfied", "dissatisfied")
+    gateway.send_cfg("EV-A03", rev=5, levels=three, staff={"id": "1001", "name": "张三"})
+    dev = make_device(device_config(broker)).start()
+    dev.wait_event(lambda e: e.get("ev") == "cfg" and e.get("rev") == 5, what="cfg rev 5")
+    idle = dev.wait_event(lambda e: e.get("screen") == "idle", what="idle screen with staff")
+    assert idle["text"] == "1001 张三"
+    dev.stop()
+    gateway.close()
+    broker.stop()
+    dev.start()
+    dev.wait_event(lambda e: e.get("ev") == "cfg" and e.get("rev") == 5, what="cfg from flash")
+    st = dev.status()
+    assert st["cfg_rev"] == 5 and st["levels"] == list(three) and not st["link"]

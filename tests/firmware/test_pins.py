@@ -71,3 +71,26 @@ def test_generated_file_matches_the_toml() -> None:
 def test_pins_check_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert ft.main(["pins", "--check"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ft.DEVICE_KINDS)
+def test_bom_is_well_formed_and_matches_the_pin_map(kind: str) -> None:
+    import csv
+
+    rows = list(csv.DictReader((REPO / "hardware" / f"bom_{kind}.csv").open(encoding="utf-8")))
+    assert rows and list(rows[0]) == [
+        "part",
+        "quantity",
+        "manufacturer_part_number",
+        "unit_price_cny",
+    ]
+    for r in rows:
+        assert int(r["quantity"]) > 0 and float(r["unit_price_cny"]) >= 0 and r["part"]
+        assert r["manufacturer_part_number"].strip()
+    qty = {r["manufacturer_part_number"]: int(r["quantity"]) for r in rows}
+    m = MAPS["esp32s3"][kind]
+    if kind == "evaluator":
+        assert qty["OBSF-24"] == len(m["buttons"])
+    else:
+        assert qty["TSSP4038"] == qty["TSAL6200"] == len(m["beams"])
+        assert qty["EM20-80"] == len(m["readers"])

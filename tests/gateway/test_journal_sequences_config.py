@@ -223,3 +223,34 @@ def test_render_status_table_columns() -> None:
         "last_seen",
     ]
     assert "BB-01" in text and "ballot_box" in text
+
+
+def test_fast_ack_payload_is_exactly_what_wire_encode_gives(tmp_path: Path) -> None:
+    from gateway.pipeline import Pipeline
+    from tests.gateway.conftest import gateway_config
+
+    sent: list[tuple[str, bytes, int, bool]] = []
+
+    class Capture:
+        def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+            sent.append((topic, payload, qos, retain))
+
+    cfg = gateway_config(tmp_path, "mqtt://127.0.0.1:1", "http://127.0.0.1:1")
+    p = Pipeline(cfg, Journal(cfg.journal_path), Capture())
+    p._publish_ack("EV-A03", "3f2a9c01", 17, [19, 20])
+    p._publish_ack("EV-A03", "3f2a9c01", 0, [])
+    assert sent == [
+        (
+            wire.device_topic("H1", "EV-A03", "ack"),
+            wire.encode(wire.ack("EV-A03", "3f2a9c01", 17, [19, 20])),
+            1,
+            False,
+        ),
+        (
+            wire.device_topic("H1", "EV-A03", "ack"),
+            wire.encode(wire.ack("EV-A03", "3f2a9c01", 0)),
+            1,
+            False,
+        ),
+    ]
+    p.journal.close()

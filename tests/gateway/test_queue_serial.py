@@ -226,3 +226,12 @@ def test_reader_over_a_real_pty_pair_with_ack_and_nak(
 def parse_ok(answer: str) -> bool:
     body, _, cs = answer[1:].partition("*")
     return checksum(body) == cs
+
+
+def test_examples_in_the_protocol_doc_parse() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "serial-protocol.md").read_text()
+    block = doc.split("## Examples\n```\n", 1)[1].split("```", 1)[0]
+    examples = [line for line in block.splitlines() if line.startswith("$")]
+    assert len(examples) == 5
+    for line in examples:
+        parse_line(line)

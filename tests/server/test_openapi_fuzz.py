@@ -46,7 +46,7 @@ def test_no_server_errors(api_schema: Any) -> None:
 
     for op in operations:
 
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
         @given(case=op.as_strategy())
         def run(case: Any) -> None:
             try:

@@ -107,3 +107,14 @@ def test_bad_score_queries_are_4xx(server: Server) -> None:
     assert get("hall=H1&window=NOPE&period=2026").status_code == 404
     assert get("hall=H1&from=yesterday&to=2026-01-01").status_code == 422
     assert server.client.get("/api/v1/scores?hall=H1&period=2026").status_code == 401
+
+
+def test_ranking_follows_new_votes(server: Server) -> None:
+    """Scores are memoised by their counts: a ranking must still move when the counts do."""
+    server.ingest(_votes("a", "evaluator", {"satisfied": 1}, window="A01"))
+    server.ingest(_votes("b", "evaluator", {"satisfied": 1}, window="A02"))
+    get = lambda: server.client.get("/api/v1/rankings?period=2026Q4", headers=server.admin)  # noqa: E731
+    assert [i["rank"] for i in get().json()["items"]] == [1, 1]
+    server.ingest(_votes("c", "evaluator", {"dissatisfied": 1}, window="A01"))
+    items = get().json()["items"]
+    assert [(i["code"], i["score"]["exact"]) for i in items] == [("A02", "1/1"), ("A01", "1/2")]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 13:13:09.602274
+Create Date: 2026-11-23 13:51:04.384689
 """
 
 from __future__ import annotations
@@ -28,9 +28,12 @@ def upgrade() -> None:
         sa.Column("window_id", sa.Integer(), nullable=False),
         sa.Column("staff_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("level", sa.String(length=24), nullable=False),
         sa.Column("counted", sa.Boolean(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.Column("n_very_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_basically_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_dissatisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_very_dissatisfied", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "day",
             "hall_id",
@@ -38,7 +41,6 @@ def upgrade() -> None:
             "window_id",
             "staff_id",
             "channel",
-            "level",
             "counted",
             name=op.f("pk_evaluation_daily_counts"),
         ),
@@ -51,9 +53,12 @@ def upgrade() -> None:
         sa.Column("window_id", sa.Integer(), nullable=False),
         sa.Column("staff_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=16), nullable=False),
-        sa.Column("level", sa.String(length=24), nullable=False),
         sa.Column("counted", sa.Boolean(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
+        sa.Column("n_very_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_basically_satisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_dissatisfied", sa.BigInteger(), nullable=False),
+        sa.Column("n_very_dissatisfied", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "month",
             "hall_id",
@@ -61,7 +66,6 @@ def upgrade() -> None:
             "window_id",
             "staff_id",
             "channel",
-            "level",
             "counted",
             name=op.f("pk_evaluation_monthly_counts"),
         ),

@@ -36,3 +36,20 @@ def test_inputs_are_independent():
     f.edge(2, 0, 5)
     assert f.poll(10) == [(0, 0)]
     assert f.poll(15) == [(2, 0)]
+
+
+def test_press_counts_by_edge_times_when_no_poll_ran_in_between():
+    f = PressFilter(1, debounce_ms=30)
+    f.edge(0, 0, 0)  # pressed at 0
+    f.edge(0, 1, 45)  # released at 45; the poller was starved the whole time
+    assert f.busy()
+    assert f.poll(50) == [(0, 0)]
+    assert f.poll(80) == [(0, 1)]
+    assert not f.busy()
+
+
+def test_short_glitch_between_polls_still_ignored():
+    f = PressFilter(1, debounce_ms=30)
+    f.edge(0, 0, 0)
+    f.edge(0, 1, 20)
+    assert f.poll(100) == []
