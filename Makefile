@@ -31,6 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m tests.firmware.esp32_typecheck
+	$(BIN)/python -m gateway.firmware_tool pins --check
 	$(MAKE) --no-print-directory firmware-check
 
 ## Every firmware file compiles for the ESP32 (xtensawin) with mpy-cross.

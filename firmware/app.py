@@ -25,14 +25,16 @@ def _kind_of(data):
     return bytes(data[i : data.find(b'"', i)]).decode()
 
 
-def ranges(seqs):
-    """Sorted ints -> [(first, last)] runs."""
+def gaps(held, first, last):
+    """The (a, b) runs of first..last not in the sorted list ``held``, without enumerating."""
     out = []
-    for s in seqs:
-        if out and out[-1][1] + 1 == s:
-            out[-1] = (out[-1][0], s)
-        else:
-            out.append((s, s))
+    a = first
+    for s in held:
+        if s > a:
+            out.append((a, s - 1))
+        a = s + 1
+    if a <= last:
+        out.append((a, last))
     return out
 
 
@@ -43,8 +45,9 @@ class Device:
         self.id = conf["device"]
         self.hall = conf["hall"]
         self.kind = conf["kind"]
-        # Boot id: 8 hex chars from the hardware RNG, new on every boot; seq restarts at 1.
-        self.boot = conf.get("boot_id") or binascii.hexlify(os.urandom(4)).decode()
+        # Boot id: 8 hex chars from the hardware RNG, new on every boot (never configurable: a
+        # reused boot id would make new events collide with old keys); seq restarts at 1.
+        self.boot = binascii.hexlify(os.urandom(4)).decode()
         self.seq = 0
         self.clock = Clock(hal)
         self.display = Display(hal, conf.get("lang", "zh"))
@@ -56,6 +59,7 @@ class Device:
         )
         self.hb_s = conf.get("heartbeat", 30)
         self.resend_ms = conf.get("resend_ms", 10000)
+        self._resend_wait = self.resend_ms  # doubles while no ack comes, back to resend_ms on one
         self.cfg = None
         self.cfg_path = conf.get("cfg_path") or conf.get("outbox", "outbox.bin") + ".cfg"
         self.on_cfg = None  # the kind's app hooks
@@ -147,13 +151,19 @@ class Device:
 
     def _on_message(self, topic, payload):
         try:
-            _, _, msg = wire.decode_for_topic(topic, payload)
+            _, dev, msg = wire.decode_for_topic(topic, payload)
         except wire.WireError as e:
             self.hal.log({"ev": "bad_msg", "topic": topic, "err": str(e)})
+            return
+        if dev != self.id:
+            # Another device's downlink (seen from amqtt after a broker restart): never apply it.
+            self.hal.log({"ev": "bad_msg", "topic": topic, "err": "not for this device"})
             return
         k = msg["k"]
         if k == "ack":
             n = self.outbox.ack(msg["b"], msg["n"], msg.get("x") or ())
+            if n:
+                self._resend_wait = self.resend_ms
             self.hal.log({"ev": "acked", "n": n, "depth": self.outbox.depth()})
         elif k == "resend":
             self._resend_req.append((msg["b"], msg["from"], msg["to"]))
@@ -170,7 +180,7 @@ class Device:
         boot, so a device that starts while the broker is down still has its levels and window."""
         if save and (self.cfg is None or self.cfg != msg):
             try:
-                with open(self.cfg_path, "w") as f:
+                with open(self.cfg_path, "wb") as f:
                     f.write(wire.encode(msg))
             except (OSError, wire.WireError):
                 pass
@@ -196,9 +206,13 @@ class Device:
             entry = self.outbox.first_after(self._sent_rn)
             if entry is None:
                 try:
-                    await asyncio.wait_for_ms(self._kick.wait(), self.resend_ms)
+                    await asyncio.wait_for_ms(self._kick.wait(), self._resend_wait)
                 except asyncio.TimeoutError:
-                    self._sent_rn = -1  # no end-to-end ack in time: send the unacked again
+                    if self.outbox.depth():
+                        # No end-to-end ack in time: send the unacked again, less often each
+                        # round, so a slow gateway is not buried under copies of its backlog.
+                        self._sent_rn = -1
+                        self._resend_wait = min(self._resend_wait * 2, self.resend_ms * 6)
                 continue
             again = entry[0] <= self._max_sent_rn or entry[0] < self.outbox.loaded_rn
             if await self._publish(entry, again):
@@ -219,17 +233,15 @@ class Device:
 
     async def _resend(self, boot, first, last):
         """The gateway asked for boot's seqs first..last: send what we have, "gone" the rest."""
-        have = []
-        for e in self.outbox.entries():
-            if e[1] == boot and first <= e[2] <= last:
-                have.append(e)
-        for e in have:
-            await self._publish(e, True)
+        held = [e[2] for e in self.outbox.entries() if e[1] == boot and first <= e[2] <= last]
+        held.sort()
+        for s in held:
+            e = self.outbox.find(boot, s)  # afresh: an ack may have compacted the file meanwhile
+            if e is not None:
+                await self._publish(e, True)
         if boot == self.boot and last > self.seq:
             last = self.seq
-        held = [e[2] for e in have]
-        missing = [s for s in range(first, last + 1) if s not in held]
-        for a, b in ranges(missing):
+        for a, b in gaps(held, first, last):
             data = wire.encode(wire.gone(self.id, boot, a, b))
             await self.link.publish(self.topic("gone"), data, 1)
 

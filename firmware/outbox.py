@@ -167,6 +167,13 @@ class Outbox:
                 return self.entry(i)
         return None
 
+    def find(self, boot, seq):
+        """The pending entry of (boot, seq), or None."""
+        for i in range(len(self._seq)):
+            if self._seq[i] == seq and self._boots[self._bi[i]] == boot:
+                return self.entry(i)
+        return None
+
     def entries(self):
         return [self.entry(i) for i in range(len(self._seq))]
 

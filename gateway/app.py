@@ -88,6 +88,7 @@ class Gateway:
             t.join(timeout=5)
         if self.link is not None:
             self.link.stop()
+        self.pipeline.close()
         self.journal.close()
         event(log, "gateway_stopped")
 

@@ -78,6 +78,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    """One lock per journal file in this process. Writers on different connections queue on it
+    instead of meeting SQLite's busy handler, which sleeps up to 100 ms per retry."""
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(key)
+        if lock is None:
+            lock = _WRITE_LOCKS[key] = threading.RLock()
+        return lock
+
+
 @dataclass(frozen=True)
 class PendingRecord:
     key: str
@@ -98,7 +113,7 @@ class Journal:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        self._lock = _write_lock(self.path)
 
     def close(self) -> None:
         self.db.close()
@@ -181,6 +196,27 @@ class Journal:
         ):
             yield json.loads(payload)
 
+    def window_state_events_before(self, before: float) -> list[dict[str, Any]]:
+        """Per window, the latest login/logout and the latest pause/resume/login/logout received
+        before `before`: what staff_at and paused_at need from the older log."""
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
+        for (payload,) in self.db.execute(
+            "SELECT payload FROM queue_events WHERE received_at < ? AND json_extract(payload, "
+            "'$.ev') IN ('login', 'logout', 'pause', 'resume')",
+            (before,),
+        ):
+            m = json.loads(payload)
+            w = m.get("w")
+            if w is None:
+                continue
+            groups = ["pause"] + (["staff"] if m["ev"] in ("login", "logout") else [])
+            for g in groups:
+                cur = latest.get((w, g))
+                if cur is None or (m["t"], m["id"]) > (cur["t"], cur["id"]):
+                    latest[(w, g)] = m
+        unique = {m["id"]: m for m in latest.values()}
+        return sorted(unique.values(), key=lambda m: (m["t"], m["id"]))
+
     def record(self, key: str) -> tuple[int, dict[str, Any]] | None:
         row = self.db.execute("SELECT rev, body FROM records WHERE key=?", (key,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
@@ -209,6 +245,14 @@ class Journal:
         out.setdefault("records_pending", 0)
         out.setdefault("tickets_pending", 0)
         return out
+
+    def backlog(self) -> dict[str, int]:
+        """Rows waiting for the server, per table (index-only counts: cheap on a big journal)."""
+        q = self.db.execute
+        return {
+            t: int(q(f"SELECT count(*) FROM {t} WHERE state='pending'").fetchone()[0])
+            for t in ("records", "tickets")
+        }
 
     def meta_get(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

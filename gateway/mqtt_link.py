@@ -84,6 +84,8 @@ class MqttLink:
         client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
         self.connected.set()
         self.metrics.broker_connected.set(1)
+        if not flags.session_present:
+            pass
         event(
             log,
             "broker_connected",

@@ -28,6 +28,8 @@ from gateway.sequences import BootSeqs, GapState, due_resends
 log = logging.getLogger("hallrate.gateway")
 
 BATCH_MAX = 500
+PRUNE_EVERY_S = 24 * 3600
+GAUGES_EVERY_S = 2.0
 _CONFIG_EVENTS = ("login", "logout", "pause", "resume")
 
 
@@ -38,6 +40,14 @@ class Inbound:
     source: str  # mqtt | http | serial:<port>
     received_at: float = field(default_factory=time.time)
     done: Callable[[bool], None] | None = None  # called after the commit with "was it new?"
+
+
+@dataclass
+class Fresh:
+    """Events a commit stored for the first time, for the attribution stage."""
+
+    queue: list[tuple[dict[str, Any], float]]
+    votes: list[tuple[str, dict[str, Any], float]]
 
 
 class Downlink(Protocol):
@@ -60,6 +70,12 @@ class Pipeline:
     ) -> None:
         self.cfg = cfg
         self.journal = journal
+        # The attribution stage writes through its own connection (SQLite serialises writers).
+        self.rjournal = Journal(journal.path)
+        self._fresh: queue.Queue[Fresh] = queue.Queue()
+        # Set by the MQTT link on every (re)connect: a broker that lost its retained messages
+        # (amqtt restarted) gets every device's config again.
+        self.configs_wanted = threading.Event()
         self.downlink = downlink
         self.metrics = metrics or GatewayMetrics()
         self.clock = clock
@@ -69,10 +85,41 @@ class Pipeline:
         self._boots: dict[tuple[str, str], BootSeqs] = {}
         self.gaps: dict[tuple[str, str], dict[tuple[int, int], GapState]] = {}
         self._last_tick = 0.0
+        self._last_gauges = 0.0
+        self._loaded_at = clock()
         self._ack_topic_prefix = f"{wire.TOPIC_ROOT}/{cfg.hall}/dev/"
         self.processed = 0
 
     # ---- life cycle -----------------------------------------------------------------------
+
+    def _load_attributor(self) -> attr.Attributor:
+        """An attributor holding the journal's last `attribution_horizon_h` of events, plus each
+        window's latest older login/logout and pause/resume (a login can be days old)."""
+        a = attr.Attributor(self.cfg.device_windows(), self.cfg.policy)
+        since = self.clock() - self.cfg.attribution_horizon_h * 3600
+        for m in self.rjournal.window_state_events_before(since):
+            a.add_queue_event(attr.QueueEvent.from_wire(m))
+        for m in self.rjournal.queue_events_since(since):
+            a.add_queue_event(attr.QueueEvent.from_wire(m))
+        for key, m, received_at in self.rjournal.device_events_since(since):
+            a.add_vote(self._vote(key, m, received_at))
+        self._loaded_at = self.clock()
+        return a
+
+    def _maybe_prune(self) -> None:
+        """Bound memory: rebuild the attributor from the journal once a day. Votes older than
+        the horizon are settled; their records stay as they are."""
+        if self.clock() - self._loaded_at < PRUNE_EVERY_S:
+            return
+        self.attributor = self._load_attributor()
+        self._time_source = {
+            k: v for k, v in self._time_source.items() if k in self.attributor.votes
+        }
+        self._write_records(set(self.attributor.votes), set())
+        event(log, "attributor_pruned", votes=len(self.attributor.votes))
+
+    def close(self) -> None:
+        self.rjournal.close()
 
     def submit(self, item: Inbound) -> None:
         self.inbox.put(item)
@@ -80,11 +127,7 @@ class Pipeline:
     def recover(self) -> None:
         """Rebuild attribution state from the journal (after a start or a crash) and repair
         every record whose stored attribution is missing or stale."""
-        since = self.clock() - self.cfg.attribution_horizon_h * 3600
-        for m in self.journal.queue_events_since(since):
-            self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
-        for key, m, received_at in self.journal.device_events_since(since):
-            self.attributor.add_vote(self._vote(key, m, received_at))
+        self.attributor = self._load_attributor()
         self._write_records(
             set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
         )
@@ -97,6 +140,12 @@ class Pipeline:
         )
 
     def run(self, stop: threading.Event) -> None:
+        """Two stages in two threads: this one commits and acks (what the broker and the devices
+        wait for), the other attributes, writes records and publishes requests and configs."""
+        attribution = threading.Thread(
+            target=self._run_attribution, args=(stop,), name="gw-attribution", daemon=True
+        )
+        attribution.start()
         while not stop.is_set():
             try:
                 first = self.inbox.get(timeout=0.25)
@@ -110,15 +159,45 @@ class Pipeline:
                 except queue.Empty:
                     break
             try:
-                self.process(batch)
+                self._fresh.put(self.commit(batch))
             except Exception:
                 # The batch is not acked to anyone; its senders will resend it.
                 log.exception("batch failed", extra={"event": "batch_failed"})
             self.tick()
+        attribution.join(10)
+
+    def _run_attribution(self, stop: threading.Event) -> None:
+        while not (stop.is_set() and self._fresh.empty()):
+            if self.configs_wanted.is_set():
+                self.configs_wanted.clear()
+                self.publish_all_configs()
+            try:
+                fresh = [self._fresh.get(timeout=0.25)]
+            except queue.Empty:
+                continue
+            while len(fresh) < 20:
+                try:
+                    fresh.append(self._fresh.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.attribute(
+                    [q for f in fresh for q in f.queue], [v for f in fresh for v in f.votes]
+                )
+                self._maybe_prune()
+            except Exception:
+                # Journaled already: the next start's recover() attributes them.
+                log.exception("attribution failed", extra={"event": "attribution_failed"})
 
     # ---- one batch ------------------------------------------------------------------------
 
     def process(self, batch: list[Inbound]) -> None:
+        """Both stages, synchronously (tests and tools)."""
+        fresh = self.commit(batch)
+        self.attribute(fresh.queue, fresh.votes)
+
+    def commit(self, batch: list[Inbound]) -> Fresh:
+        """Journal a batch in one durable transaction, then ack it to every sender."""
         new_flags: list[bool] = []
         fresh_queue: list[tuple[dict[str, Any], float]] = []
         fresh_votes: list[tuple[str, dict[str, Any], float]] = []
@@ -160,6 +239,14 @@ class Pipeline:
                 self.metrics.duplicates.labels(k).inc(n)
 
         self._settle(settled)
+        return Fresh(fresh_queue, fresh_votes)
+
+    def attribute(
+        self,
+        fresh_queue: list[tuple[dict[str, Any], float]],
+        fresh_votes: list[tuple[str, dict[str, Any], float]],
+    ) -> None:
+        """Attribute newly journaled events; write records; publish requests and configs."""
         touched: set[str] = set()
         for m, _ in sorted(fresh_queue, key=lambda x: (x[0]["t"], x[0]["id"])):
             touched |= self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
@@ -232,11 +319,12 @@ class Pipeline:
         a = self.attributor
         tz = a._tz
         # Records are re-derived from the journal at start-up, so they need no fsync of their own.
-        self.journal.db.execute("PRAGMA synchronous=NORMAL")
+        rj = self.rjournal
+        rj.db.execute("PRAGMA synchronous=NORMAL")
         written: dict[str, int] = {}
         flagged: dict[str, int] = {}
         try:
-            with self.journal.transaction():
+            with rj.transaction():
                 for key in sorted(keys):
                     v = a.votes[key]
                     r = a.result(key)
@@ -256,16 +344,16 @@ class Pipeline:
                         "flags": list(r.flags),
                         "source": self.cfg.server.gateway_id,
                     }
-                    if self.journal.put_record(key, body) is not None:
+                    if rj.put_record(key, body) is not None:
                         written[r.attribution] = written.get(r.attribution, 0) + 1
                         for f in r.flags:
                             flagged[f] = flagged.get(f, 0) + 1
                 for tk, date in sorted(tickets):
                     rec = attr.ticket_record(a, self.cfg.hall, tk, date)
                     if rec["called_at"] or rec["finished_at"]:  # the server needs a time
-                        self.journal.put_ticket(str(rec["key"]), rec)
+                        rj.put_ticket(str(rec["key"]), rec)
         finally:
-            self.journal.db.execute("PRAGMA synchronous=FULL")
+            rj.db.execute("PRAGMA synchronous=FULL")
         for name, n in written.items():
             self.metrics.attributed.labels(name).inc(n)
         for name, n in flagged.items():
@@ -337,14 +425,15 @@ class Pipeline:
                 )
             open_gaps += sum(1 for g in states.values() if not g.reported)
         self.metrics.gaps_open.set(open_gaps)
-        online = self.journal.db.execute(
-            "SELECT count(*) FROM devices WHERE state='online' AND last_seen >= ?",
-            (now - c.device_offline_s,),
-        ).fetchone()[0]
-        self.metrics.devices_online.set(online)
-        counts = self.journal.counts()
-        self.metrics.backlog.labels("records").set(counts["records_pending"])
-        self.metrics.backlog.labels("tickets").set(counts["tickets_pending"])
+        if now - self._last_gauges >= GAUGES_EVERY_S:
+            self._last_gauges = now
+            online = self.journal.db.execute(
+                "SELECT count(*) FROM devices WHERE state='online' AND last_seen >= ?",
+                (now - c.device_offline_s,),
+            ).fetchone()[0]
+            self.metrics.devices_online.set(online)
+            for table, n in self.journal.backlog().items():
+                self.metrics.backlog.labels(table).set(n)
 
     # ---- downlink -------------------------------------------------------------------------
 
@@ -402,9 +491,9 @@ class Pipeline:
         return obj
 
     def _next_cfg_rev(self) -> int:
-        with self.journal.transaction():
-            rev = int(self.journal.meta_get("cfg_rev", "0") or 0) + 1
-            self.journal.meta_set("cfg_rev", str(rev))
+        with self.rjournal.transaction():
+            rev = int(self.rjournal.meta_get("cfg_rev", "0") or 0) + 1
+            self.rjournal.meta_set("cfg_rev", str(rev))
         return rev
 
     def publish_config(self, device: str) -> None:

@@ -12,7 +12,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, delete, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Table,
+    and_,
+    case,
+    cast as sql_cast,
+    delete,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from server.models import DailyCount, Evaluation, MonthlyCount
@@ -164,7 +175,8 @@ def grouped_counts(
         dims = [table.c.channel, table.c.counted]
         if by:
             dims.insert(0, table.c[f"{by}_id"])
-        sums = [func.sum(table.c[c]) for c in LEVEL_COLUMNS]
+        # PostgreSQL sums BIGINT into NUMERIC; cast back so no Decimal is built per cell.
+        sums = [sql_cast(func.sum(table.c[c]), BigInteger) for c in LEVEL_COLUMNS]
         stmt = (
             select(*dims, *sums).where(_where(table, period_col, lo, hi, filters)).group_by(*dims)
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.config import Settings
@@ -32,10 +33,14 @@ def ensure_gateway(session: Session, code: str, api_key: str, hall_code: str) ->
 
 
 def apply(session: Session, settings: Settings) -> None:
-    if settings.bootstrap_admin:
-        username, password = settings.bootstrap_admin.split(":", 1)
-        ensure_admin(session, username, password)
-    if settings.bootstrap_gateway:
-        code, key, hall = settings.bootstrap_gateway.split(":")
-        ensure_gateway(session, code, key, hall)
-    session.commit()
+    try:
+        if settings.bootstrap_admin:
+            username, password = settings.bootstrap_admin.split(":", 1)
+            ensure_admin(session, username, password)
+        if settings.bootstrap_gateway:
+            code, key, hall = settings.bootstrap_gateway.split(":")
+            ensure_gateway(session, code, key, hall)
+        session.commit()
+    except IntegrityError:
+        # Another worker process created them at the same moment.
+        session.rollback()

@@ -413,15 +413,13 @@ def store_evaluations(
     for index, ev in good:
         hall_id = directory.halls[ev.hall]
         try:
-            row = _row(ev, hall_id, directory, zone)
+            row = _row(ev, hall_id, directory, zone, now)
         except RecordError as exc:
             result.rejected.append(Rejection(index, ev.key, str(exc)))
             continue
         ident = (hall_id, ev.key)
         current = new_rows.get(ident) or existing.get(ident)
         if current is None:
-            row.update(source=ev.source, created_at=now, updated_at=now, excluded=False)
-            row["counted"] = not row["flags"]
             new_rows[ident] = row
             result.accepted += 1
             continue
@@ -579,7 +577,9 @@ def _existing(
     return out
 
 
-def _row(ev: EvaluationIn, hall_id: int, directory: _Directory, zone: ZoneInfo) -> dict[str, Any]:
+def _row(
+    ev: EvaluationIn, hall_id: int, directory: _Directory, zone: ZoneInfo, now: datetime
+) -> dict[str, Any]:
     window_id = dept_id = staff_id = None
     if ev.window:
         window_id, dept_id = directory.windows[(hall_id, ev.window)]
@@ -608,6 +608,11 @@ def _row(ev: EvaluationIn, hall_id: int, directory: _Directory, zone: ZoneInfo) 
         "ticket": ev.ticket,
         "attribution": ev.attribution,
         "flags": ev.flags,
+        "excluded": False,
+        "counted": not ev.flags,
+        "source": ev.source,
+        "created_at": now,
+        "updated_at": now,
     }
 
 

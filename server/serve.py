@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from typing import Any
 
 from server.config import Settings
 
@@ -14,13 +16,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="listen port (default HALLRATE_PORT or 8470)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default HALLRATE_DATABASE_URL)")
     parser.add_argument("--migrate", action="store_true", help="run migrations before serving")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (SQLite writes still serialise)"
+    )
     parser.add_argument("--log-level", default="info")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:
@@ -48,6 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"hallrate serve: {exc}")
         return 2
+    if args.workers > 1:
+        # Each worker process builds its own app from the environment.
+        app.state.engine.dispose()
+        os.environ.update({f"HALLRATE_{k.upper()}": str(v) for k, v in overrides.items()})
+        uvicorn.run(
+            "server.app:create_app",
+            factory=True,
+            workers=args.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+        )
+        return 0
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
 

@@ -136,6 +136,7 @@ class DeviceModel:
             "connects": 0,
             "resend_requests": 0,
             "power_losses": 0,
+            "misrouted": 0,
         }
         self.cfg: dict[str, Any] | None = None
         self.conn: MqttConnection | None = None
@@ -308,9 +309,13 @@ class DeviceModel:
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
-            _hall, _dev, msg = wire.decode_for_topic(topic, payload)
+            _hall, dev, msg = wire.decode_for_topic(topic, payload)
         except wire.WireError as e:
             log.warning("%s: bad downlink on %s: %s", self.device, topic, e)
+            return
+        if dev != self.device:
+            # amqtt 0.12.1 was seen delivering another device's cfg after a broker restart.
+            self.stats["misrouted"] += 1
             return
         k = msg["k"]
         if k == "ack":

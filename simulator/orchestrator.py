@@ -111,6 +111,7 @@ class Simulation:
         self.firmware: dict[str, Any] = {}  # window -> FirmwareDevice
         self.fw_locks: dict[str, asyncio.Lock] = {}
         self.done_events = 0
+        self.window_t: dict[str, float] = {}
         self.req_wait = REQ_WAIT_S
         self.svc: HallServices | None = None
         self.drive_s = 0.0
@@ -193,8 +194,14 @@ class Simulation:
     def sim_now(self) -> float:
         return self.t0 + (time.monotonic() - self.real0) * self.opts.speed
 
+    def script_now(self) -> float:
+        """Simulated time the whole hall has reached: every window has played every event
+        before it (windows can lag the clock, e.g. waiting for a rating request)."""
+        done = min(self.window_t.values(), default=float(self.t1))
+        return min(done, self.sim_now())
+
     def progress(self) -> float:
-        return min(1.0, max(0.0, (self.sim_now() - self.t0) / max(1, self.t1 - self.t0)))
+        return min(1.0, max(0.0, (self.script_now() - self.t0) / max(1, self.t1 - self.t0)))
 
     async def _pace(self, t: int) -> None:
         ahead = (t - self.sim_now()) / self.opts.speed
@@ -209,6 +216,7 @@ class Simulation:
         i = 0
         while i < len(events):
             e = events[i]
+            self.window_t[w] = e.t
             await self._pace(e.t)
             if fw is not None:
                 unit = [e]
@@ -235,6 +243,7 @@ class Simulation:
                 m.press(e.level)
             i += 1
             self.done_events += 1
+        self.window_t[w] = float("inf")
 
     async def _firmware_unit(
         self, w: str, fw: Any, unit: list[Event], send: Callable[..., Any]
@@ -272,6 +281,9 @@ class Simulation:
     async def _drive_ballots(self, events: list[Event]) -> None:
         for e in events:
             await self._pace(e.t)
+            # A ticket reaches the exit after its window served it: keep drops behind the windows.
+            while self.script_now() < e.t:
+                await asyncio.sleep(0.01)
             assert e.device is not None and e.slot is not None
             clock = self.clocks[e.device]
             clock.t = max(clock.t, e.t)
@@ -498,6 +510,7 @@ class Simulation:
                 assert e.window is not None
                 per_window[e.window].append(e)
         self.real0 = time.monotonic()
+        self.window_t = {w: float(self.t0) for w in per_window}
         stop = asyncio.Event()
         aux = [asyncio.create_task(self._progress_bar(fleet, stop))]
         timed = self._timed_faults(svc, fleet)
@@ -575,7 +588,9 @@ class Simulation:
             if self.opts.progress and (tty or int(frac * 10) != shown):
                 shown = int(frac * 10)
                 bar = "#" * int(frac * 30)
-                clock = datetime.fromtimestamp(self.sim_now(), ZoneInfo(self.spec.tz))
+                clock = datetime.fromtimestamp(
+                    min(self.script_now(), self.t1), ZoneInfo(self.spec.tz)
+                )
                 lead = "\r" if tty else ""
                 print(
                     f"{lead}[{bar:<30}] {frac * 100:5.1f}%  sim {clock:%H:%M}  "
@@ -603,6 +618,7 @@ class Simulation:
             "resends": fleet.total("resends"),
             "gone_sent": fleet.total("gone"),
             "stale_requests_ignored": fleet.total("stale_reqs"),
+            "misrouted_downlinks_ignored": fleet.total("misrouted"),
             "unclosable_gaps": len(lost),
             "queue": dict(getattr(queue, "stats", {})),
             "faults": dict(self.fault_log.injected),

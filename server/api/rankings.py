@@ -85,7 +85,8 @@ class ScoreMemo:
 
 
 def _frozen(counts: Counts) -> tuple[Any, ...]:
-    return tuple(sorted((ch, tuple(sorted(lv.items()))) for ch, lv in counts.items()))
+    # Not sorted: equal keys still mean equal counts; another order only costs a cache miss.
+    return tuple((ch, tuple(lv.items())) for ch, lv in counts.items())
 
 
 def _memo(request: Request, policy: PolicyDep) -> ScoreMemo:
@@ -118,7 +119,11 @@ def rankings(
         counted, excluded = groups.get(member_id, (empty, empty))
         value, parts = memo.get(counted, excluded)
         items.append((value, member, parts))
-    items.sort(key=lambda it: (it[0] is None, -(it[0] or Fraction(0)), it[1]["code"]))
+    # By code, then (stable) by score descending; members without a score go last.
+    items.sort(key=lambda it: it[1]["code"])
+    scored = [(v, m, parts) for v, m, parts in items if v is not None]
+    scored.sort(key=lambda it: it[0], reverse=True)
+    items = [*scored, *((v, m, parts) for v, m, parts in items if v is None)]
     ranked = []
     previous: Fraction | None = None
     rank = 0

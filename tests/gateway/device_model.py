@@ -41,6 +41,7 @@ class WireDevice:
         self.requests: list[dict[str, Any]] = []
         self.configs: list[dict[str, Any]] = []
         self.resend_requests: list[dict[str, Any]] = []
+        self.ignore_resend = False
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -187,7 +188,7 @@ class WireDevice:
                 self.resend_requests.append(m)
                 have = [self.outbox[s] for s in range(m["from"], m["to"] + 1) if s in self.outbox]
                 lost = [s for s in range(m["from"], m["to"] + 1) if s not in self.outbox]
-        if k == "resend" and m["b"] == self.boot:
+        if k == "resend" and m["b"] == self.boot and not self.ignore_resend:
             for ev in have:
                 self._send(ev)
             if lost:

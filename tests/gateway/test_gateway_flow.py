@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from firmware import wire
 from gateway.app import Gateway
+from gateway.cli import status as cli_status
 from gateway.journal import Journal
 from tests.gateway.conftest import (
     HALL,
@@ -231,7 +232,15 @@ def test_queue_events_over_mqtt_topic_and_status(
         assert st["broker_connected"] is True
         metrics = httpx.get(f"http://127.0.0.1:{gateway.cfg.http_port}/metrics").text
         assert 'hallrate_gateway_events_in_total{kind="queue",source="mqtt"} 2.0' in metrics
-        assert "hallrate_gateway_devices_online 1.0" in metrics
+        # The gauge is refreshed by the pipeline's timer.
+        wait_for(
+            lambda: (
+                "hallrate_gateway_devices_online 1.0"
+                in httpx.get(f"http://127.0.0.1:{gateway.cfg.http_port}/metrics").text
+            ),
+            10,
+            "devices_online gauge",
+        )
     finally:
         c.loop_stop()
         c.disconnect()
@@ -263,5 +272,72 @@ def test_gap_is_resent_on_request_and_lost_events_are_reported(
         assert [(r["first"], r["last"], r["reason"]) for r in lost_rows] == [(lost, lost, "gone")]
         metrics = httpx.get(f"http://127.0.0.1:{gateway.cfg.http_port}/metrics").text
         assert 'hallrate_gateway_gaps_unclosable_total{reason="gone"} 1.0' in metrics
+    finally:
+        dev.close()
+
+
+def test_gap_the_device_never_fills_is_reported_unclosable(
+    gateway: Gateway, broker: Broker, hall_server: HallServer
+) -> None:
+    dev = WireDevice(broker.host, broker.port, HALL, "EV-A03", resend_s=3600)
+    dev.ignore_resend = True  # a device that lost its outbox and does not say so
+    try:
+        wait_for(dev.connected.is_set, 10, "device connected")
+        now = int(time.time())
+        dev.vote(t=now)
+        dev.forget()
+        dev.vote(t=now + 2)
+        assert dev.wait_all_acked(20)  # cumulative n=1 plus selective x=[3]
+        assert dev.acks[-1]["n"] == 1 and dev.acks[-1]["x"] == [3]
+        j = Journal(gateway.cfg.journal_path)
+        try:
+            rows = wait_for(j.lost, 20, "unclosable gap recorded")
+        finally:
+            j.close()
+        assert [(r["first"], r["last"], r["reason"]) for r in rows] == [(2, 2, "unanswered")]
+        assert len(dev.resend_requests) == gateway.cfg.gap_max_attempts
+        status = httpx.get(f"http://127.0.0.1:{gateway.cfg.http_port}/status").json()
+        assert status["lost"][0]["reason"] == "unanswered" and status["open_gaps"] == []
+    finally:
+        dev.close()
+
+
+def test_gateway_presence_is_retained_with_last_will(
+    gateway: Gateway, broker: Broker, hall_server: HallServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_status(gateway.cfg) == 0
+    out = capsys.readouterr().out
+    assert "(running gateway)" in out and "broker connected: True" in out
+    got: list[bytes] = []
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+    c.on_message = lambda cl, u, m: got.append(m.payload)
+    c.connect(broker.host, broker.port)
+    c.subscribe(wire.gateway_status_topic(HALL), 1)
+    c.loop_start()
+    try:
+        wait_for(lambda: got, 10, "retained gateway status")
+        assert json.loads(got[-1]) == {"st": "online"}
+    finally:
+        c.loop_stop()
+        c.disconnect()
+
+
+def test_broker_restart_keeps_device_configs_and_votes_flowing(
+    gateway: Gateway, broker: Broker, hall_server: HallServer
+) -> None:
+    assert gateway.link is not None
+    broker.restart()  # amqtt forgets retained messages; the gateway republishes on reconnect
+    wait_for(gateway.link.connected.is_set, 30, "gateway reconnected")
+    dev = WireDevice(broker.host, broker.port, HALL, "EV-A02")
+    try:
+        cfg = wait_for(lambda: dev.configs and dev.configs[-1], 20, "config after the restart")
+        assert cfg["w"] == "A02"
+        s = dev.vote("satisfied", t=int(time.time()))
+        assert dev.wait_all_acked(20)
+        wait_for(
+            lambda: any(r["key"] == f"EV-A02:{dev.boot}:{s}" for r in hall_server.evaluations()),
+            20,
+            "vote at the server",
+        )
     finally:
         dev.close()

@@ -253,4 +253,5 @@ def test_fast_ack_payload_is_exactly_what_wire_encode_gives(tmp_path: Path) -> N
             False,
         ),
     ]
+    p.close()
     p.journal.close()

@@ -127,6 +127,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     yield p
     stop.set()
     t.join(5)
+    p.close()
     p.journal.close()
 
 

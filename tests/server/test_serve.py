@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,16 @@ from tests.support.procs import Proc
 
 @pytest.mark.timeout(60)
 def test_serve_migrates_bootstraps_and_ingests(db_url: str, tmp_path: Path) -> None:
+    _serve_and_use(db_url, tmp_path, workers=1)
+
+
+@pytest.mark.timeout(60)
+def test_serve_with_two_workers(sqlite_url: str, tmp_path: Path) -> None:
+    """Both worker processes bootstrap the same admin and gateway without tripping over it."""
+    _serve_and_use(sqlite_url, tmp_path, workers=2)
+
+
+def _serve_and_use(db_url: str, tmp_path: Path, workers: int) -> None:
     port = free_port()
     env = {
         "HALLRATE_DATA_DIR": str(tmp_path),
@@ -22,24 +33,39 @@ def test_serve_migrates_bootstraps_and_ingests(db_url: str, tmp_path: Path) -> N
         "HALLRATE_BOOTSTRAP_GATEWAY": "gw-h1:k-123456:H1",
     }
     argv = [sys.executable, "-m", "server.serve", "--migrate", "--port", str(port)]
+    argv += ["--workers", str(workers)]
     proc = Proc("server", [*argv, "--database-url", db_url], tmp_path, env=env).start()
     try:
         wait_port("127.0.0.1", port, timeout=30)
         base = f"http://127.0.0.1:{port}/api/v1"
+        wait_until_healthy(base)
         gw = {"Authorization": "Bearer k-123456"}
-        r = httpx.post(
-            f"{base}/ingest/evaluations", json={"records": [evaluation("k1")]}, headers=gw
-        )
-        assert r.json()["accepted"] == 1, proc.log()
+        for i in range(4):  # spread over the workers
+            r = httpx.post(
+                f"{base}/ingest/evaluations", json={"records": [evaluation(f"k{i}")]}, headers=gw
+            )
+            assert r.json()["accepted"] == 1, proc.log()
         token = httpx.post(
             f"{base}/auth/token", json={"username": "admin", "password": "admin-pass"}
         ).json()["access_token"]
         r = httpx.get(
             f"{base}/scores?hall=H1&period=2026Q4", headers={"Authorization": f"Bearer {token}"}
         )
-        assert r.json()["result"]["counted_total"] == 1
+        assert r.json()["result"]["counted_total"] == 4
     finally:
         proc.stop()
+
+
+def wait_until_healthy(base: str) -> None:
+    """The port opens before every worker is ready; poll the health endpoint."""
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(base)
 
 
 def test_serve_refuses_placeholder_secret_in_production(tmp_path: Path) -> None:

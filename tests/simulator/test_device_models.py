@@ -164,3 +164,19 @@ def test_outbox_file_survives_and_skips_torn_line(tmp_path: Path) -> None:
         f.write('{"op":"e","m":{"d"')  # a torn append
     again = Outbox(p)
     assert list(again.events) == [("b1", 2)]
+
+
+def test_ignores_another_devices_downlink() -> None:
+    """amqtt 0.12.1 was seen delivering another device's cfg after a restart: never apply it."""
+
+    async def scenario() -> None:
+        m = DeviceModel(HALL, "EV-A04", "evaluator")
+        other = wire.config("EV-A02", 7, "A02", wire.LEVELS, 60, paused=True)
+        m._on_message(wire.device_topic(HALL, "EV-A02", "cfg"), wire.encode(other))
+        assert m.cfg is None and not m.evaluator.paused
+        assert m.stats["misrouted"] == 1
+        own = wire.config("EV-A04", 8, "A04", wire.LEVELS, 60, paused=True)
+        m._on_message(wire.device_topic(HALL, "EV-A04", "cfg"), wire.encode(own))
+        assert m.cfg is not None and m.evaluator.paused
+
+    asyncio.run(scenario())

@@ -7,6 +7,7 @@ import pwd
 import shutil
 import sys
 from pathlib import Path
+from typing import Self
 
 from tests.support.ports import free_port, port_closed, wait_port
 from tests.support.procs import REPO, Proc
@@ -66,7 +67,7 @@ class Broker:
     def argv(self) -> list[str]:
         raise NotImplementedError
 
-    def start(self) -> Broker:
+    def start(self) -> Self:
         self.proc = Proc(f"{self.kind}-{self.port}", self.argv(), self.workdir).start()
         try:
             wait_port(self.host, self.port, timeout=20)

@@ -170,3 +170,11 @@ def test_bytes_bound_evicts_when_pending_alone_is_too_big():
     _fill(ob, "b", 40)
     assert _size(p) <= 1024 and ob.overflow > 0
     assert ob.entry(ob.depth() - 1)[2] == 40  # the newest is always kept
+
+
+def test_find():
+    ob = Outbox(_path())
+    ob.load()
+    _fill(ob, "b", 3)
+    assert ob.find("b", 2)[2] == 2
+    assert ob.find("b", 9) is None and ob.find("x", 1) is None
