@@ -11,6 +11,7 @@ table row for docs/benchmarks.md ("Simulator / soak").
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import threading
@@ -50,6 +51,78 @@ def sample(sim: Simulation, peaks: dict[str, int], stop: threading.Event) -> Non
         stop.wait(0.5)
 
 
+def devices_only(n: int, events: int, workdir: Path) -> int:
+    """N device models in this process against a fresh Mosquitto: connect time, publish rate of
+    sequenced events to a paho subscriber acting as the gateway (it acks each one), peak RSS."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from firmware import wire
+    from simulator.device_models import DeviceModel, Fleet
+    from simulator.hall_model import HallSpec
+    from simulator.services import HallServices
+
+    svc = HallServices(HallSpec(), workdir, broker_kind="mosquitto")
+    svc.start_broker()
+    got: dict[str, int] = {}
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="soak-gw")
+
+    def on_message(c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
+        msg = wire.decode(m.payload)
+        got[wire.event_key(msg)] = 1
+        c.publish(
+            wire.device_topic("H1", msg["d"], "ack"),
+            wire.encode(wire.ack(msg["d"], msg["b"], msg["s"])),
+            1,
+        )
+
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", svc.broker_port)
+    sub.subscribe("hr/v1/H1/dev/+/vote", 1)
+    sub.loop_start()
+
+    async def go() -> tuple[float, float, int]:
+        fleet = Fleet("127.0.0.1", svc.broker_port)
+        for i in range(n):
+            fleet.add(DeviceModel("H1", f"EV-{i:04d}", "evaluator", heartbeat_s=30))
+        t0 = time.monotonic()
+        fleet.start()
+        await fleet.wait_connected(120)
+        t_conn = time.monotonic() - t0
+        t1 = time.monotonic()
+        for _ in range(events):
+            for m in fleet.devices.values():
+                m.press("satisfied")
+            await asyncio.sleep(0)
+        while fleet.outbox_depth() and time.monotonic() - t1 < 120:
+            await asyncio.sleep(0.05)
+        t_pub = time.monotonic() - t1
+        left = fleet.outbox_depth()
+        await fleet.close()
+        return t_conn, t_pub, left
+
+    try:
+        t_conn, t_pub, left = asyncio.run(go())
+    finally:
+        sub.loop_stop()
+        svc.stop_all()
+    total = n * events
+    print(
+        f"{n} devices connected in {t_conn:.1f} s; {total} votes published and acked end to end "
+        f"in {t_pub:.1f} s ({total / t_pub:.0f}/s), {len(got)} distinct received, {left} left "
+        f"in outboxes; peak RSS of the device process {peak_rss_kib() / 1024:.0f} MiB"
+    )
+    return 0 if left == 0 and len(got) == total else 1
+
+
+def peak_rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--windows", type=int, default=100)
@@ -60,7 +133,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt")
     p.add_argument("--workdir", type=Path)
     p.add_argument("--quiesce-timeout", type=float, default=1800.0)
+    p.add_argument(
+        "--devices-only",
+        type=int,
+        metavar="N",
+        help="only N device models against Mosquitto and an acking subscriber",
+    )
+    p.add_argument("--events", type=int, default=5, help="--devices-only: votes per device")
     args = p.parse_args(argv)
+    if args.devices_only:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return devices_only(args.devices_only, args.events, Path(tmp))
     opts = SimOptions(
         windows=args.windows,
         tickets=args.tickets,

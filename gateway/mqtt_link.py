@@ -85,7 +85,7 @@ class MqttLink:
         self.connected.set()
         self.metrics.broker_connected.set(1)
         if not flags.session_present:
-            pass
+            self.pipeline.configs_wanted.set()
         event(
             log,
             "broker_connected",

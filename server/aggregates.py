@@ -18,11 +18,13 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    cast as sql_cast,
     delete,
     func,
     literal,
     select,
+)
+from sqlalchemy import (
+    cast as sql_cast,
 )
 from sqlalchemy.orm import Session
 

@@ -351,6 +351,13 @@ def _ballots(
         slot = _choice(rng, profiles[fin.window].ballot_levels())
         box = boxes[rng.randrange(len(boxes))]
         t = fin.t + rng.randint(60, 600)
+        # Tickets are numbered per day: a drop after midnight could not find its ticket. A day
+        # that overruns (a soak) keeps its drops before midnight, or has none for that ticket.
+        midnight = _next_midnight(fin.t, spec.tz)
+        if t >= midnight - 5:
+            t = midnight - 5
+            if t < fin.t + 60:
+                continue
         readable = rng.random() >= spec.p_drop_unreadable
         tk = fin.ticket if readable else None
         role = "first" if readable else "unreadable"
@@ -370,7 +377,7 @@ def _ballots(
             slot2 = rng.randrange(len(BALLOT_SLOTS))
             ev.append(
                 Event(
-                    t + rng.randint(5, 60),
+                    min(t + rng.randint(5, 60), midnight - 1),
                     "drop",
                     fin.window,
                     tk,
@@ -402,7 +409,9 @@ def _sms_and_phone(
             n_sms += 1
             replied = rng.random() < spec.p_sms_reply
             lv = LEVELS[_choice(rng, levels)] if replied else None
-            t = min(fin.t + rng.randint(600, 10800), day_end)
+            t = fin.t + rng.randint(600, 10800)
+            if fin.t <= day_end < t:
+                t = day_end
             ev.append(
                 Event(
                     t,
@@ -432,6 +441,13 @@ def _sms_and_phone(
                     matter=fin.matter,
                 )
             )
+
+
+def _next_midnight(t: int, tz: str) -> int:
+    local = datetime.fromtimestamp(t, ZoneInfo(tz))
+    return int(
+        datetime.combine(local.date() + timedelta(days=1), time(0), ZoneInfo(tz)).timestamp()
+    )
 
 
 def with_spec(spec: HallSpec, **changes: object) -> HallSpec:

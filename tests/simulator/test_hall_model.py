@@ -135,3 +135,21 @@ def test_invariants_any_hall(windows: int, tickets: int, seed: int, firmware: in
             windows=windows, tickets=tickets, seed=seed, firmware_windows=min(firmware, windows)
         )
     )
+
+
+def test_overrun_day_keeps_drops_on_their_tickets_date() -> None:
+    """A soak day can run past midnight; ticket numbers are per day, so a drop never crosses it."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    spec = HallSpec(windows=2, tickets=2000, seed=5)
+    s = build(spec)
+    tz = ZoneInfo(spec.tz)
+    assert datetime.fromtimestamp(s.end, tz).date() > spec.day  # it does overrun
+    finish = {e.ticket: e.t for e in s.events if e.kind == "queue" and e.ev == "finish"}
+    drops = [e for e in s.events if e.kind == "drop" and e.ticket is not None]
+    assert drops
+    for d in drops:
+        f = finish[d.ticket]
+        assert d.t >= f + 60
+        assert datetime.fromtimestamp(d.t, tz).date() == datetime.fromtimestamp(f, tz).date()
