@@ -101,6 +101,8 @@ class _Base:
     group: str | None  # votes in one group compete for the ticket's single rating
     candidate: bool  # may this vote be the group's counted one?
     repeat_flag: str = MISUSE
+    # Time of the finish the vote was matched to: its staff is read from the queue log then.
+    ref_t: int | None = None
 
 
 @dataclass
@@ -125,6 +127,10 @@ class Attributor:
         # window (when not the device's own) or ticket it may change.
         self._by_result_window: dict[str, set[str]] = {}
         self._by_result_ticket: dict[str, set[str]] = {}
+        # Votes matched (through their request id) to a finish later than the press plus the
+        # clock skew: a late login or logout before that finish changes their staff, and the
+        # time index of presses would not find them.
+        self._late_ref: dict[str, set[str]] = {}
 
     # ---- inputs ---------------------------------------------------------------------------
 
@@ -143,6 +149,7 @@ class Attributor:
             i = bisect.bisect_left(lst, (ev.t - self.policy.clock_skew_s, ""))
             touched.update(k for _, k in lst[i:])
             touched |= self._by_result_window.get(ev.w, set())
+            touched |= self._late_ref.get(ev.w, set())
         if ev.tk is not None:
             touched |= self._drops_by_ticket.get(ev.tk, set())
             touched |= self._by_result_ticket.get(ev.tk, set())
@@ -183,6 +190,7 @@ class Attributor:
         self._groups.clear()
         self._by_result_window.clear()
         self._by_result_ticket.clear()
+        self._late_ref.clear()
         self._refresh(set(self.votes))
 
     # ---- queue log queries ----------------------------------------------------------------
@@ -321,6 +329,7 @@ class Attributor:
             frozenset(flags),
             f"fin:{finish.id}",
             candidate,
+            ref_t=finish.t,
         )
 
     def _drop(self, v: Vote) -> _Base:
@@ -390,7 +399,13 @@ class Attributor:
         return out
 
     def _reindex(self, k: str, old: _Base | None, new: _Base) -> None:
-        bound = self._bound_window(self.votes[k]) if self.votes[k].channel == EVALUATOR else None
+        v = self.votes[k]
+        bound = self._bound_window(v) if v.channel == EVALUATOR else None
+        late = v.t + self.policy.clock_skew_s
+        if old is not None and old.window is not None and old.ref_t is not None:
+            self._late_ref.get(old.window, set()).discard(k)
+        if new.window is not None and new.ref_t is not None and new.ref_t > late:
+            self._late_ref.setdefault(new.window, set()).add(k)
         if old is not None:
             if old.window is not None and old.window != bound:
                 self._by_result_window.get(old.window, set()).discard(k)

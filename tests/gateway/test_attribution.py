@@ -330,6 +330,19 @@ def test_attribution_converges_whatever_the_arrival_order(
     assert a.results() == expected
 
 
+def test_late_login_before_a_requested_finish_far_after_the_press_sets_its_staff() -> None:
+    """Found by the property test: the press (device clock behind) precedes the finish it answers
+    by more than the clock skew, and the window's login arrives last."""
+    a = Attributor(DEVICES, Policy(rating_window_s=120, clock_skew_s=5))
+    t0 = 1795399200
+    a.add_queue_event(QueueEvent("e0", "finish", t0 + 6, "A02", "A1", None, "M1", None))
+    a.add_vote(Vote("EV-A02:b:0", EVALUATOR, "EV-A02", t0, "satisfied", rq="e0", tk="A1", w="A02"))
+    assert a.result("EV-A02:b:0").staff is None
+    changed = a.add_queue_event(QueueEvent("e2", "login", t0 + 6, "A02", None, "1001", None, None))
+    assert "EV-A02:b:0" in changed
+    assert a.result("EV-A02:b:0").staff == "1001"
+
+
 def test_late_finish_just_after_the_press_reattributes_it() -> None:
     a = Attributor(DEVICES, Policy())
     v = ev_vote("EV-A03", 98)
