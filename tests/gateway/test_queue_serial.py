@@ -165,7 +165,12 @@ def test_reader_over_pyserial_loop(pipeline: Pipeline) -> None:
         wait_for(lambda: len(queue_ids(pipeline)) == 3, 20, "3 queue events journaled")
         assert reader.lines_bad == 2 and reader.lines_ok == 4
         assert metrics.malformed.labels("serial")._value.get() == 2
-        assert pipeline.attributor.staff_at("A03", 1795399200 + 600) == "1001"
+        # Journaled (stage 1) comes before attributed (stage 2, another thread): wait for both.
+        wait_for(
+            lambda: pipeline.attributor.staff_at("A03", 1795399200 + 600) == "1001",
+            20,
+            "the login attributed",
+        )
     finally:
         stop.set()
         t.join(5)
