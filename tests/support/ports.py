@@ -1,33 +1,26 @@
-"""Free TCP ports on loopback for test services."""
+"""Free TCP ports on loopback for test services.
+
+The port helpers themselves live in simulator/services.py (the simulator starts the same
+processes); this module keeps the (host, port) argument order the tests use.
+"""
 
 from __future__ import annotations
 
 import socket
 import time
 
+from simulator import services
 
-def free_port() -> int:
-    """A port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = services.free_port
 
 
 def wait_port(host: str, port: int, timeout: float = 15.0) -> None:
     """Block until something accepts TCP connections on host:port, or raise TimeoutError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from None
-            time.sleep(0.05)
+    services.wait_port(port, timeout=timeout, host=host)
 
 
 def port_closed(host: str, port: int, timeout: float = 10.0) -> None:
-    """Block until host:port refuses connections."""
+    """Block until host:port refuses connections, or raise TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
