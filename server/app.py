@@ -18,6 +18,7 @@ from server.api import (
 )
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
+from server.migrate import schema_behind
 from server.policy import load_policy
 
 API_PREFIX = "/api/v1"
@@ -32,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"policy timezone {policy.timezone} differs from HALLRATE_TZ {settings.tz}; "
             "local days are stored in one zone, so they must agree"
         )
+    if reason := schema_behind(settings.resolved_database_url):
+        raise ValueError(reason)
     engine = make_engine(settings.resolved_database_url)
     app = FastAPI(
         title="hallrate server",

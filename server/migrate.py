@@ -31,3 +31,26 @@ def downgrade(database_url: str, revision: str) -> None:
 def revision(database_url: str, message: str, autogenerate: bool = True) -> None:
     """Developer helper: write a new migration by comparing the models with the database."""
     command.revision(alembic_config(database_url), message=message, autogenerate=autogenerate)
+
+
+def schema_behind(database_url: str) -> str | None:
+    """Why the database cannot serve this code yet (its schema is not at the newest
+    migration), or None when it is up to date."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from server.db import make_engine
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    if current == head:
+        return None
+    return (
+        f"the database schema is at revision {current or 'none'}, this server needs {head}: "
+        "run `hallrate db upgrade` (or start with --migrate)"
+    )

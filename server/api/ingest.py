@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.api.deps import GatewayDep, PolicyDep, SessionDep
+from server.api.fast_json import FastJSONRoute
 from server.db import begin_write
 from server.ingest import (
     MAX_BATCH,
@@ -20,7 +21,7 @@ from server.ingest import (
     store_tickets,
 )
 
-router = APIRouter(prefix="/ingest", tags=["ingest"])
+router = APIRouter(prefix="/ingest", tags=["ingest"], route_class=FastJSONRoute)
 
 
 class Batch(BaseModel):

@@ -4,7 +4,7 @@ from server.models.access import DEVICE_KINDS, ROLES, Device, Gateway, User
 from server.models.aggregates import DailyCount, MonthlyCount
 from server.models.base import Base
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
-from server.models.org import Department, Hall, Matter, Staff, Window
+from server.models.org import Department, DirectoryVersion, Hall, Matter, Staff, Window
 from server.models.tickets import Ticket
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "DailyCount",
     "Department",
     "Device",
+    "DirectoryVersion",
     "Evaluation",
     "Gateway",
     "Hall",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, utcnow
@@ -68,3 +68,14 @@ class Matter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)  # 事项编码
     name: Mapped[str] = mapped_column(String(256), default="")
+
+
+class DirectoryVersion(Base):
+    """One row whose ``version`` changes whenever a hall, department, window, staff member,
+    device or matter is changed or deleted; ingest's code → id cache is valid for one value
+    (server/directory.py, docs/adr/0009-directory-cache.md)."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

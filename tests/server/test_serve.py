@@ -75,3 +75,16 @@ def test_serve_refuses_placeholder_secret_in_production(tmp_path: Path) -> None:
         mp.setenv("HALLRATE_ENVIRONMENT", "production")
         mp.setenv("HALLRATE_SECRET_KEY", "changethis")
         assert main(["--database-url", f"sqlite:///{tmp_path}/x.db"]) == 2
+
+
+def test_serve_refuses_a_database_behind_the_migrations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.migrate import upgrade
+    from server.serve import main
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "0001")
+    assert main(["--database-url", url]) == 2
+    out = capsys.readouterr().out
+    assert "revision 0001" in out and "hallrate db upgrade" in out
