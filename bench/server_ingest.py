@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from server.migrate import upgrade  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KEY = "bench-gateway-key-0123456789abcdef"
+HALL_TZ = ZoneInfo("Asia/Shanghai")
 LEVELS = ("very_satisfied", "satisfied", "satisfied", "basically_satisfied", "dissatisfied")
 
 
@@ -56,7 +58,8 @@ def records(n: int) -> list[dict[str, Any]]:
                 "rev": 0,
                 "channel": "evaluator",
                 "level": LEVELS[i % 5],
-                "occurred_at": (base + timedelta(seconds=37 * i)).isoformat(),
+                # As the gateway sends it: seconds, the hall's offset (gateway/attribution.py).
+                "occurred_at": (base + timedelta(seconds=37 * i)).astimezone(HALL_TZ).isoformat(),
                 "time_source": "device",
                 "hall": "H1",
                 "window": f"A{w:02d}",
@@ -195,8 +198,8 @@ def run_floor(recs: list[dict[str, Any]], batch: int, url: str) -> float:
     rows = []
     for r in recs:
         t = datetime.fromisoformat(r["occurred_at"])
-        day = (t + timedelta(hours=8)).date()
-        stamp: Any = t.replace(tzinfo=None).isoformat(" ") if sqlite else t
+        day = t.astimezone(HALL_TZ).date()
+        stamp: Any = t.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if sqlite else t
         created: Any = now.replace(tzinfo=None).isoformat(" ") if sqlite else now
         rows.append(
             (
