@@ -21,11 +21,20 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE_DIR = REPO / "firmware"
 HARDWARE_PINS = REPO / "hardware" / "pins"
+# The gateway's half of the wire contract (no device imports it: its code would only cost heap).
+_GATEWAY_ONLY = {"wire_gw.py"}
 # Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).
-_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py"}
+_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py", *_GATEWAY_ONLY}
 _SOURCE_ON_DEVICE = {"main.py"}
 # Modules a unix-port ROMFS image holds (main_unix.py is the script that mounts it).
-_NOT_IN_UNIX_ROM = {"main_unix.py", "main.py", "hal/esp32.py", "pins.py", "__init__.py"}
+_NOT_IN_UNIX_ROM = {
+    "main_unix.py",
+    "main.py",
+    "hal/esp32.py",
+    "pins.py",
+    "__init__.py",
+    *_GATEWAY_ONLY,
+}
 DEVICE_KINDS = ("evaluator", "ballot_box")
 
 
