@@ -98,11 +98,6 @@ class WireError(ValueError):
     """Raised for any payload or topic that does not follow the contract."""
 
 
-def _is_int(x):
-    # bool is an int subclass on CPython but not on MicroPython: exclude it on both.
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _valid_id(x):
     if not isinstance(x, str) or not 0 < len(x) <= MAX_ID_LEN:
         return False
@@ -116,7 +111,8 @@ def _ok(t, v):
     j = "LFASKQ".find(t)
     if j >= 0 and len(t) == 1:
         return v in _LABELS[j]
-    n = _is_int(v)
+    # bool is an int subclass on CPython but not on MicroPython: exclude it on both.
+    n = isinstance(v, int) and not isinstance(v, bool)
     if t == "s":
         return isinstance(v, str) and len(v) <= 256
     if t == "i":
@@ -228,12 +224,6 @@ def parse_topic(topic):
         if n == 6 and p[3] == "dev" and _valid_id(p[4]) and p[5] in CHANNELS:
             return p[2], p[4], p[5]
     raise WireError("not a hallrate v1 topic: %r" % (topic,))
-
-
-def qos_retain(channel):
-    """(QoS, retain) for a device channel."""
-    c = CHANNELS[channel]
-    return int(c[1]), c[-1] == "r"
 
 
 def decode_for_topic(topic, payload):

@@ -48,13 +48,19 @@ def gateway_status_topic(hall):
     return wire.TOPIC_ROOT + "/" + hall + "/gw/status"
 
 
+def qos_retain(channel):
+    """(QoS, retain) for a device channel (wire.CHANNELS)."""
+    c = wire.CHANNELS[channel]
+    return int(c[1]), c[-1] == "r"
+
+
 def device_subscription(hall, direction="up"):
     """Wildcard filters (topic, QoS) for one direction ("up" or "down") of a hall's devices."""
     d = direction[0]
     out = []
     for ch in wire.CHANNELS:
         if wire.CHANNELS[ch][0] == d:
-            out.append((wire.TOPIC_ROOT + "/" + hall + "/dev/+/" + ch, wire.qos_retain(ch)[0]))
+            out.append((wire.TOPIC_ROOT + "/" + hall + "/dev/+/" + ch, qos_retain(ch)[0]))
     return out
 
 

@@ -438,7 +438,7 @@ class Pipeline:
     # ---- downlink -------------------------------------------------------------------------
 
     def _publish(self, device: str, channel: str, msg: dict[str, Any]) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         self.downlink.publish(
             wire.device_topic(self.cfg.hall, device, channel), wire.encode(msg), qos, retain
         )

@@ -83,7 +83,7 @@ class StandinGateway:
             self.publish(device, "ack", a)
 
     def publish(self, device: str, channel: str, msg: Msg) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         topic = wire.device_topic(self.hall, device, channel)
         self._client.publish(topic, wire.encode(msg), qos=qos, retain=retain)
 

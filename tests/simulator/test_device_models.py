@@ -36,7 +36,7 @@ class FakeGateway:
         self.msgs.put((m.topic, json.loads(m.payload)))
 
     def publish(self, device: str, channel: str, msg: dict[str, object]) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         self.c.publish(wire.device_topic(HALL, device, channel), wire.encode(msg), qos, retain)
 
     async def next(

@@ -115,10 +115,10 @@ def case_topics_are_versioned_and_scoped():
 
 
 def case_qos_and_retain():
-    assert wire.qos_retain("vote") == (1, False)
-    assert wire.qos_retain("status") == (1, True)
-    assert wire.qos_retain("cfg") == (1, True)
-    assert wire.qos_retain("hb") == (0, False)
+    assert wire_gw.qos_retain("vote") == (1, False)
+    assert wire_gw.qos_retain("status") == (1, True)
+    assert wire_gw.qos_retain("cfg") == (1, True)
+    assert wire_gw.qos_retain("hb") == (0, False)
     ups = [f for f, q in wire_gw.device_subscription("H1", "up")]
     assert "hr/v1/H1/dev/+/vote" in ups and "hr/v1/H1/dev/+/cfg" not in ups
 
