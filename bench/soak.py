@@ -57,7 +57,7 @@ def devices_only(n: int, events: int, workdir: Path) -> int:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from firmware import wire
+    from firmware import wire, wire_gw
     from simulator.device_models import DeviceModel, Fleet
     from simulator.hall_model import HallSpec
     from simulator.services import HallServices
@@ -69,10 +69,10 @@ def devices_only(n: int, events: int, workdir: Path) -> int:
 
     def on_message(c: mqtt.Client, _u: object, m: mqtt.MQTTMessage) -> None:
         msg = wire.decode(m.payload)
-        got[wire.event_key(msg)] = 1
+        got[wire_gw.event_key(msg)] = 1
         c.publish(
             wire.device_topic("H1", msg["d"], "ack"),
-            wire.encode(wire.ack(msg["d"], msg["b"], msg["s"])),
+            wire.encode(wire_gw.ack(msg["d"], msg["b"], msg["s"])),
             1,
         )
 

@@ -20,13 +20,10 @@ PAUSED = "paused"
 # Screen keys (texts in display.py). "ask" = 请评价, "thanks" = 谢谢您的评价, "paused" = 暂停服务.
 SCREEN = {IDLE: "idle", REQUESTED: "ask", THANKS: "thanks", PAUSED: "paused"}
 
-DEFAULT_LEVELS = (
-    "very_satisfied",
-    "satisfied",
-    "basically_satisfied",
-    "dissatisfied",
-    "very_dissatisfied",
-)
+try:  # the wire contract's levels (already loaded on the device: no second copy in RAM)
+    from wire import LEVELS as DEFAULT_LEVELS
+except ImportError:  # CPython, imported as firmware.evaluator
+    from firmware.wire import LEVELS as DEFAULT_LEVELS
 
 
 class Evaluator:

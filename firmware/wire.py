@@ -1,9 +1,15 @@
 """The hallrate wire contract: MQTT topics, message kinds, encoding and validation.
 
-One source of truth, shared by the firmware (MicroPython, imported as ``wire``) and the
-gateway (CPython, imported as ``firmware.wire``). Keep to the common subset of both
-interpreters: no typing imports, no f-strings with ``=``, no dataclasses.
-See docs/protocol.md for the prose version of everything below.
+One source of truth in two modules, both here in firmware/:
+- this one, everything a device runs: topics, the schema of every kind and its validator,
+  encode/decode, and the constructors of the messages a device sends. The firmware imports it as
+  ``wire``; the gateway and simulator as ``firmware.wire``.
+- ``wire_gw.py``, the part only the gateway side runs (the messages it sends, queue events,
+  hall-wide topics, level code tables). The device never loads it (heap: docs/benchmarks.md).
+
+Keep to the common subset of MicroPython and CPython: no typing imports, no f-strings, no
+dataclasses. Every byte of this module is device heap: prefer data in strings to nested
+containers. See docs/protocol.md for the prose version of everything below.
 """
 
 import json
@@ -31,20 +37,6 @@ LEVELS = (
     "dissatisfied",
     "very_dissatisfied",
 )
-LEVEL_ZH = {
-    "very_satisfied": "非常满意",
-    "satisfied": "满意",
-    "basically_satisfied": "基本满意",
-    "dissatisfied": "不满意",
-    "very_dissatisfied": "非常不满意",
-}
-LEVEL_GBT39046_CODE = {
-    "very_satisfied": "1",
-    "satisfied": "2",
-    "basically_satisfied": "3",
-    "dissatisfied": "4",
-    "very_dissatisfied": "5",
-}
 # The ballot box (投票箱) has three slots, left to right.
 BALLOT_SLOTS = ("satisfied", "basically_satisfied", "dissatisfied")
 
@@ -60,121 +52,50 @@ STATUS_STATES = ("online", "offline")
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
 SEQUENCED_KINDS = ("vote", "drop", "alarm")
 
-# Topic channel -> (message kind, direction, QoS, retain). Direction "up" is device ->
-# gateway, "down" is gateway -> device, "hall" is queue system -> gateway.
+# Device topic channel -> direction ("u" device -> gateway, "d" gateway -> device), QoS, and
+# "r" when retained. Each channel carries the message kind of its own name.
 CHANNELS = {
-    "vote": ("vote", "up", 1, False),
-    "drop": ("drop", "up", 1, False),
-    "alarm": ("alarm", "up", 1, False),
-    "gone": ("gone", "up", 1, False),
-    "status": ("status", "up", 1, True),
-    "hb": ("hb", "up", 0, False),
-    "tele": ("tele", "up", 0, False),
-    "cfg": ("cfg", "down", 1, True),
-    "req": ("req", "down", 1, False),
-    "ack": ("ack", "down", 1, False),
-    "resend": ("resend", "down", 1, False),
+    "vote": "u1",
+    "drop": "u1",
+    "alarm": "u1",
+    "gone": "u1",
+    "status": "u1r",
+    "hb": "u0",
+    "tele": "u0",
+    "cfg": "d1r",
+    "req": "d1",
+    "ack": "d1",
+    "resend": "d1",
 }
-QUEUE_CHANNEL = "queue"
+QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
 QUEUE_QOS = const(1)
 
-# Field specs per kind: name -> (type, required). Types: s str, i int >= 0, z any int, n number,
-# seq 1..2^31-1, b bool, l list, o object, L level label, id identifier, ?x nullable x.
-_DEVICE_HEAD = {
-    "v": ("i", True),
-    "k": ("s", True),
-    "d": ("id", True),
-    "b": ("id", True),
-}
-_EVENT_HEAD = {
-    "s": ("seq", True),
-    "t": ("?i", True),
-    "up": ("i", True),
-}
+# Field specs per kind: "name:type" separated by spaces, required fields before the "|",
+# optional ones after it. Types: s str (<= 256 chars), i int >= 0, p int > 0, z any int,
+# seq 1..2^31-1, b bool, l list, o object, id identifier; the labels L (LEVELS), F (VOTE_FLAGS),
+# A (ALARMS), S (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); ?x x or null; [x a list of x.
+_DEVICE_HEAD = "v:i k:s d:id b:id"
+_QUEUE_HEAD = "v:i k:s"
+_EVENT_HEAD = "s:seq t:?i up:i"  # and of every sequenced kind
 SCHEMAS = {
-    "vote": {
-        "lv": ("L", True),
-        "rq": ("?s", False),
-        "tk": ("?s", False),
-        "w": ("?s", False),
-        "fl": ("l", False),
-        "rs": ("b", False),
-    },
-    "drop": {
-        "lv": ("L", True),
-        "slot": ("i", True),
-        "tk": ("?s", False),
-        "rs": ("b", False),
-    },
-    "alarm": {
-        "a": ("s", True),
-        "slot": ("?i", False),
-        "rs": ("b", False),
-    },
-    "gone": {"from": ("seq", True), "to": ("seq", True)},
-    "status": {
-        "st": ("s", True),
-        "dk": ("s", False),
-        "fw": ("s", False),
-        "t": ("?i", False),
-    },
-    "hb": {
-        "t": ("?i", True),
-        "up": ("i", True),
-        "s": ("i", True),
-        "ob": ("i", True),
-        "heap": ("?i", False),
-        "rssi": ("?z", False),
-        "ovf": ("i", False),
-        "st": ("s", False),
-    },
-    "tele": {
-        "t": ("?i", True),
-        "up": ("i", True),
-        "m": ("o", True),
-    },
-    "cfg": {
-        "rev": ("i", True),
-        "w": ("?s", True),
-        "levels": ("l", True),
-        "timeout": ("i", True),
-        "staff": ("?o", False),
-        "paused": ("b", False),
-        "hb": ("i", False),
-        "lang": ("s", False),
-        "t": ("?i", False),
-    },
-    "req": {
-        "rq": ("s", True),
-        "tk": ("s", True),
-        "w": ("s", True),
-        "t": ("?i", True),
-        "ttl": ("i", True),
-        "staff": ("?o", False),
-    },
-    "ack": {"n": ("i", True), "x": ("l", False)},
-    "resend": {"from": ("seq", True), "to": ("seq", True)},
-    "queue": {
-        "id": ("s", True),
-        "ev": ("s", True),
-        "t": ("i", True),
-        "w": ("?s", False),
-        "tk": ("?s", False),
-        "staff": ("?s", False),
-        "m": ("?s", False),
-        "to": ("?s", False),
-        "src": ("s", False),
-    },
+    "vote": "lv:L | rq:?s tk:?s w:?s fl:[F rs:b",
+    "drop": "lv:L slot:i | tk:?s rs:b",
+    "alarm": "a:A | slot:?i rs:b",
+    "gone": "from:seq to:seq",
+    "status": "st:S | dk:K fw:s t:?i",
+    "hb": "t:?i up:i s:i ob:i | heap:?i rssi:?z ovf:i st:s",
+    "tele": "t:?i up:i m:o",
+    "cfg": "rev:i w:?s levels:[L timeout:i | staff:?o paused:b hb:i lang:s t:?i",
+    "req": "rq:s tk:s w:s t:?i ttl:i | staff:?o",
+    "ack": "n:i | x:[p",
+    "resend": "from:seq to:seq",
+    "queue": "id:s ev:Q t:i | w:?s tk:?s staff:?s m:?s to:?s src:s",
 }
+_LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS)
 
 
 class WireError(ValueError):
     """Raised for any payload or topic that does not follow the contract."""
-
-
-def _is_int(x):
-    # bool is an int subclass on CPython but not on MicroPython: exclude it on both.
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _valid_id(x):
@@ -183,46 +104,51 @@ def _valid_id(x):
     return all(("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-_." for c in x)
 
 
-def _check_type(name, spec, value):
-    nullable = spec[0] == "?"
-    t = spec[1:] if nullable else spec
-    if value is None:
-        if nullable:
-            return
-        raise WireError("field %s must not be null" % name)
+def _ok(t, v):
+    """Does ``v`` (not None) have type ``t`` of the field specs?"""
+    if t[0] == "[":
+        return isinstance(v, list) and all(_ok(t[1:], x) for x in v)
+    j = "LFASKQ".find(t)
+    if j >= 0 and len(t) == 1:
+        return v in _LABELS[j]
+    # bool is an int subclass on CPython but not on MicroPython: exclude it on both.
+    n = isinstance(v, int) and not isinstance(v, bool)
     if t == "s":
-        ok = isinstance(value, str) and len(value) <= 256
-    elif t == "i":
-        ok = _is_int(value) and value >= 0
-    elif t == "z":
-        ok = _is_int(value) and -MAX_SEQ <= value <= MAX_SEQ
-    elif t == "seq":
-        ok = _is_int(value) and 0 < value <= MAX_SEQ
-    elif t == "n":
-        ok = (_is_int(value) or isinstance(value, float)) and not isinstance(value, bool)
-    elif t == "b":
-        ok = isinstance(value, bool)
-    elif t == "l":
-        ok = isinstance(value, list)
-    elif t == "o":
-        ok = isinstance(value, dict)
-    elif t == "L":
-        ok = value in LEVELS
-    elif t == "id":
-        ok = _valid_id(value)
-    else:  # pragma: no cover - a bug in SCHEMAS
-        raise WireError("unknown type " + t)
-    if not ok:
-        raise WireError("field %s has a bad value: %r" % (name, value))
+        return isinstance(v, str) and len(v) <= 256
+    if t == "i":
+        return n and v >= 0
+    if t == "p":
+        return n and v > 0
+    if t == "z":
+        return n and -MAX_SEQ <= v <= MAX_SEQ
+    if t == "seq":
+        return n and 0 < v <= MAX_SEQ
+    if t == "b":
+        return isinstance(v, bool)
+    if t == "l":
+        return isinstance(v, list)
+    if t == "o":
+        return isinstance(v, dict)
+    if t == "id":
+        return _valid_id(v)
+    raise WireError("unknown type " + t)  # a bug in SCHEMAS
 
 
-def _check_fields(msg, specs):
-    for name in specs:
-        spec, required = specs[name]
-        if name in msg:
-            _check_type(name, spec, msg[name])
-        elif required:
-            raise WireError("field %s is missing" % name)
+def _check_fields(msg, spec):
+    required = True
+    for f in spec.split():
+        if f == "|":
+            required = False
+            continue
+        name, t = f.split(":")
+        if name not in msg:
+            if required:
+                raise WireError("field %s is missing" % name)
+        elif msg[name] is None:
+            if t[0] != "?":
+                raise WireError("field %s must not be null" % name)
+        elif not _ok(t.lstrip("?"), msg[name]):
+            raise WireError("field %s has a bad value: %r" % (name, msg[name]))
 
 
 def validate(msg):
@@ -234,49 +160,17 @@ def validate(msg):
         raise WireError("unknown message kind: %r" % (kind,))
     if msg.get("v") != PROTOCOL_VERSION:
         raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
-    if kind == "queue":
-        _check_fields(msg, {"v": ("i", True), "k": ("s", True)})
-    else:
-        _check_fields(msg, _DEVICE_HEAD)
+    _check_fields(msg, _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD)
     if kind in SEQUENCED_KINDS:
         _check_fields(msg, _EVENT_HEAD)
     _check_fields(msg, SCHEMAS[kind])
-    _check_semantics(kind, msg)
-    return msg
-
-
-def _check_semantics(kind, msg):
-    if kind == "vote":
-        for f in msg.get("fl", ()):
-            if f not in VOTE_FLAGS:
-                raise WireError("unknown vote flag: %r" % (f,))
-    elif kind == "drop":
+    if kind == "drop":
         slot = msg["slot"]
-        if slot >= len(BALLOT_SLOTS):
-            raise WireError("ballot slot out of range: %r" % (slot,))
-        if BALLOT_SLOTS[slot] != msg["lv"]:
-            raise WireError("ballot slot %d is %s, not %s" % (slot, BALLOT_SLOTS[slot], msg["lv"]))
-    elif kind == "alarm":
-        if msg["a"] not in ALARMS:
-            raise WireError("unknown alarm: %r" % (msg["a"],))
-    elif kind == "status":
-        if msg["st"] not in STATUS_STATES:
-            raise WireError("unknown status: %r" % (msg["st"],))
-        if "dk" in msg and msg["dk"] not in DEVICE_KINDS:
-            raise WireError("unknown device kind: %r" % (msg["dk"],))
-    elif kind in ("gone", "resend"):
-        if msg["from"] > msg["to"]:
-            raise WireError("range from %d > to %d" % (msg["from"], msg["to"]))
-    elif kind == "cfg":
-        for lv in msg["levels"]:
-            if lv not in LEVELS:
-                raise WireError("unknown level in cfg: %r" % (lv,))
-    elif kind == "ack":
-        for s in msg.get("x", ()):
-            if not _is_int(s) or s <= 0:
-                raise WireError("bad selective ack: %r" % (s,))
-    elif kind == "queue" and msg["ev"] not in QUEUE_EVENTS:
-        raise WireError("unknown queue event: %r" % (msg["ev"],))
+        if slot >= len(BALLOT_SLOTS) or BALLOT_SLOTS[slot] != msg["lv"]:
+            raise WireError("ballot slot %d does not hold %s" % (slot, msg["lv"]))
+    elif kind in ("gone", "resend") and msg["from"] > msg["to"]:
+        raise WireError("range from %d > to %d" % (msg["from"], msg["to"]))
+    return msg
 
 
 def encode(msg):
@@ -294,18 +188,12 @@ def decode(payload, kind=None):
     """Parse and validate bytes from the wire. Raises WireError and nothing else."""
     if isinstance(payload, str):
         payload = payload.encode()
-    if not isinstance(payload, (bytes, bytearray)):
-        raise WireError("payload must be bytes")
-    if len(payload) > MAX_PAYLOAD:
-        raise WireError("payload too large: %d bytes" % len(payload))
+    if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_PAYLOAD:
+        raise WireError("payload is not bytes of at most %d" % MAX_PAYLOAD)
     try:
-        text = bytes(payload).decode()
+        msg = json.loads(bytes(payload).decode())
     except Exception:
-        raise WireError("payload is not UTF-8")
-    try:
-        msg = json.loads(text)
-    except Exception:
-        raise WireError("payload is not JSON")
+        raise WireError("payload is not UTF-8 JSON")
     validate(msg)
     if kind is not None and msg["k"] != kind:
         raise WireError("expected a %s message, got %s" % (kind, msg["k"]))
@@ -317,85 +205,55 @@ def decode(payload, kind=None):
 
 def device_topic(hall, device, channel):
     """hr/v1/{hall}/dev/{device}/{channel}"""
-    if not _valid_id(hall) or not _valid_id(device):
-        raise WireError("bad hall or device id")
-    if channel not in CHANNELS:
-        raise WireError("unknown channel: %r" % (channel,))
+    if not _valid_id(hall) or not _valid_id(device) or channel not in CHANNELS:
+        raise WireError("bad device topic: %r %r %r" % (hall, device, channel))
     return TOPIC_ROOT + "/" + hall + "/dev/" + device + "/" + channel
-
-
-def queue_topic(hall):
-    """hr/v1/{hall}/queue: queue-system events pushed over MQTT."""
-    if not _valid_id(hall):
-        raise WireError("bad hall id")
-    return TOPIC_ROOT + "/" + hall + "/" + QUEUE_CHANNEL
-
-
-def gateway_status_topic(hall):
-    """hr/v1/{hall}/gw/status: the gateway's own retained presence."""
-    if not _valid_id(hall):
-        raise WireError("bad hall id")
-    return TOPIC_ROOT + "/" + hall + "/gw/status"
-
-
-def device_subscription(hall, direction="up"):
-    """Wildcard filters for one direction of a hall's device traffic."""
-    out = []
-    for ch in CHANNELS:
-        if CHANNELS[ch][1] == direction:
-            out.append((TOPIC_ROOT + "/" + hall + "/dev/+/" + ch, CHANNELS[ch][2]))
-    return out
 
 
 def parse_topic(topic):
     """Split a topic into (hall, device or None, channel). Raises WireError."""
     if isinstance(topic, (bytes, bytearray)):
         topic = bytes(topic).decode()
-    parts = topic.split("/")
-    if len(parts) < 4 or parts[0] + "/" + parts[1] != TOPIC_ROOT:
-        raise WireError("not a hallrate v1 topic: %r" % (topic,))
-    hall = parts[2]
-    if not _valid_id(hall):
-        raise WireError("bad hall id in topic")
-    if len(parts) == 4 and parts[3] == QUEUE_CHANNEL:
-        return hall, None, QUEUE_CHANNEL
-    if len(parts) == 5 and parts[3] == "gw" and parts[4] == "status":
-        return hall, None, "gw/status"
-    if len(parts) == 6 and parts[3] == "dev" and _valid_id(parts[4]) and parts[5] in CHANNELS:
-        return hall, parts[4], parts[5]
-    raise WireError("unknown topic: %r" % (topic,))
-
-
-def qos_retain(channel):
-    """(QoS, retain) for a device channel."""
-    c = CHANNELS[channel]
-    return c[2], c[3]
+    p = topic.split("/")
+    n = len(p)
+    if n > 3 and p[0] + "/" + p[1] == TOPIC_ROOT and _valid_id(p[2]):
+        if n == 4 and p[3] == QUEUE_CHANNEL:
+            return p[2], None, QUEUE_CHANNEL
+        if n == 5 and p[3] == "gw" and p[4] == "status":
+            return p[2], None, "gw/status"
+        if n == 6 and p[3] == "dev" and _valid_id(p[4]) and p[5] in CHANNELS:
+            return p[2], p[4], p[5]
+    raise WireError("not a hallrate v1 topic: %r" % (topic,))
 
 
 def decode_for_topic(topic, payload):
     """Decode a message and check that it belongs on this topic; return (hall, device, msg)."""
     hall, device, channel = parse_topic(topic)
-    if channel == "gw/status":
+    if device is None and channel != QUEUE_CHANNEL:
         raise WireError("gateway status is not a device message")
-    expected = QUEUE_CHANNEL if channel == QUEUE_CHANNEL else CHANNELS[channel][0]
-    msg = decode(payload, expected)
+    msg = decode(payload, channel)  # each channel carries the kind of its own name
     if device is not None and msg["d"] != device:
         raise WireError("device id %r in payload does not match topic %r" % (msg["d"], device))
     return hall, device, msg
 
 
-# ---- constructors (used by firmware, gateway and simulator alike) ------------------------
+# ---- the messages a device sends (wire_gw.py has the gateway's) --------------------------
 
 
 def _head(kind, device, boot):
     return {"v": PROTOCOL_VERSION, "k": kind, "d": device, "b": boot}
 
 
-def vote(device, boot, seq, level, t, up, rq=None, tk=None, w=None, flags=None):
-    m = _head("vote", device, boot)
+def _event(kind, device, boot, seq, t, up):
+    m = _head(kind, device, boot)
     m["s"] = seq
     m["t"] = t
     m["up"] = up
+    return m
+
+
+def vote(device, boot, seq, level, t, up, rq=None, tk=None, w=None, flags=None):
+    m = _event("vote", device, boot, seq, t, up)
     m["lv"] = level
     if rq is not None:
         m["rq"] = rq
@@ -407,10 +265,7 @@ def vote(device, boot, seq, level, t, up, rq=None, tk=None, w=None, flags=None):
 
 
 def drop(device, boot, seq, slot, t, up, tk=None):
-    m = _head("drop", device, boot)
-    m["s"] = seq
-    m["t"] = t
-    m["up"] = up
+    m = _event("drop", device, boot, seq, t, up)
     m["slot"] = slot
     m["lv"] = BALLOT_SLOTS[slot] if 0 <= slot < len(BALLOT_SLOTS) else None
     if tk is not None:
@@ -419,10 +274,7 @@ def drop(device, boot, seq, slot, t, up, tk=None):
 
 
 def alarm(device, boot, seq, name, t, up, slot=None):
-    m = _head("alarm", device, boot)
-    m["s"] = seq
-    m["t"] = t
-    m["up"] = up
+    m = _event("alarm", device, boot, seq, t, up)
     m["a"] = name
     if slot is not None:
         m["slot"] = slot
@@ -460,80 +312,3 @@ def heartbeat(device, boot, t, up, last_seq, outbox, heap=None, rssi=None, overf
     if state is not None:
         m["st"] = state
     return m
-
-
-def telemetry(device, boot, t, up, metrics):
-    m = _head("tele", device, boot)
-    m["t"] = t
-    m["up"] = up
-    m["m"] = metrics
-    return m
-
-
-def config(
-    device, rev, window, levels, timeout, staff=None, paused=False, hb=30, lang="zh", t=None
-):
-    # The gateway's boot id is carried in "b" of down messages: "gw" marks its origin.
-    m = _head("cfg", device, "gw")
-    m["rev"] = rev
-    m["w"] = window
-    m["levels"] = list(levels)
-    m["timeout"] = timeout
-    m["staff"] = staff
-    m["paused"] = paused
-    m["hb"] = hb
-    m["lang"] = lang
-    m["t"] = t
-    return m
-
-
-def rating_request(device, rq, ticket, window, t, ttl, staff=None):
-    m = _head("req", device, "gw")
-    m["rq"] = rq
-    m["tk"] = ticket
-    m["w"] = window
-    m["t"] = t
-    m["ttl"] = ttl
-    if staff is not None:
-        m["staff"] = staff
-    return m
-
-
-def ack(device, boot, upto, extra=None):
-    """End-to-end ack: every event of ``boot`` with seq <= upto (and those in extra) is stored."""
-    m = _head("ack", device, boot)
-    m["n"] = upto
-    if extra:
-        m["x"] = list(extra)
-    return m
-
-
-def resend(device, boot, first, last):
-    m = _head("resend", device, boot)
-    m["from"] = first
-    m["to"] = last
-    return m
-
-
-def queue_event(
-    event_id, event, t, window=None, ticket=None, staff=None, matter=None, to=None, src=None
-):
-    m = {"v": PROTOCOL_VERSION, "k": "queue", "id": event_id, "ev": event, "t": t}
-    if window is not None:
-        m["w"] = window
-    if ticket is not None:
-        m["tk"] = ticket
-    if staff is not None:
-        m["staff"] = staff
-    if matter is not None:
-        m["m"] = matter
-    if to is not None:
-        m["to"] = to
-    if src is not None:
-        m["src"] = src
-    return m
-
-
-def event_key(msg):
-    """The idempotency key of a sequenced device event: device:boot:seq."""
-    return "%s:%s:%d" % (msg["d"], msg["b"], msg["s"])

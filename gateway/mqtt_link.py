@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.config import GatewayConfig
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
@@ -30,7 +30,7 @@ class MqttLink:
         self.pipeline = pipeline
         self.metrics = metrics
         self.connected = threading.Event()
-        self.status_topic = wire.gateway_status_topic(cfg.hall)
+        self.status_topic = wire_gw.gateway_status_topic(cfg.hall)
         b = cfg.broker
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -77,9 +77,9 @@ class MqttLink:
         if reason.is_failure:
             event(log, "broker_refused", logging.ERROR, reason=str(reason))
             return
-        subs = list(wire.device_subscription(self.cfg.hall, "up"))
+        subs = list(wire_gw.device_subscription(self.cfg.hall, "up"))
         if self.cfg.mqtt_queue_enabled:
-            subs.append((wire.queue_topic(self.cfg.hall), wire.QUEUE_QOS))
+            subs.append((wire_gw.queue_topic(self.cfg.hall), wire.QUEUE_QOS))
         client.subscribe(subs)
         client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
         self.connected.set()

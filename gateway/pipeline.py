@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway import attribution as attr
 from gateway.config import GatewayConfig
 from gateway.journal import Journal
@@ -215,7 +215,7 @@ class Pipeline:
                     if new:
                         fresh_queue.append((m, it.received_at))
                 elif k in wire.SEQUENCED_KINDS:
-                    key = wire.event_key(m)
+                    key = wire_gw.event_key(m)
                     new = j.insert_device_event(key, m, it.received_at)
                     settled.setdefault((m["d"], m["b"]), []).append(m["s"])
                     if new and k != "alarm":
@@ -398,7 +398,7 @@ class Pipeline:
                 states, now, c.gap_grace_s, c.gap_resend_interval_s, c.gap_max_attempts
             )
             for g in ask:
-                self._publish(dev, "resend", wire.resend(dev, boot, g.first, g.last))
+                self._publish(dev, "resend", wire_gw.resend(dev, boot, g.first, g.last))
                 self.metrics.resends.inc()
                 event(
                     log,
@@ -438,15 +438,15 @@ class Pipeline:
     # ---- downlink -------------------------------------------------------------------------
 
     def _publish(self, device: str, channel: str, msg: dict[str, Any]) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         self.downlink.publish(
             wire.device_topic(self.cfg.hall, device, channel), wire.encode(msg), qos, retain
         )
 
     def _publish_ack(self, device: str, boot: str, n: int, x: list[int]) -> None:
-        """The hot path: one ack per device and batch. Built by wire.ack from ids that already
+        """The hot path: one ack per device and batch. Built by wire_gw.ack from ids that already
         passed wire validation, so it skips re-validating (tests compare it with wire.encode)."""
-        payload = json.dumps(wire.ack(device, boot, n, x), separators=(",", ":")).encode()
+        payload = json.dumps(wire_gw.ack(device, boot, n, x), separators=(",", ":")).encode()
         self.downlink.publish(self._ack_topic_prefix + device + "/ack", payload, 1, False)
 
     def _after_queue_events(self, fresh: list[tuple[dict[str, Any], float]]) -> None:
@@ -468,7 +468,7 @@ class Pipeline:
         w = m["w"]
         staff = m.get("staff") or self.attributor.staff_at(w, m["t"])
         for dev in self.cfg.devices_at(w, "evaluator"):
-            req = wire.rating_request(
+            req = wire_gw.rating_request(
                 dev,
                 m["id"],
                 m["tk"],
@@ -502,7 +502,7 @@ class Pipeline:
         if d.window is not None:
             staff, paused = self.attributor.window_state(d.window)
         levels = self.cfg.evaluator_levels if d.kind == "evaluator" else wire.BALLOT_SLOTS
-        msg = wire.config(
+        msg = wire_gw.config(
             device,
             self._next_cfg_rev(),
             d.window,

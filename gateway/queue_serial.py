@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import serial
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Inbound, Pipeline
@@ -141,7 +141,7 @@ def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -
         event_id = f"{label}-{q.time}-{q.n}"
     else:
         event_id = f"{label}-{int(received_at * 1000)}-{q.n if q.n is not None else 0}"
-    msg = wire.queue_event(
+    msg = wire_gw.queue_event(
         event_id, q.ev, t, window=q.w, ticket=q.tk, staff=q.staff, matter=q.m, to=q.to, src=label
     )
     wire.validate(msg)

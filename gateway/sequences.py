@@ -37,7 +37,7 @@ class BootSeqs:
         return True
 
     def ack(self) -> tuple[int, list[int]]:
-        """(n, x) for wire.ack: cumulative watermark plus the highest settled seqs above it."""
+        """(n, x) for wire_gw.ack: cumulative watermark plus the highest settled seqs above it."""
         return self.n, sorted(self.above)[-MAX_SELECTIVE:]
 
     def gaps(self) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from firmware import wire
+from firmware import wire_gw
 from simulator.hall_model import Event
 
 SMS_HEADER = ["记录编号", "回复时间", "窗口", "工号", "取号单号", "事项编码", "手机号", "回复内容"]
@@ -40,7 +40,7 @@ def sms_rows(events: list[Event], tz: ZoneInfo) -> list[list[str]]:
     empty when the citizen did not reply."""
     rows = []
     for i, e in enumerate(events):
-        reply = wire.LEVEL_GBT39046_CODE[e.level] if e.level else ""
+        reply = wire_gw.LEVEL_GBT39046_CODE[e.level] if e.level else ""
         rows.append(
             [
                 str(e.id),
@@ -70,7 +70,7 @@ def phone_rows(events: list[Event], tz: ZoneInfo) -> list[list[str]]:
                 e.matter or "",
                 _phone_no(50_000_000 + i),
                 "已接通" if connected else "未接通",
-                wire.LEVEL_ZH[e.level] if e.level else "",
+                wire_gw.LEVEL_ZH[e.level] if e.level else "",
             ]
         )
     return rows

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from firmware import wire
+from firmware import wire_gw
 from simulator.hall_model import Event
 
 QUEUE_PATH = "/api/v1/queue/events"
@@ -22,7 +22,7 @@ BATCH_MAX = 200  # sends (each one window's events) per POST
 
 def wire_event(e: Event) -> dict[str, Any]:
     assert e.id is not None and e.ev is not None
-    return wire.queue_event(
+    return wire_gw.queue_event(
         e.id, e.ev, e.t, window=e.window, ticket=e.ticket, staff=e.staff, matter=e.matter, src="sim"
     )
 

@@ -123,8 +123,11 @@ def test_press_on_real_firmware_is_counted_in_the_score(
             what="rating request on the display",
             start=mark,
         )
+        mark = device.mark()
         device.press("satisfied")
-        # The vote leaves the outbox only after the gateway's end-to-end ack.
+        # The vote leaves the outbox only after the gateway's end-to-end ack (it is queued only
+        # after the debounce time: an empty outbox right after the press would prove nothing).
+        device.wait_event(lambda e: e.get("ev") == "queued", 10, "the vote queued", mark)
         device.wait_depth(0, timeout=30)
 
         def counted() -> dict | None:  # type: ignore[type-arg]

@@ -38,8 +38,10 @@ def device_config(
 def make_device(micropython: str, tmp_path: Path) -> Iterator[DeviceFactory]:
     made: list[FirmwareDevice] = []
 
-    def make(config: dict[str, Any], workdir: Path | None = None) -> FirmwareDevice:
-        dev = FirmwareDevice(micropython, config, workdir or tmp_path / "devices")
+    def make(
+        config: dict[str, Any], workdir: Path | None = None, firmware_dir: Path | None = None
+    ) -> FirmwareDevice:
+        dev = FirmwareDevice(micropython, config, workdir or tmp_path / "devices", firmware_dir)
         made.append(dev)
         return dev
 

@@ -10,7 +10,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import wire
+from firmware import wire, wire_gw
 
 Msg = dict[str, Any]
 
@@ -46,7 +46,7 @@ class StandinGateway:
         self._client.disconnect()
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        client.subscribe(wire.device_subscription(self.hall, "up"))
+        client.subscribe(wire_gw.device_subscription(self.hall, "up"))
 
     def _on_message(self, client: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
         try:
@@ -57,7 +57,7 @@ class StandinGateway:
         with self._cond:
             if msg["k"] in wire.SEQUENCED_KINDS:
                 self.received.append(msg)
-                self.events.setdefault(wire.event_key(msg), msg)
+                self.events.setdefault(wire_gw.event_key(msg), msg)
                 if self.auto_ack:
                     ack = self._ack_for(str(device), msg["b"])
             else:
@@ -73,7 +73,7 @@ class StandinGateway:
             if s != upto + 1:
                 break
             upto = s
-        return wire.ack(device, boot, upto, [s for s in seqs if s > upto])
+        return wire_gw.ack(device, boot, upto, [s for s in seqs if s > upto])
 
     def ack_all(self, device: str) -> None:
         with self._cond:
@@ -83,7 +83,7 @@ class StandinGateway:
             self.publish(device, "ack", a)
 
     def publish(self, device: str, channel: str, msg: Msg) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         topic = wire.device_topic(self.hall, device, channel)
         self._client.publish(topic, wire.encode(msg), qos=qos, retain=retain)
 
@@ -96,17 +96,17 @@ class StandinGateway:
         timeout: int = 30,
         **kw: Any,
     ) -> None:
-        self.publish(device, "cfg", wire.config(device, rev, window, levels, timeout, **kw))
+        self.publish(device, "cfg", wire_gw.config(device, rev, window, levels, timeout, **kw))
 
     def request(
         self, device: str, rq: str, ticket: str, window: str = "A03", ttl: int = 30
     ) -> None:
         self.publish(
-            device, "req", wire.rating_request(device, rq, ticket, window, int(time.time()), ttl)
+            device, "req", wire_gw.rating_request(device, rq, ticket, window, int(time.time()), ttl)
         )
 
     def resend(self, device: str, boot: str, first: int, last: int) -> None:
-        self.publish(device, "resend", wire.resend(device, boot, first, last))
+        self.publish(device, "resend", wire_gw.resend(device, boot, first, last))
 
     def of_kind(self, kind: str, device: str | None = None) -> list[Msg]:
         with self._cond:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware import wire
+from firmware import wire_gw
 from tests.firmware.conftest import DeviceFactory, device_config
 from tests.firmware.standin_gateway import StandinGateway
 from tests.support.brokers import Broker
@@ -35,7 +35,7 @@ def test_press_vote_ack_empty_outbox(broker: Broker, make_device: DeviceFactory)
         thanks = dev.wait_event(lambda e: e.get("screen") == "thanks", what="thanks screen")
         assert thanks["text"] == "谢谢您的评价"
         shown = [e.get("text", "") for e in dev.events if e.get("ev") == "display"]
-        assert not any(zh in t for t in shown for zh in wire.LEVEL_ZH.values()), shown
+        assert not any(zh in t for t in shown for zh in wire_gw.LEVEL_ZH.values()), shown
     finally:
         gw.close()
 

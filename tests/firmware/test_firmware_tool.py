@@ -55,7 +55,7 @@ def test_build_compiles_everything_and_carries_the_config(dev_toml: Path, tmp_pa
         "pins.mpy",
         "config.json",
     } <= names
-    assert not {"main_unix.py", "main_unix.mpy", "hal/unix.mpy"} & names
+    assert not {"main_unix.py", "main_unix.mpy", "hal/unix.mpy", "wire_gw.mpy"} & names
     for f in files:
         if f.suffix == ".mpy":
             assert (out / f).read_bytes()[:1] == b"M"

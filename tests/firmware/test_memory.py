@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.firmware_tool import unix_romfs
+from gateway.firmware_tool import unix_mpy_filesystem, unix_romfs
 from simulator.firmware_process import FirmwareDevice
 from tests.firmware.conftest import DeviceFactory, device_config
 from tests.support.brokers import Mosquitto
@@ -21,14 +21,22 @@ def _heap(dev: FirmwareDevice) -> int:
     return int(st["alloc"]) - int(st["rom"])
 
 
-@pytest.mark.parametrize("romfs", [True, False], ids=["romfs", "filesystem"])
+# Regression guards for the loads that do not meet the goal yet on the 64-bit unix port
+# (docs/benchmarks.md, Firmware: 70.2 KB from .py, 72.0 KB from .mpy on 2026-12-02).
+GUARD = {"filesystem": 75 * 1024, "filesystem-mpy": 77 * 1024}
+
+
+@pytest.mark.parametrize("load", ["romfs", "filesystem", "filesystem-mpy"])
 def test_heap_at_startup_and_during_an_offline_burst(
-    romfs: bool, mosquitto: Mosquitto, make_device: DeviceFactory, tmp_path: Path
+    load: str, mosquitto: Mosquitto, make_device: DeviceFactory, tmp_path: Path
 ) -> None:
     conf = device_config(mosquitto, device="EV-MEM")
-    if romfs:
+    fw_dir = None
+    if load == "romfs":
         conf["romfs"] = str(unix_romfs(tmp_path / "fw.romfs", tmp_path))
-    dev = make_device(conf).start()
+    elif load == "filesystem-mpy":
+        fw_dir = unix_mpy_filesystem(tmp_path / "fw")
+    dev = make_device(conf, firmware_dir=fw_dir).start()
     dev.wait_link()
     startup = _heap(dev)
     mosquitto.stop()
@@ -41,9 +49,7 @@ def test_heap_at_startup_and_during_an_offline_burst(
             peak = max(peak, _heap(dev))
     dev.wait_depth(100, timeout=60)
     peak = max(peak, _heap(dev))
-    print(f"heap romfs={romfs}: start-up {startup} B, burst peak {peak} B")
-    if romfs:  # the deployment that meets the goal (docs/benchmarks.md, Firmware)
-        assert startup < GOAL and peak < GOAL
-    else:  # bytecode in RAM: over the goal on 64-bit; guard against regressions
-        assert startup < 84 * 1024 and peak < 84 * 1024
+    print(f"heap {load}: start-up {startup} B, burst peak {peak} B")
+    limit = GUARD.get(load, GOAL)  # ROMFS (bytecode in place) meets the goal
+    assert startup < limit and peak < limit
     assert peak - startup < 4 * 1024  # the outbox index does not grow with the backlog

@@ -58,7 +58,11 @@ def test_press_reaches_the_server_and_the_outbox_empties(
     assert r.status_code == 200
     push_queue(port, [{"id": "q2", "ev": "finish", "t": now - 1, "w": "A03", "tk": "A012"}])
     dev.wait_event(lambda e: e.get("screen") == "ask", timeout=30, what="请评价")
+    mark = dev.mark()
     dev.press("satisfied", bounce=True)
+    # The vote exists only after the debounce time: an outbox that is still empty right after
+    # the press proves nothing, and the ack could then be lost in the broker stop below.
+    dev.wait_event(lambda e: e.get("ev") == "queued", 10, "the vote queued", mark)
     dev.wait_depth(0, timeout=60)  # the gateway's end-to-end ack arrived
     boot = dev.boots[-1]
     rows = _evals(srv, 1, f"EV-A03:{boot}:")

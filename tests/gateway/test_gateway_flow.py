@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.app import Gateway
 from gateway.cli import status as cli_status
 from gateway.journal import Journal
@@ -165,7 +165,7 @@ def test_malformed_payloads_are_counted_and_do_not_stop_the_gateway(
     ):
         c.publish(base, payload, qos=1).wait_for_publish(5)
     c.publish(
-        wire.queue_topic(HALL), b'{"v":1,"k":"queue","id":"x","ev":"dance","t":1}', qos=1
+        wire_gw.queue_topic(HALL), b'{"v":1,"k":"queue","id":"x","ev":"dance","t":1}', qos=1
     ).wait_for_publish(5)
     c.loop_stop()
     c.disconnect()
@@ -205,10 +205,10 @@ def test_queue_events_over_mqtt_topic_and_status(
         wait_for(dev.connected.is_set, 10, "device connected")
         now = int(time.time())
         for m in (
-            wire.queue_event("m1", "login", now - 10, window="A01", staff="1001"),
-            wire.queue_event("m2", "finish", now - 2, window="A01", ticket="C001"),
+            wire_gw.queue_event("m1", "login", now - 10, window="A01", staff="1001"),
+            wire_gw.queue_event("m2", "finish", now - 2, window="A01", ticket="C001"),
         ):
-            c.publish(wire.queue_topic(HALL), wire.encode(m), qos=1).wait_for_publish(5)
+            c.publish(wire_gw.queue_topic(HALL), wire.encode(m), qos=1).wait_for_publish(5)
         req = wait_for(lambda: dev.requests and dev.requests[-1], 20, "rating request")
         assert req["tk"] == "C001" and req["staff"] == {"id": "1001", "name": "张三"}
         dev.vote("satisfied", t=now)
@@ -314,7 +314,7 @@ def test_gateway_presence_is_retained_with_last_will(
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
     c.on_message = lambda cl, u, m: got.append(m.payload)
     c.connect(broker.host, broker.port)
-    c.subscribe(wire.gateway_status_topic(HALL), 1)
+    c.subscribe(wire_gw.gateway_status_topic(HALL), 1)
     c.loop_start()
     try:
         wait_for(lambda: got, 10, "retained gateway status")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.cli import main as cli_main
 from gateway.cli import render_status
 from gateway.config import ConfigError, from_dict, load
@@ -23,10 +23,10 @@ def test_device_events_dedup_on_device_boot_seq(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
     m = wire.vote("EV-A03", "b1", 1, "satisfied", 100, 1)
     with j.transaction():
-        assert j.insert_device_event(wire.event_key(m), m, 1.0)
-        assert not j.insert_device_event(wire.event_key(m), m, 2.0)
+        assert j.insert_device_event(wire_gw.event_key(m), m, 1.0)
+        assert not j.insert_device_event(wire_gw.event_key(m), m, 2.0)
         other_boot = wire.vote("EV-A03", "b2", 1, "satisfied", 100, 1)
-        assert j.insert_device_event(wire.event_key(other_boot), other_boot, 2.0)
+        assert j.insert_device_event(wire_gw.event_key(other_boot), other_boot, 2.0)
     assert j.counts()["device_events"] == 2
     assert sorted(j.seqs_of_boot("EV-A03", "b1")) == [1]
     j.close()
@@ -34,7 +34,7 @@ def test_device_events_dedup_on_device_boot_seq(tmp_path: Path) -> None:
 
 def test_queue_events_dedup_on_id(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
-    e = wire.queue_event("q1", "login", 1, window="A03", staff="1001")
+    e = wire_gw.queue_event("q1", "login", 1, window="A03", staff="1001")
     with j.transaction():
         assert j.insert_queue_event(e, "http", 1.0)
         assert not j.insert_queue_event(e, "mqtt", 1.0)
@@ -44,7 +44,7 @@ def test_queue_events_dedup_on_id(tmp_path: Path) -> None:
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
-    e = wire.queue_event("q1", "login", 1)
+    e = wire_gw.queue_event("q1", "login", 1)
     with pytest.raises(RuntimeError), j.transaction():
         j.insert_queue_event(e, "http", 1.0)
         raise RuntimeError("crash between insert and commit")
@@ -101,7 +101,7 @@ def test_selective_ack_is_bounded() -> None:
     b = BootSeqs.of(range(2, 1000))
     n, x = b.ack()
     assert n == 0 and len(x) == MAX_SELECTIVE and x[-1] == 999
-    assert len(wire.encode(wire.ack("EV-A03", "3f2a9c01", n, x))) < wire.MAX_PAYLOAD
+    assert len(wire.encode(wire_gw.ack("EV-A03", "3f2a9c01", n, x))) < wire.MAX_PAYLOAD
 
 
 def test_gap_timers_grace_then_resend_then_give_up() -> None:
@@ -242,13 +242,13 @@ def test_fast_ack_payload_is_exactly_what_wire_encode_gives(tmp_path: Path) -> N
     assert sent == [
         (
             wire.device_topic("H1", "EV-A03", "ack"),
-            wire.encode(wire.ack("EV-A03", "3f2a9c01", 17, [19, 20])),
+            wire.encode(wire_gw.ack("EV-A03", "3f2a9c01", 17, [19, 20])),
             1,
             False,
         ),
         (
             wire.device_topic("H1", "EV-A03", "ack"),
-            wire.encode(wire.ack("EV-A03", "3f2a9c01", 0)),
+            wire.encode(wire_gw.ack("EV-A03", "3f2a9c01", 0)),
             1,
             False,
         ),

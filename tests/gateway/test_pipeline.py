@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.journal import Journal
 from gateway.pipeline import Inbound, Pipeline
 from tests.gateway.conftest import gateway_config
@@ -40,7 +40,7 @@ def make(tmp_path: Path, clock: Clock) -> tuple[Pipeline, Capture]:
 
 
 def qev(id: str, ev: str, t: float, at: float, **kw: Any) -> Inbound:
-    return Inbound("queue", wire.queue_event(id, ev, int(t), **kw), "http", received_at=at)
+    return Inbound("queue", wire_gw.queue_event(id, ev, int(t), **kw), "http", received_at=at)
 
 
 def vote(dev: str, seq: int, t: float, **kw: Any) -> Inbound:

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import wire
+from firmware import wire, wire_gw
 from simulator.device_models import DeviceModel, Fleet, Outbox
 from tests.support.brokers import Broker
 
@@ -28,7 +28,7 @@ class FakeGateway:
         self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fake-gw")
         self.c.on_message = self._on_message
         self.c.connect(broker.host, broker.port)
-        for topic, qos in wire.device_subscription(HALL, "up"):
+        for topic, qos in wire_gw.device_subscription(HALL, "up"):
             self.c.subscribe(topic, qos)
         self.c.loop_start()
 
@@ -36,7 +36,7 @@ class FakeGateway:
         self.msgs.put((m.topic, json.loads(m.payload)))
 
     def publish(self, device: str, channel: str, msg: dict[str, object]) -> None:
-        qos, retain = wire.qos_retain(channel)
+        qos, retain = wire_gw.qos_retain(channel)
         self.c.publish(wire.device_topic(HALL, device, channel), wire.encode(msg), qos, retain)
 
     async def next(
@@ -82,8 +82,10 @@ def test_vote_ack_and_will(amqtt: Broker, gw: FakeGateway) -> None:
         fleet = await _fleet(amqtt, ev)
         online = await gw.next("status", pred=lambda m: m["st"] == "online")
         assert online["d"] == "EV-A01" and online["dk"] == "evaluator"
-        gw.publish("EV-A01", "cfg", wire.config("EV-A01", 1, "A01", wire.LEVELS, 60))
-        gw.publish("EV-A01", "req", wire.rating_request("EV-A01", "q-1", "A001", "A01", None, 60))
+        gw.publish("EV-A01", "cfg", wire_gw.config("EV-A01", 1, "A01", wire.LEVELS, 60))
+        gw.publish(
+            "EV-A01", "req", wire_gw.rating_request("EV-A01", "q-1", "A001", "A01", None, 60)
+        )
         assert await ev.wait_request("tk:A001", 5)
         ev.press("satisfied")
         vote = await gw.next("vote")
@@ -95,7 +97,7 @@ def test_vote_ack_and_will(amqtt: Broker, gw: FakeGateway) -> None:
         # Unacked: resent on the timer with rs=true.
         resent = await gw.next("vote", pred=lambda m: m.get("rs") is True)
         assert resent["s"] in (1, 2)
-        gw.publish("EV-A01", "ack", wire.ack("EV-A01", ev.boot, 2))
+        gw.publish("EV-A01", "ack", wire_gw.ack("EV-A01", ev.boot, 2))
         for _ in range(100):
             if len(ev.outbox) == 0:
                 break
@@ -118,9 +120,9 @@ def test_resend_request_and_gone(amqtt: Broker, gw: FakeGateway) -> None:
             bb.drop(slot, f"A00{slot}")
         for _ in range(3):
             await gw.next("drop")
-        gw.publish("BB-01", "ack", wire.ack("BB-01", bb.boot, 1, [3]))
+        gw.publish("BB-01", "ack", wire_gw.ack("BB-01", bb.boot, 1, [3]))
         await asyncio.sleep(0.3)
-        gw.publish("BB-01", "resend", wire.resend("BB-01", bb.boot, 1, 2))
+        gw.publish("BB-01", "resend", wire_gw.resend("BB-01", bb.boot, 1, 2))
         resent = await gw.next("drop", pred=lambda m: m.get("rs") is True)
         assert resent["s"] == 2 and resent["tk"] == "A001"
         gone = await gw.next("gone")
@@ -171,11 +173,11 @@ def test_ignores_another_devices_downlink() -> None:
 
     async def scenario() -> None:
         m = DeviceModel(HALL, "EV-A04", "evaluator")
-        other = wire.config("EV-A02", 7, "A02", wire.LEVELS, 60, paused=True)
+        other = wire_gw.config("EV-A02", 7, "A02", wire.LEVELS, 60, paused=True)
         m._on_message(wire.device_topic(HALL, "EV-A02", "cfg"), wire.encode(other))
         assert m.cfg is None and not m.evaluator.paused
         assert m.stats["misrouted"] == 1
-        own = wire.config("EV-A04", 8, "A04", wire.LEVELS, 60, paused=True)
+        own = wire_gw.config("EV-A04", 8, "A04", wire.LEVELS, 60, paused=True)
         m._on_message(wire.device_topic(HALL, "EV-A04", "cfg"), wire.encode(own))
         assert m.cfg is not None and m.evaluator.paused
 

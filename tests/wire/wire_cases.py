@@ -5,8 +5,9 @@ Plain functions named case_* using assert only: the common subset of both interp
 
 try:
     import wire  # MicroPython: firmware/ is on sys.path
+    import wire_gw
 except ImportError:
-    from firmware import wire
+    from firmware import wire, wire_gw
 
 EV = "EV-A03"
 BOOT = "3f2a9c01"
@@ -26,7 +27,7 @@ def case_vote_roundtrip():
     assert isinstance(data, bytes)
     back = wire.decode(data)
     assert back == m
-    assert wire.event_key(back) == "EV-A03:3f2a9c01:17"
+    assert wire_gw.event_key(back) == "EV-A03:3f2a9c01:17"
 
 
 def case_vote_without_time_is_valid():
@@ -43,12 +44,12 @@ def case_every_kind_roundtrips():
         wire.status(EV, BOOT, "online", "evaluator", "0.1.0", 1),
         wire.status(EV, BOOT, "offline"),
         wire.heartbeat(EV, BOOT, None, 1000, 7, 2, heap=30000, rssi=-61, overflow=0),
-        wire.telemetry(EV, BOOT, 1, 2, {"wifi_reconnects": 1}),
-        wire.config(EV, 3, "A03", wire.LEVELS, 30, staff={"id": "1001", "name": "张三"}),
-        wire.rating_request(EV, "rq-1", "A012", "A03", 1795400000, 30),
-        wire.ack(EV, BOOT, 17, [19, 20]),
-        wire.resend(EV, BOOT, 18, 18),
-        wire.queue_event("q-1", "finish", 1795400000, window="A03", ticket="A012", staff="1001"),
+        wire_gw.telemetry(EV, BOOT, 1, 2, {"wifi_reconnects": 1}),
+        wire_gw.config(EV, 3, "A03", wire.LEVELS, 30, staff={"id": "1001", "name": "张三"}),
+        wire_gw.rating_request(EV, "rq-1", "A012", "A03", 1795400000, 30),
+        wire_gw.ack(EV, BOOT, 17, [19, 20]),
+        wire_gw.resend(EV, BOOT, 18, 18),
+        wire_gw.queue_event("q-1", "finish", 1795400000, window="A03", ticket="A012", staff="1001"),
     ]
     for m in msgs:
         assert wire.decode(wire.encode(m)) == m, m
@@ -57,8 +58,8 @@ def case_every_kind_roundtrips():
 def case_levels_are_labels_in_gbt39046_order():
     assert wire.LEVELS[0] == "very_satisfied"
     assert wire.LEVELS[4] == "very_dissatisfied"
-    assert wire.LEVEL_ZH["basically_satisfied"] == "基本满意"
-    assert wire.LEVEL_GBT39046_CODE["very_satisfied"] == "1"
+    assert wire_gw.LEVEL_ZH["basically_satisfied"] == "基本满意"
+    assert wire_gw.LEVEL_GBT39046_CODE["very_satisfied"] == "1"
     assert wire.BALLOT_SLOTS == ("satisfied", "basically_satisfied", "dissatisfied")
 
 
@@ -107,18 +108,18 @@ def case_topics_are_versioned_and_scoped():
     assert t == "hr/v1/H1/dev/EV-A03/vote"
     assert wire.parse_topic(t) == ("H1", EV, "vote")
     assert wire.parse_topic("hr/v1/H1/queue") == ("H1", None, "queue")
-    assert wire.parse_topic(wire.gateway_status_topic("H1")) == ("H1", None, "gw/status")
+    assert wire.parse_topic(wire_gw.gateway_status_topic("H1")) == ("H1", None, "gw/status")
     for bad in ["hr/v2/H1/dev/EV/vote", "hr/v1/H1/dev/EV/bogus", "hr/v1/H+/queue", "x", ""]:
         assert _raises(wire.parse_topic, bad), bad
     assert _raises(wire.device_topic, "H1", "EV/#", "vote")
 
 
 def case_qos_and_retain():
-    assert wire.qos_retain("vote") == (1, False)
-    assert wire.qos_retain("status") == (1, True)
-    assert wire.qos_retain("cfg") == (1, True)
-    assert wire.qos_retain("hb") == (0, False)
-    ups = [f for f, q in wire.device_subscription("H1", "up")]
+    assert wire_gw.qos_retain("vote") == (1, False)
+    assert wire_gw.qos_retain("status") == (1, True)
+    assert wire_gw.qos_retain("cfg") == (1, True)
+    assert wire_gw.qos_retain("hb") == (0, False)
+    ups = [f for f, q in wire_gw.device_subscription("H1", "up")]
     assert "hr/v1/H1/dev/+/vote" in ups and "hr/v1/H1/dev/+/cfg" not in ups
 
 

@@ -1,0 +1,145 @@
+"""The gateway side of the hallrate wire contract: what no device ever runs.
+
+The contract is one source of truth in two modules (see wire.py): ``wire`` holds the topics,
+the schema and validator of every kind and the device's own messages; this module holds the
+messages the gateway sends (cfg, req, ack, resend), queue events, hall-wide topics, the
+idempotency key and the level code tables. The gateway, simulator and tests import both
+(``from firmware import wire, wire_gw``); the device bundle does not ship this one, so its
+code costs no device heap. Same rules as wire.py: the common subset of MicroPython and
+CPython (the contract tests run it on both).
+"""
+
+try:
+    from firmware import wire  # CPython: gateway, simulator, tests
+except ImportError:
+    import wire  # type: ignore[no-redef]  # MicroPython: firmware/ on sys.path
+
+LEVEL_ZH = {
+    "very_satisfied": "非常满意",
+    "satisfied": "满意",
+    "basically_satisfied": "基本满意",
+    "dissatisfied": "不满意",
+    "very_dissatisfied": "非常不满意",
+}
+# GB/T 39046-2020 code list A.8 (the order of wire.LEVELS).
+LEVEL_GBT39046_CODE = {
+    "very_satisfied": "1",
+    "satisfied": "2",
+    "basically_satisfied": "3",
+    "dissatisfied": "4",
+    "very_dissatisfied": "5",
+}
+
+
+# ---- topics ------------------------------------------------------------------------------
+
+
+def queue_topic(hall):
+    """hr/v1/{hall}/queue: queue-system events pushed over MQTT."""
+    if not wire._valid_id(hall):
+        raise wire.WireError("bad hall id")
+    return wire.TOPIC_ROOT + "/" + hall + "/" + wire.QUEUE_CHANNEL
+
+
+def gateway_status_topic(hall):
+    """hr/v1/{hall}/gw/status: the gateway's own retained presence."""
+    if not wire._valid_id(hall):
+        raise wire.WireError("bad hall id")
+    return wire.TOPIC_ROOT + "/" + hall + "/gw/status"
+
+
+def qos_retain(channel):
+    """(QoS, retain) for a device channel (wire.CHANNELS)."""
+    c = wire.CHANNELS[channel]
+    return int(c[1]), c[-1] == "r"
+
+
+def device_subscription(hall, direction="up"):
+    """Wildcard filters (topic, QoS) for one direction ("up" or "down") of a hall's devices."""
+    d = direction[0]
+    out = []
+    for ch in wire.CHANNELS:
+        if wire.CHANNELS[ch][0] == d:
+            out.append((wire.TOPIC_ROOT + "/" + hall + "/dev/+/" + ch, qos_retain(ch)[0]))
+    return out
+
+
+def event_key(msg):
+    """The idempotency key of a sequenced device event: device:boot:seq."""
+    return "%s:%s:%d" % (msg["d"], msg["b"], msg["s"])
+
+
+# ---- constructors ------------------------------------------------------------------------
+
+
+def telemetry(device, boot, t, up, metrics):
+    """A device's "tele" message (built by the simulator and tests; no firmware sends it yet)."""
+    m = wire._head("tele", device, boot)
+    m["t"] = t
+    m["up"] = up
+    m["m"] = metrics
+    return m
+
+
+def config(
+    device, rev, window, levels, timeout, staff=None, paused=False, hb=30, lang="zh", t=None
+):
+    # The gateway's boot id is carried in "b" of down messages: "gw" marks its origin.
+    m = wire._head("cfg", device, "gw")
+    m["rev"] = rev
+    m["w"] = window
+    m["levels"] = list(levels)
+    m["timeout"] = timeout
+    m["staff"] = staff
+    m["paused"] = paused
+    m["hb"] = hb
+    m["lang"] = lang
+    m["t"] = t
+    return m
+
+
+def rating_request(device, rq, ticket, window, t, ttl, staff=None):
+    m = wire._head("req", device, "gw")
+    m["rq"] = rq
+    m["tk"] = ticket
+    m["w"] = window
+    m["t"] = t
+    m["ttl"] = ttl
+    if staff is not None:
+        m["staff"] = staff
+    return m
+
+
+def ack(device, boot, upto, extra=None):
+    """End-to-end ack: every event of ``boot`` with seq <= upto (and those in extra) is stored."""
+    m = wire._head("ack", device, boot)
+    m["n"] = upto
+    if extra:
+        m["x"] = list(extra)
+    return m
+
+
+def resend(device, boot, first, last):
+    m = wire._head("resend", device, boot)
+    m["from"] = first
+    m["to"] = last
+    return m
+
+
+def queue_event(
+    event_id, event, t, window=None, ticket=None, staff=None, matter=None, to=None, src=None
+):
+    m = {"v": wire.PROTOCOL_VERSION, "k": "queue", "id": event_id, "ev": event, "t": t}
+    if window is not None:
+        m["w"] = window
+    if ticket is not None:
+        m["tk"] = ticket
+    if staff is not None:
+        m["staff"] = staff
+    if matter is not None:
+        m["m"] = matter
+    if to is not None:
+        m["to"] = to
+    if src is not None:
+        m["src"] = src
+    return m
