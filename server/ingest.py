@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -138,7 +138,7 @@ class EvaluationIn:
 
 
 def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
-    if not isinstance(rec, Mapping):
+    if type(rec) is not dict and not isinstance(rec, Mapping):  # an ABC check costs 0.3 µs
         raise RecordError("record must be a JSON object")
     get = rec.get
     key = _text(rec, "key", 128, True)
@@ -404,11 +404,10 @@ def _insert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _sqlite_instant(value: datetime) -> str:
-    # = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds"),
-    # at a third of the cost (ingest formats every record's time).
-    naive = value.replace(tzinfo=None) - value.utcoffset()  # type: ignore[operator]
-    text = naive.isoformat(" ")
-    return text if naive.microsecond else text + ".000000"
+    # = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+    # at half the cost (ingest formats every record's time): drop the "+00:00" instead.
+    text = value.astimezone(UTC).isoformat(" ")
+    return text[:-6] if value.microsecond else text[:-6] + ".000000"
 
 
 _EXISTING_COLUMNS = (

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.dialects.sqlite import DATETIME
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect as sqlite_dialect
 
+from server.ingest import _sqlite_instant
 from server.models import Evaluation, Window
+from server.models.base import UTCDateTime
 from tests.server.conftest import Server, check_aggregates, evaluation
 
 
@@ -142,3 +149,16 @@ def test_tickets_idempotent_and_filled_in(server: Server) -> None:
     assert [(i["number"], i["window"], i["staff"], i["matter"]) for i in items] == [
         ("A012", "A03", "1001", "370000-001")
     ]
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_sqlite_instant_is_sqlalchemys_own_storage_format(local: datetime, minutes: int) -> None:
+    """Ingest writes SQLite timestamps itself; they must be what the column type would write,
+    or string comparisons in queries would misorder them."""
+    instant = local.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    column = UTCDateTime().process_bind_param(instant, sqlite_dialect())
+    stored = DATETIME().bind_processor(sqlite_dialect())(column)  # type: ignore[misc]
+    assert _sqlite_instant(instant) == stored
