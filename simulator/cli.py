@@ -10,7 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from simulator import checker, faults
+from simulator import checker, faults, vote_audit
 from simulator.orchestrator import SimOptions, render_summary, run
 
 
@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "summary": res.summary,
                     "differences": [d.__dict__ for d in res.diffs],
+                    "vote_differences": [d.__dict__ for d in res.vote_diffs],
                     "elapsed_s": res.elapsed_s,
                 },
                 ensure_ascii=False,
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render_summary(res))
         if args.check:
             print(checker.render(res.diffs))
+            if res.diffs:
+                print(vote_audit.render(res.vote_diffs, opts.spec().tz))
     return 1 if args.check and res.diffs else 0
 
 

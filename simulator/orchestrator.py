@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from simulator import checker, faults, import_files
+from simulator import checker, faults, import_files, vote_audit
 from simulator.device_models import DeviceModel, Fleet
 from simulator.ground_truth import HALL, Ledger, compute, period
 from simulator.hall_model import Event, HallSpec, Script, build
@@ -71,6 +71,8 @@ class SimResult:
     ledger: Ledger
     diffs: list[checker.Difference]
     fault_log: faults.FaultLog
+    # When counts differ: which evaluator votes the gateway judged otherwise than the ledger.
+    vote_diffs: list[vote_audit.VoteDifference] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     workdir: Path | None = None
@@ -459,6 +461,8 @@ class Simulation:
                     self.fault_log.notes.append(f"check {attempt + 1}: {len(diffs)} differences")
                     await asyncio.sleep(3.0)
             res = SimResult(self.ledger, diffs, self.fault_log, workdir=self.workdir)
+            if diffs:
+                res.vote_diffs = await asyncio.to_thread(self._audit_votes, svc)
             res.summary = self._summary(fleet, queue, status)
             res.elapsed_s = time.monotonic() - started
             return res
@@ -474,6 +478,20 @@ class Simulation:
             if socat is not None:
                 socat.terminate()
                 await socat.wait()
+
+    def _audit_votes(self, svc: HallServices) -> list[vote_audit.VoteDifference]:
+        """Press by press: the gateway's records against the ledger's expectation."""
+        models = {d: m for d, m in self.models.items() if m.kind == "evaluator"}
+        try:
+            return vote_audit.audit_journal(
+                self.script,
+                svc.workdir / "gateway-journal.db",
+                {d: m.skew_s for d, m in models.items()},
+                set(models),
+            )
+        except Exception as exc:  # a diagnostic only: never hide the check's own result
+            self.fault_log.notes.append(f"vote audit failed: {exc!r}")
+            return []
 
     async def _socat(self) -> asyncio.subprocess.Process:
         a, b = self.workdir / "tty-queue", self.workdir / "tty-gateway"
