@@ -16,9 +16,8 @@ import os
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -125,13 +124,6 @@ def peak_rss_kib() -> int:
     return 0
 
 
-def yesterday(tz: str = "Asia/Shanghai") -> date:
-    """The hall's yesterday. The soak's day overruns to about 02:00 and its phone call-backs
-    happen the next day from 10:00: the server refuses imported rows more than a day in the
-    future, so a day that starts today fails its import early in the (UTC) morning."""
-    return datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--windows", type=int, default=100)
@@ -142,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "--date",
         type=date.fromisoformat,
         default=None,
-        help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone, so the "
-        "next day's phone call-backs are not in the future when they are imported)",
+        help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone)",
     )
     p.add_argument("--faults", default="")
     p.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt")
@@ -167,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         tickets=args.tickets,
         speed=args.speed,
         seed=args.seed,
-        day=args.date or yesterday(),
+        day=args.date,
         faults=faults.parse(args.faults),
         broker=args.broker,
         workdir=args.workdir,

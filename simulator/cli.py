@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--date",
         type=date.fromisoformat,
         default=None,
-        help="the simulated day, YYYY-MM-DD (default: today in the hall's time zone)",
+        help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone, so the "
+        "next day's phone call-backs can be imported)",
     )
     p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
     p.add_argument(

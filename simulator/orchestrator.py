@@ -28,6 +28,7 @@ from simulator.services import ADMIN, HallServices
 
 REQ_WAIT_S = 2.0  # how long a citizen waits for 请评价 before pressing anyway
 FW_REQ_WAIT_S = 15.0
+UNPAUSE_WAIT_S = 15.0  # how long a press waits for a device that still shows 暂停服务
 FW_PRESS_GAP_S = 0.35  # real seconds between presses on the real firmware (its debounce)
 
 
@@ -54,7 +55,7 @@ class SimOptions:
     hall: str = "H1"
 
     def spec(self) -> HallSpec:
-        day = self.day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        day = self.day or default_day()
         return HallSpec(
             windows=self.windows,
             tickets=self.tickets,
@@ -64,6 +65,13 @@ class SimOptions:
             ballot_boxes=self.ballot_boxes,
             firmware_windows=min(self.real_firmware, self.windows),
         )
+
+
+def default_day(tz: str = "Asia/Shanghai") -> date:
+    """The hall's yesterday. The day's phone call-backs happen the next day (10:00-16:00) and
+    `hallrate import` refuses rows more than a day in the future: a day that starts today fails
+    its import whenever the run starts before about 16:00 in the hall (08:00 UTC)."""
+    return datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
 
 
 @dataclass
@@ -115,6 +123,7 @@ class Simulation:
         self.done_events = 0
         self.window_t: dict[str, float] = {}
         self.req_wait = REQ_WAIT_S
+        self.unpause_waits = 0
         self.svc: HallServices | None = None
         self.drive_s = 0.0
         driven = [e for e in self.script.events if e.kind in ("queue", "press", "drop")]
@@ -241,6 +250,12 @@ class Simulation:
                 m = self.models[dev]
                 if e.role == "first" and e.ticket is not None:
                     await m.wait_request("tk:" + e.ticket, self.req_wait)
+                if m.evaluator.paused:
+                    # The script never presses inside a pause (its resume came 50 s or more
+                    # before): a device still paused only lags the script, as when the gateway
+                    # is seconds behind at this speed. Let its config catch up first.
+                    self.unpause_waits += 1
+                    await m.wait_unpaused(UNPAUSE_WAIT_S)
                 assert e.level is not None
                 m.press(e.level)
             i += 1
@@ -636,6 +651,7 @@ class Simulation:
             "resends": fleet.total("resends"),
             "gone_sent": fleet.total("gone"),
             "stale_requests_ignored": fleet.total("stale_reqs"),
+            "presses_waiting_for_unpause": self.unpause_waits,
             "misrouted_downlinks_ignored": fleet.total("misrouted"),
             "unclosable_gaps": len(lost),
             "queue": dict(getattr(queue, "stats", {})),
