@@ -16,11 +16,12 @@ import os
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import checker, faults
+from simulator import checker, faults, vote_audit
 from simulator.orchestrator import SimOptions, Simulation, render_summary, run_simulation
 
 
@@ -129,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tickets", type=int, default=100_000)
     p.add_argument("--speed", type=float, default=20000.0)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone)",
+    )
     p.add_argument("--faults", default="")
     p.add_argument("--broker", choices=("amqtt", "mosquitto"), default="amqtt")
     p.add_argument("--workdir", type=Path)
@@ -151,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         tickets=args.tickets,
         speed=args.speed,
         seed=args.seed,
+        day=args.date,
         faults=faults.parse(args.faults),
         broker=args.broker,
         workdir=args.workdir,
@@ -175,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_summary(res))
     print(checker.render(res.diffs))
+    if res.diffs:
+        print(vote_audit.render(res.vote_diffs, sim.spec.tz))
     print(f"script build + ledger: {build_s:.1f} s for {len(sim.script.events)} events")
     print(
         f"drive: {sim.drive_s:.1f} s, {driven / max(sim.drive_s, 1e-9):.0f} driven events/s "

@@ -450,19 +450,38 @@ class Pipeline:
         self.downlink.publish(self._ack_topic_prefix + device + "/ack", payload, 1, False)
 
     def _after_queue_events(self, fresh: list[tuple[dict[str, Any], float]]) -> None:
+        """Rating requests and configs for a batch of new queue events, in the queue log's order.
+
+        A device must see its window's state as of a finish before that finish's rating
+        request: an evaluator still showing 暂停服务 ignores the request, and the citizen's press
+        goes out flagged `paused` (not counted) although the window resumed before the finish.
+        So a window whose login/logout/pause/resume is in this batch gets its config (the state
+        at the finish) ahead of each request, and every such window ends with its current state.
+        """
         windows: set[str] = set()
-        for m, received_at in fresh:
+        pending: set[str] = set()  # windows with a config event not yet published
+        sent: dict[str, tuple[str | None, bool]] = {}  # last state published per device
+        for m, received_at in sorted(fresh, key=lambda x: (x[0]["t"], x[0]["id"])):
             w = m.get("w")
             if w is None:
                 continue
             if m["ev"] in _CONFIG_EVENTS:
                 windows.add(w)
+                pending.add(w)
             fresh_finish = received_at - m["t"] <= self.cfg.request_ttl_s
             if m["ev"] == "finish" and m.get("tk") and fresh_finish:
+                if w in pending:
+                    pending.discard(w)
+                    for dev in self._devices_at(w):
+                        sent[dev] = self.publish_config(dev, at=m["t"])
                 self._request_rating(m)
         for w in sorted(windows):
-            for dev in sorted(d.device for d in self.cfg.devices.values() if d.window == w):
-                self.publish_config(dev)
+            for dev in self._devices_at(w):
+                if sent.get(dev) != self._device_state(dev):
+                    self.publish_config(dev)
+
+    def _devices_at(self, window: str) -> list[str]:
+        return sorted(d.device for d in self.cfg.devices.values() if d.window == window)
 
     def _request_rating(self, m: dict[str, Any]) -> None:
         w = m["w"]
@@ -496,11 +515,20 @@ class Pipeline:
             self.rjournal.meta_set("cfg_rev", str(rev))
         return rev
 
-    def publish_config(self, device: str) -> None:
+    def _device_state(self, device: str, at: int | None = None) -> tuple[str | None, bool]:
+        """(staff logged in, paused) of the device's window: now, or at time ``at``."""
+        w = self.cfg.devices[device].window
+        if w is None:
+            return None, False
+        if at is None:
+            return self.attributor.window_state(w)
+        return self.attributor.staff_at(w, at), self.attributor.paused_at(w, at)
+
+    def publish_config(self, device: str, at: int | None = None) -> tuple[str | None, bool]:
+        """Publish the device's retained config: its window's state now (or at time ``at``).
+        Returns the (staff, paused) it published."""
         d = self.cfg.devices[device]
-        staff, paused = (None, False)
-        if d.window is not None:
-            staff, paused = self.attributor.window_state(d.window)
+        staff, paused = self._device_state(device, at)
         levels = self.cfg.evaluator_levels if d.kind == "evaluator" else wire.BALLOT_SLOTS
         msg = wire_gw.config(
             device,
@@ -514,6 +542,7 @@ class Pipeline:
             t=int(self.clock()),
         )
         self._publish(device, "cfg", msg)
+        return staff, paused
 
     def publish_all_configs(self) -> None:
         for dev in sorted(self.cfg.devices):

@@ -10,7 +10,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from simulator import checker, faults
+from simulator import checker, faults, vote_audit
 from simulator.orchestrator import SimOptions, render_summary, run
 
 
@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--date",
         type=date.fromisoformat,
         default=None,
-        help="the simulated day, YYYY-MM-DD (default: today in the hall's time zone)",
+        help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone, so the "
+        "next day's phone call-backs can be imported)",
     )
     p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
     p.add_argument(
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "summary": res.summary,
                     "differences": [d.__dict__ for d in res.diffs],
+                    "vote_differences": [d.__dict__ for d in res.vote_diffs],
                     "elapsed_s": res.elapsed_s,
                 },
                 ensure_ascii=False,
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render_summary(res))
         if args.check:
             print(checker.render(res.diffs))
+            if res.diffs:
+                print(vote_audit.render(res.vote_diffs, opts.spec().tz))
     return 1 if args.check and res.diffs else 0
 
 

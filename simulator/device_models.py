@@ -145,6 +145,7 @@ class DeviceModel:
         self.wifi_up.set()
         self.seen_rqs: set[str] = set()
         self._req_signal = asyncio.Event()
+        self._cfg_signal = asyncio.Event()
         self._boot()
 
     # ---- RAM state (lost at power loss) ---------------------------------------------------
@@ -327,6 +328,7 @@ class DeviceModel:
             self._answer_resend(msg["b"], msg["from"], msg["to"])
         elif k == "cfg":
             self.cfg = msg
+            self._cfg_signal.set()
             if self.kind == "evaluator":
                 self.evaluator.configure(
                     levels=msg.get("levels"),
@@ -365,6 +367,18 @@ class DeviceModel:
             self._req_signal.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._req_signal.wait(), left)
+        return True
+
+    async def wait_unpaused(self, timeout: float) -> bool:
+        """Wait (real seconds) until the evaluator's config no longer says paused (离岗)."""
+        deadline = time.monotonic() + timeout
+        while self.evaluator.paused:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._cfg_signal.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._cfg_signal.wait(), left)
         return True
 
     def _answer_resend(self, boot: str, first: int, last: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from simulator import checker, faults, import_files
+from simulator import checker, faults, import_files, vote_audit
 from simulator.device_models import DeviceModel, Fleet
 from simulator.ground_truth import HALL, Ledger, compute, period
 from simulator.hall_model import Event, HallSpec, Script, build
@@ -28,6 +28,7 @@ from simulator.services import ADMIN, HallServices
 
 REQ_WAIT_S = 2.0  # how long a citizen waits for 请评价 before pressing anyway
 FW_REQ_WAIT_S = 15.0
+UNPAUSE_WAIT_S = 15.0  # how long a press waits for a device that still shows 暂停服务
 FW_PRESS_GAP_S = 0.35  # real seconds between presses on the real firmware (its debounce)
 
 
@@ -54,7 +55,7 @@ class SimOptions:
     hall: str = "H1"
 
     def spec(self) -> HallSpec:
-        day = self.day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        day = self.day or default_day()
         return HallSpec(
             windows=self.windows,
             tickets=self.tickets,
@@ -66,11 +67,20 @@ class SimOptions:
         )
 
 
+def default_day(tz: str = "Asia/Shanghai") -> date:
+    """The hall's yesterday. The day's phone call-backs happen the next day (10:00-16:00) and
+    `hallrate import` refuses rows more than a day in the future: a day that starts today fails
+    its import whenever the run starts before about 16:00 in the hall (08:00 UTC)."""
+    return datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
+
+
 @dataclass
 class SimResult:
     ledger: Ledger
     diffs: list[checker.Difference]
     fault_log: faults.FaultLog
+    # When counts differ: which evaluator votes the gateway judged otherwise than the ledger.
+    vote_diffs: list[vote_audit.VoteDifference] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     workdir: Path | None = None
@@ -113,6 +123,7 @@ class Simulation:
         self.done_events = 0
         self.window_t: dict[str, float] = {}
         self.req_wait = REQ_WAIT_S
+        self.unpause_waits = 0
         self.svc: HallServices | None = None
         self.drive_s = 0.0
         driven = [e for e in self.script.events if e.kind in ("queue", "press", "drop")]
@@ -239,6 +250,12 @@ class Simulation:
                 m = self.models[dev]
                 if e.role == "first" and e.ticket is not None:
                     await m.wait_request("tk:" + e.ticket, self.req_wait)
+                if m.evaluator.paused:
+                    # The script never presses inside a pause (its resume came 50 s or more
+                    # before): a device still paused only lags the script, as when the gateway
+                    # is seconds behind at this speed. Let its config catch up first.
+                    self.unpause_waits += 1
+                    await m.wait_unpaused(UNPAUSE_WAIT_S)
                 assert e.level is not None
                 m.press(e.level)
             i += 1
@@ -459,6 +476,8 @@ class Simulation:
                     self.fault_log.notes.append(f"check {attempt + 1}: {len(diffs)} differences")
                     await asyncio.sleep(3.0)
             res = SimResult(self.ledger, diffs, self.fault_log, workdir=self.workdir)
+            if diffs:
+                res.vote_diffs = await asyncio.to_thread(self._audit_votes, svc)
             res.summary = self._summary(fleet, queue, status)
             res.elapsed_s = time.monotonic() - started
             return res
@@ -474,6 +493,20 @@ class Simulation:
             if socat is not None:
                 socat.terminate()
                 await socat.wait()
+
+    def _audit_votes(self, svc: HallServices) -> list[vote_audit.VoteDifference]:
+        """Press by press: the gateway's records against the ledger's expectation."""
+        models = {d: m for d, m in self.models.items() if m.kind == "evaluator"}
+        try:
+            return vote_audit.audit_journal(
+                self.script,
+                svc.workdir / "gateway-journal.db",
+                {d: m.skew_s for d, m in models.items()},
+                set(models),
+            )
+        except Exception as exc:  # a diagnostic only: never hide the check's own result
+            self.fault_log.notes.append(f"vote audit failed: {exc!r}")
+            return []
 
     async def _socat(self) -> asyncio.subprocess.Process:
         a, b = self.workdir / "tty-queue", self.workdir / "tty-gateway"
@@ -618,6 +651,7 @@ class Simulation:
             "resends": fleet.total("resends"),
             "gone_sent": fleet.total("gone"),
             "stale_requests_ignored": fleet.total("stale_reqs"),
+            "presses_waiting_for_unpause": self.unpause_waits,
             "misrouted_downlinks_ignored": fleet.total("misrouted"),
             "unclosable_gaps": len(lost),
             "queue": dict(getattr(queue, "stats", {})),

@@ -182,3 +182,22 @@ def test_ignores_another_devices_downlink() -> None:
         assert m.cfg is not None and m.evaluator.paused
 
     asyncio.run(scenario())
+
+
+def test_wait_unpaused_returns_when_the_config_ends_the_pause() -> None:
+    """A press waits for a device whose config still says paused (the gateway behind the script)."""
+
+    async def scenario() -> tuple[bool, bool, bool]:
+        m = DeviceModel(HALL, "EV-A04", "evaluator")
+        topic = wire.device_topic(HALL, "EV-A04", "cfg")
+        m._on_message(
+            topic, wire.encode(wire_gw.config("EV-A04", 1, "A04", wire.LEVELS, 60, paused=True))
+        )
+        still = await m.wait_unpaused(0.05)
+        waiter = asyncio.create_task(m.wait_unpaused(30))
+        await asyncio.sleep(0)
+        m._on_message(topic, wire.encode(wire_gw.config("EV-A04", 2, "A04", wire.LEVELS, 60)))
+        resumed = await waiter
+        return still, resumed, m.evaluator.paused
+
+    assert asyncio.run(scenario()) == (False, True, False)
