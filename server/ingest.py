@@ -6,13 +6,13 @@ own: bad records are rejected with a reason, good records in the same batch land
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.aggregates import Deltas
@@ -410,12 +410,6 @@ def _sqlite_instant(value: datetime) -> str:
     return text[:-6] if value.microsecond else text[:-6] + ".000000"
 
 
-_EXISTING_COLUMNS = (
-    "SELECT id, hall_id, key, rev, channel, level, local_day, department_id, window_id, "
-    "staff_id, excluded, counted FROM evaluations "
-)
-_EXISTING_SQLITE = _EXISTING_COLUMNS + "WHERE hall_id = ? AND key IN ({marks})"
-_EXISTING_PG = _EXISTING_COLUMNS + "WHERE hall_id = %s AND key = ANY(%s)"
 _EXISTING_NAMES = (
     "id",
     "hall_id",
@@ -432,34 +426,45 @@ _EXISTING_NAMES = (
 )
 
 
-def _existing(
-    session: Session, idents: set[tuple[int, str]]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    """Stored rows for these (hall, key) pairs; a driver-level query because compiling an
-    IN list of hundreds of bound keys through SQLAlchemy cost more than running it."""
-    out: dict[tuple[int, str], dict[str, Any]] = {}
+def _by_keys(
+    session: Session, table: str, columns: Sequence[str], idents: Iterable[tuple[int, str]]
+) -> Iterator[Sequence[Any]]:
+    """Rows of ``table`` (evaluations or tickets) whose (hall_id, key) is one of ``idents``.
+
+    A driver-level query: compiling an IN list of hundreds of bound keys through SQLAlchemy cost
+    more than running it, and on PostgreSQL it must run unprepared (see ``_unprepared``).
+    """
     by_hall: dict[int, list[str]] = {}
     for hall_id, key in idents:
         by_hall.setdefault(hall_id, []).append(key)
     conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
+    select_sql = f"SELECT {', '.join(columns)} FROM {table} WHERE hall_id = "
     for hall_id, keys in by_hall.items():
         keys.sort()
         for i in range(0, len(keys), CHUNK):
             chunk = keys[i : i + CHUNK]
-            found: Iterable[Sequence[Any]]
-            if sqlite:
-                sql = _EXISTING_SQLITE.format(marks=", ".join(["?"] * len(chunk)))
-                found = conn.exec_driver_sql(sql, (hall_id, *chunk))
+            if conn.dialect.name == "sqlite":
+                marks = ", ".join(["?"] * len(chunk))
+                yield from conn.exec_driver_sql(
+                    f"{select_sql}? AND key IN ({marks})", (hall_id, *chunk)
+                )
             else:
-                found = _unprepared(conn, _EXISTING_PG, (hall_id, chunk))
-            for values in found:
-                row = dict(zip(_EXISTING_NAMES, values, strict=True))
-                if sqlite:
-                    row["local_day"] = date.fromisoformat(row["local_day"])
-                    row["excluded"] = bool(row["excluded"])
-                    row["counted"] = bool(row["counted"])
-                out[(hall_id, row["key"])] = row
+                yield from _unprepared(conn, f"{select_sql}%s AND key = ANY(%s)", (hall_id, chunk))
+
+
+def _existing(
+    session: Session, idents: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Stored evaluations for these (hall, key) pairs, as column mappings."""
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    for values in _by_keys(session, "evaluations", _EXISTING_NAMES, idents):
+        row = dict(zip(_EXISTING_NAMES, values, strict=True))
+        if sqlite:
+            row["local_day"] = date.fromisoformat(row["local_day"])
+            row["excluded"] = bool(row["excluded"])
+            row["counted"] = bool(row["counted"])
+        out[(row["hall_id"], row["key"])] = row
     return out
 
 
@@ -632,8 +637,9 @@ def store_tickets(
     )
     idents = sorted({(directory.halls[t.hall], t.key) for _, t in good})
     existing: dict[tuple[int, str], Ticket] = {}
-    for i in range(0, len(idents), CHUNK):
-        stmt = select(Ticket).where(tuple_(Ticket.hall_id, Ticket.key).in_(idents[i : i + CHUNK]))
+    ids = [row[0] for row in _by_keys(session, "tickets", ("id",), idents)]
+    for i in range(0, len(ids), CHUNK):  # usually none: re-sent tickets only
+        stmt = select(Ticket).where(Ticket.id.in_(ids[i : i + CHUNK]))
         existing.update({(t.hall_id, t.key): t for t in session.scalars(stmt)})
     now = utcnow()
     new_rows: dict[tuple[int, str], dict[str, Any]] = {}

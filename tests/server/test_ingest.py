@@ -162,3 +162,44 @@ def test_sqlite_instant_is_sqlalchemys_own_storage_format(local: datetime, minut
     column = UTCDateTime().process_bind_param(instant, sqlite_dialect())
     stored = DATETIME().bind_processor(sqlite_dialect())(column)  # type: ignore[misc]
     assert _sqlite_instant(instant) == stored
+
+
+def test_key_lookups_on_postgresql_are_never_prepared(pg_url: str) -> None:
+    """psycopg prepares a statement after five runs; PostgreSQL then kept a generic plan for the
+    key lookups that scanned the whole hall, so ingest slowed down as the table grew."""
+    from sqlalchemy.orm import Session
+
+    from server.db import begin_write, make_engine
+    from server.ingest import ingest_evaluations, ingest_tickets
+    from server.migrate import upgrade
+    from server.models import Hall
+
+    upgrade(pg_url)
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)  # one connection for every batch
+    try:
+        with Session(engine) as s:
+            s.add(Hall(code="H1", name="H1"))
+            s.commit()
+        for b in range(8):
+            evals = [evaluation(f"k{b}-{i}") for i in range(20)]
+            tickets = [
+                {
+                    "key": f"H1:2026-11-23:{b}-{i}",
+                    "hall": "H1",
+                    "number": f"A{i:03d}",
+                    "called_at": "2026-11-23T10:00:00+08:00",
+                }
+                for i in range(20)
+            ]
+            with Session(engine) as s:
+                begin_write(s)
+                assert ingest_evaluations(s, evals + evals, "gw", hall="H1").accepted == 20
+                assert ingest_tickets(s, tickets, "gw", hall="H1").accepted == 20
+                s.commit()
+        with engine.connect() as conn:
+            prepared = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").all()
+        statements = [row[0] for row in prepared]
+        assert any("INSERT INTO evaluations" in st for st in statements)  # psycopg does prepare
+        assert not [st for st in statements if "key = ANY" in st or "key IN" in st]
+    finally:
+        engine.dispose()
