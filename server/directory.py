@@ -229,3 +229,10 @@ def _publish_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_begin")
+def _drop_leftovers(session: Session, _transaction: Any, _connection: Any) -> None:
+    # A transaction that ended without a commit or an explicit rollback (a closed session)
+    # must not have its lookups published by a later transaction's commit.
+    session.info.pop(_PENDING, None)
