@@ -359,27 +359,11 @@ class DeviceModel:
 
     async def wait_request(self, rq: str, timeout: float) -> bool:
         """Wait (real seconds) until the rating request ``rq`` (or "tk:<ticket>") has arrived."""
-        deadline = time.monotonic() + timeout
-        while rq not in self.seen_rqs:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self._req_signal.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._req_signal.wait(), left)
-        return True
+        return await _wait_until(lambda: rq in self.seen_rqs, self._req_signal, timeout)
 
     async def wait_unpaused(self, timeout: float) -> bool:
         """Wait (real seconds) until the evaluator's config no longer says paused (离岗)."""
-        deadline = time.monotonic() + timeout
-        while self.evaluator.paused:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self._cfg_signal.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._cfg_signal.wait(), left)
-        return True
+        return await _wait_until(lambda: not self.evaluator.paused, self._cfg_signal, timeout)
 
     def _answer_resend(self, boot: str, first: int, last: int) -> None:
         self.stats["resend_requests"] += 1
@@ -575,3 +559,16 @@ class Fleet:
         self.stop.set()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
+
+
+async def _wait_until(done: Callable[[], bool], signal: asyncio.Event, timeout: float) -> bool:
+    """Wait (real seconds) until ``done()``, re-checking whenever ``signal`` is set."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        signal.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signal.wait(), left)
+    return True
