@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from server.aggregates import Deltas
+from server.aggregates import CountKey, Deltas
 from server.directory import CHUNK, Directory
+from server.instants import LocalTimes, sqlite_instant
 from server.models import (
     ATTRIBUTIONS,
     CHANNELS,
@@ -108,7 +109,7 @@ def parse_instant(value: Any, name: str) -> datetime:
         instant = datetime.fromisoformat(value)
     except ValueError:
         raise RecordError(f"{name} {value!r} is not ISO 8601") from None
-    if instant.tzinfo is None or instant.utcoffset() is None:
+    if instant.tzinfo is None:  # fromisoformat gives a fixed offset or none at all
         raise RecordError(f"{name} {value!r} has no UTC offset")
     if not 2000 <= instant.year <= 2099:
         raise RecordError(f"{name} {value!r} is outside 2000..2099")
@@ -124,6 +125,7 @@ class EvaluationIn:
     channel: str
     level: str
     occurred_at: datetime
+    occurred_text: str  # as sent: LocalTimes caches conversions by its date and hour
     time_source: str
     hall: str
     window: str | None
@@ -153,7 +155,8 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
     level = get("level")
     if level not in _LEVELS:
         raise RecordError(f"level must be one of {', '.join(LEVELS)}")
-    occurred_at = parse_instant(get("occurred_at"), "occurred_at")
+    occurred_text = get("occurred_at")
+    occurred_at = parse_instant(occurred_text, "occurred_at")
     time_source = get("time_source") or ("device" if channel in _DEVICE_CHANNELS else "import")
     if time_source not in _TIME_SOURCES:
         raise RecordError(f"time_source must be one of {', '.join(TIME_SOURCES)}")
@@ -179,6 +182,7 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
         channel,
         level,
         occurred_at,
+        occurred_text,  # type: ignore[arg-type]  # a str: parse_instant checked it
         time_source,
         _text(rec, "hall", 32, True),  # type: ignore[arg-type]
         window,
@@ -284,22 +288,65 @@ def store_evaluations(
 
     existing = _existing(session, {(directory.halls[ev.hall], ev.key) for _, ev in good})
     now = utcnow()
-    new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    stamp: Any = sqlite_instant(now) if sqlite else now
+    times = LocalTimes(zone)
+    # (hall_id, key) -> the insert's parameters (_INSERT_COLUMNS, in the driver's formats) and
+    # its count, or, for a key seen twice in the batch, the row as a column mapping.
+    pending: dict[tuple[int, str], tuple[tuple[Any, ...], CountKey] | dict[str, Any]] = {}
+    first_index: dict[tuple[int, str], tuple[int, EvaluationIn]] = {}
     updates: dict[int, dict[str, Any]] = {}
     deltas = Deltas()
     for index, ev in good:
         hall_id = directory.halls[ev.hall]
+        ident = (hall_id, ev.key)
+        if ident not in pending and ident not in existing:
+            # The common case, a new key: parameters straight from the record, no row mapping.
+            try:
+                dept_id, window_id, staff_id, device_id, matter_id = _ids(ev, hall_id, directory)
+            except RecordError as exc:
+                result.rejected.append(Rejection(index, ev.key, str(exc)))
+                continue
+            day, day_text, utc_text = times.convert(ev.occurred_text, ev.occurred_at)
+            counted = not ev.flags
+            params = (
+                hall_id,
+                ev.key,
+                ev.rev,
+                ev.channel,
+                ev.level,
+                utc_text if sqlite else ev.occurred_at,
+                day_text if sqlite else day,
+                ev.time_source,
+                dept_id,
+                window_id,
+                staff_id,
+                device_id,
+                matter_id,
+                ev.ticket,
+                ev.attribution,
+                ev.flags,
+                False,
+                counted,
+                ev.source,
+                stamp,
+                stamp,
+            )
+            count = (day, hall_id, dept_id or 0, window_id or 0, staff_id or 0)
+            pending[ident] = (params, (*count, ev.channel, ev.level, counted))
+            first_index[ident] = (index, ev)
+            result.accepted += 1
+            continue
         try:
             row = _row(ev, hall_id, directory, zone, now)
         except RecordError as exc:
             result.rejected.append(Rejection(index, ev.key, str(exc)))
             continue
-        ident = (hall_id, ev.key)
-        current = new_rows.get(ident) or existing.get(ident)
-        if current is None:
-            new_rows[ident] = row
-            result.accepted += 1
-            continue
+        held = pending.get(ident)
+        if isinstance(held, tuple):
+            # The key's second record in this batch: its first becomes a mapping to update.
+            held = pending[ident] = _row(first_index[ident][1], hall_id, directory, zone, now)
+        current = held if held is not None else existing[ident]
         if current["channel"] != row["channel"] or current["level"] != row["level"]:
             result.rejected.append(
                 Rejection(index, ev.key, "key already stored with another channel or level")
@@ -310,7 +357,7 @@ def store_evaluations(
             continue
         row["counted"] = not row["flags"] and not current.get("excluded", False)
         row["local_day"] = current["local_day"]
-        if ident in new_rows:
+        if held is not None:
             current.update({f: row[f] for f in _REV_FIELDS})
         else:
             before = dict(current)
@@ -321,11 +368,17 @@ def store_evaluations(
             }
         result.updated += 1
 
-    if new_rows:
-        rows = list(new_rows.values())
-        _insert_evaluations(session, rows)
-        for row in rows:
-            deltas.add(row)
+    if pending:
+        cells = deltas.cells
+        params_list = []
+        for item in pending.values():
+            if isinstance(item, tuple):
+                params_list.append(item[0])
+                cells[item[1]] += 1
+            else:
+                params_list.append(_params(item, sqlite, stamp))
+                deltas.add(item)
+        _insert_evaluations(session, params_list)
     if updates:
         session.execute(update(Evaluation), list(updates.values()))
     deltas.apply(session)
@@ -357,57 +410,26 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert_evaluations(session: Session, rows: list[dict[str, Any]]) -> None:
+def _params(row: Mapping[str, Any], sqlite: bool, stamp: Any) -> tuple[Any, ...]:
+    """A row mapping as insert parameters, in the formats the column types would write:
+    on SQLite, naive UTC "YYYY-MM-DD HH:MM:SS.ffffff" and "YYYY-MM-DD" (booleans bind as 0/1)."""
+    values = [row[c] for c in _INSERT_COLUMNS[:-2]]
+    if sqlite:
+        values[5] = sqlite_instant(values[5])
+        values[6] = values[6].isoformat()
+    return (*values, stamp, stamp)
+
+
+def _insert_evaluations(session: Session, params: list[tuple[Any, ...]]) -> None:
     """One driver-level executemany: the ORM's per-row parameter processing cost more than
-    SQLite's own insert. Values are converted here exactly as the column types would."""
+    SQLite's own insert. ``params`` are in _INSERT_COLUMNS order, already in driver formats."""
     conn = session.connection()
-    dialect = conn.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO evaluations ({', '.join(_INSERT_COLUMNS)}) "
         f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
     )
-    params: list[tuple[Any, ...]]
-    if dialect.name == "sqlite":
-        # SQLAlchemy's SQLite storage formats: naive UTC "YYYY-MM-DD HH:MM:SS.ffffff",
-        # dates as "YYYY-MM-DD", booleans as 0/1.
-        stamp = _sqlite_instant(rows[0]["created_at"])
-        params = [
-            (
-                r["hall_id"],
-                r["key"],
-                r["rev"],
-                r["channel"],
-                r["level"],
-                _sqlite_instant(r["occurred_at"]),
-                r["local_day"].isoformat(),
-                r["time_source"],
-                r["department_id"],
-                r["window_id"],
-                r["staff_id"],
-                r["device_id"],
-                r["matter_id"],
-                r["ticket"],
-                r["attribution"],
-                r["flags"],
-                int(r["excluded"]),
-                int(r["counted"]),
-                r["source"],
-                stamp,
-                stamp,
-            )
-            for r in rows
-        ]
-    else:
-        params = [tuple(r[c] for c in _INSERT_COLUMNS) for r in rows]
     conn.exec_driver_sql(sql, params)
-
-
-def _sqlite_instant(value: datetime) -> str:
-    # = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
-    # at half the cost (ingest formats every record's time): drop the "+00:00" instead.
-    text = value.astimezone(UTC).isoformat(" ")
-    return text[:-6] if value.microsecond else text[:-6] + ".000000"
 
 
 _EXISTING_NAMES = (
@@ -483,9 +505,10 @@ def _unprepared(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
         cur.close()
 
 
-def _row(
-    ev: EvaluationIn, hall_id: int, directory: Directory, zone: ZoneInfo, now: datetime
-) -> dict[str, Any]:
+def _ids(
+    ev: EvaluationIn, hall_id: int, directory: Directory
+) -> tuple[int | None, int | None, int | None, int | None, int | None]:
+    """(department, window, staff, device, matter) ids of a record's codes in its hall."""
     window_id = dept_id = staff_id = None
     if ev.window:
         window_id, dept_id = directory.windows[(hall_id, ev.window)]
@@ -497,6 +520,16 @@ def _row(
         if named is None:
             raise RecordError(f"unknown department {ev.department!r} in hall {ev.hall!r}")
         dept_id = named
+    device_id = directory.devices[(hall_id, ev.device)] if ev.device else None
+    matter_id = directory.matters[ev.matter] if ev.matter else None
+    return dept_id, window_id, staff_id, device_id, matter_id
+
+
+def _row(
+    ev: EvaluationIn, hall_id: int, directory: Directory, zone: ZoneInfo, now: datetime
+) -> dict[str, Any]:
+    """A record as a mapping of evaluation columns (for keys already stored or repeated)."""
+    dept_id, window_id, staff_id, device_id, matter_id = _ids(ev, hall_id, directory)
     return {
         "hall_id": hall_id,
         "key": ev.key,
@@ -509,8 +542,8 @@ def _row(
         "department_id": dept_id,
         "window_id": window_id,
         "staff_id": staff_id,
-        "device_id": directory.devices[(hall_id, ev.device)] if ev.device else None,
-        "matter_id": directory.matters[ev.matter] if ev.matter else None,
+        "device_id": device_id,
+        "matter_id": matter_id,
         "ticket": ev.ticket,
         "attribution": ev.attribution,
         "flags": ev.flags,

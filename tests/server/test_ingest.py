@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import DATETIME
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect as sqlite_dialect
 
-from server.ingest import _sqlite_instant
+from server.instants import sqlite_instant
 from server.models import Evaluation, Window
 from server.models.base import UTCDateTime
 from tests.server.conftest import Server, check_aggregates, evaluation
@@ -161,7 +161,7 @@ def test_sqlite_instant_is_sqlalchemys_own_storage_format(local: datetime, minut
     instant = local.replace(tzinfo=timezone(timedelta(minutes=minutes)))
     column = UTCDateTime().process_bind_param(instant, sqlite_dialect())
     stored = DATETIME().bind_processor(sqlite_dialect())(column)  # type: ignore[misc]
-    assert _sqlite_instant(instant) == stored
+    assert sqlite_instant(instant) == stored
 
 
 def test_key_lookups_on_postgresql_are_never_prepared(pg_url: str) -> None:
