@@ -19,7 +19,9 @@ class EvaluatorApp:
             levels,
         )
         n = conf.get("buttons", 5)
-        pins = [hal.input("button", i) for i in range(n)]
+        pins = []
+        for i in range(n):
+            pins.append(hal.input("button", i))
         self.inputs = DebouncedInputs(pins, self._on_change, conf.get("debounce_ms", 30), 0)
         dev.on_cfg = self._on_cfg
         dev.on_req = self._on_req
