@@ -1,28 +1,33 @@
 """The device core: a handful of asyncio tasks around the outbox, the MQTT link and the hal.
 
 Tasks: link (connect/reconnect), sender (outbox -> broker, resend until the end-to-end ack),
-heartbeat, watchdog, clock, plus the device kind's own (evaluator_app / ballot_app).
+heartbeat (and the clock's NTP sync), watchdog, plus the device kind's own (evaluator_app /
+ballot_app). The device also owns the wall clock's validity and the screens (what the citizen
+sees, never the pressed level). Every code object is device heap (docs/benchmarks.md, Firmware).
 """
 
 import asyncio
 import binascii
 import gc
 import os
+import time
 from time import ticks_diff, ticks_ms
 
 import wire
-from clock import Clock
-from display import Display
 from mqtt_link import MqttLink
 from outbox import Outbox
 
 FW_VERSION = "0.1.0"
 _DOWN = ("cfg", "req", "ack", "resend")
-
-
-def _kind_of(data):
-    i = data.find(b'"k":"') + 5
-    return bytes(data[i : data.find(b'"', i)]).decode()
+# Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
+_EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
+_VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
+# Screen texts, "|"-separated in the order of _SCREENS; screen keys come from evaluator.py.
+_SCREENS = ("idle", "ask", "thanks", "paused")
+_TEXTS = {
+    "zh": "|请评价|谢谢您的评价|暂停服务",
+    "en": "|Please rate our service|Thank you for your rating|Service paused",
+}
 
 
 def gaps(held, first, last):
@@ -49,10 +54,15 @@ class Device:
         # reused boot id would make new events collide with old keys); seq restarts at 1.
         self.boot = binascii.hexlify(os.urandom(4)).decode()
         self.seq = 0
-        self.clock = Clock(hal)
-        self.display = Display(hal, conf.get("lang", "zh"))
+        self.source = None  # of the wall clock: "ntp", "gateway", "host", "rtc" or None
+        self._gw_delta = None  # gateway time - local time, when the gateway set it
+        lang = conf.get("lang", "zh")
+        self.lang = lang if lang in _TEXTS else "zh"
+        self.screen = "idle"
+        self.staff = None  # {"id": 工号, "name": ...} of the logged-in staff, from cfg
+        path = conf.get("outbox", "outbox.bin")
         self.outbox = Outbox(
-            conf.get("outbox", "outbox.bin"),
+            path,
             conf.get("outbox_records", 200),
             conf.get("outbox_bytes", 32768),
             write=hal.outbox_write,
@@ -61,7 +71,7 @@ class Device:
         self.resend_ms = conf.get("resend_ms", 10000)
         self._resend_wait = self.resend_ms  # doubles while no ack comes, back to resend_ms on one
         self.cfg = None
-        self.cfg_path = conf.get("cfg_path") or conf.get("outbox", "outbox.bin") + ".cfg"
+        self.cfg_path = conf.get("cfg_path") or path + ".cfg"
         self.on_cfg = None  # the kind's app hooks
         self.on_req = None
         self.state = None  # a short state string for the heartbeat
@@ -70,24 +80,13 @@ class Device:
         self._sent_rn = -1  # entries with rn <= this were published on this connection
         self._max_sent_rn = -1
         self._overflowing = False
-        self._announce = None
         self._up_ms = 0
         self._up_last = ticks_ms()
-        will = (self.topic("status"), self._status("offline"), 1, True)
+        subs = []
+        for ch in _DOWN:
+            subs.append((self.topic(ch), 1))
         self.link = MqttLink(
-            hal,
-            self.id,
-            conf.get("broker_host", "127.0.0.1"),
-            conf.get("broker_port", 1883),
-            conf.get("broker_user"),
-            conf.get("broker_password"),
-            conf.get("keepalive", 30),
-            will,
-            [(self.topic(ch), 1) for ch in _DOWN],
-            self._on_message,
-            self._on_up,
-            conf.get("backoff_base_ms", 500),
-            conf.get("backoff_max_ms", 30000),
+            hal, conf, (self.topic("status"), self._status("offline"), 1, True), subs, self
         )
         hal.on_wifi_down(self.link.drop)
 
@@ -103,9 +102,43 @@ class Device:
         self._up_last = now
         return self._up_ms
 
+    def now(self):
+        """Epoch seconds, or None when the clock is not valid (events then carry t=null)."""
+        t = int(time.time()) + _EPOCH_OFFSET
+        if self._gw_delta is not None:
+            return t + self._gw_delta
+        if self.hal.clock_valid() and t >= _VALID_AFTER:
+            if self.source is None:
+                self.source = self.hal.clock_source()
+            return t
+        return None
+
+    def _gw_time(self, t):
+        """Take the gateway's time when the device has no valid clock of its own."""
+        if t is not None and t >= _VALID_AFTER and not self.hal.clock_valid():
+            self._gw_delta = t - int(time.time()) - _EPOCH_OFFSET
+            self.source = "gateway"
+
+    def show(self, screen):
+        """LEDs and the hal's text/voice hook for a screen key; never names the pressed level."""
+        self.screen = screen
+        ask = 1 if screen == "ask" else 0
+        self.hal.led("ask", ask)
+        self.hal.led("thanks", 1 if screen == "thanks" else 0)
+        # Staff side: lit while a rating is pending; off after it, whatever the level was.
+        self.hal.led("staff", ask)
+        st = self.staff
+        if screen == "idle" and st:
+            text = "%s %s" % (st.get("id", ""), st.get("name", ""))
+        elif screen in _SCREENS:
+            text = _TEXTS[self.lang].split("|")[_SCREENS.index(screen)]
+        else:
+            text = ""
+        self.hal.show(screen, text)
+
     def _status(self, state):
         return wire.encode(
-            wire.status(self.id, self.boot, state, self.kind, FW_VERSION, self.clock.now())
+            wire.status(self.id, self.boot, state, self.kind, FW_VERSION, self.now())
         )
 
     def status(self):
@@ -118,9 +151,9 @@ class Device:
             "link": self.link.up.is_set(),
             "connects": self.link.connects,
             "state": self.state,
-            "screen": self.display.screen,
+            "screen": self.screen,
             "cfg_rev": self.cfg["rev"] if self.cfg else None,
-            "t": self.clock.now(),
+            "t": self.now(),
         }
 
     # ---- events -------------------------------------------------------------------------------
@@ -129,35 +162,35 @@ class Device:
         """Queue a sequenced event ``make(device, boot, seq, what, t, up, *rest)`` (wire.vote..)."""
         self.seq += 1
         seq = self.seq
-        msg = make(self.id, self.boot, seq, what, self.clock.now(), self.uptime(), *rest)
-        evicted = self.outbox.append(wire.encode(msg), self.boot, seq)
-        self.hal.log({"ev": "queued", "k": msg["k"], "s": seq, "depth": self.outbox.depth()})
+        msg = make(self.id, self.boot, seq, what, self.now(), self.uptime(), *rest)
+        ob = self.outbox
+        evicted = ob.append(wire.encode(msg), self.boot, seq)
+        self.hal.log({"ev": "queued", "k": msg["k"], "s": seq, "depth": ob.depth()})
         self._kick.set()
         if evicted and not self._overflowing:
             self._overflowing = True  # one alarm per overflow episode, not one per eviction
             self.emit(wire.alarm, "outbox_overflow")
-        elif not evicted and self.outbox.depth() < self.outbox.max_records // 2:
+        elif not evicted and ob.depth() < ob.max_records // 2:
             self._overflowing = False
         return seq
 
-    # ---- incoming -----------------------------------------------------------------------------
+    # ---- incoming (the link's callbacks) ------------------------------------------------------
 
-    def _on_up(self):
+    def on_up(self):
         self._sent_rn = -1  # resend everything unacked on every (re)connect
         self._kick.set()
-        self._announce = asyncio.create_task(
+        asyncio.create_task(  # noqa: RUF006 - the scheduler holds it until it is done
             self.link.publish(self.topic("status"), self._status("online"), 1, True)
         )
 
-    def _on_message(self, topic, payload):
+    def on_message(self, topic, payload):
         try:
             _, dev, msg = wire.decode_for_topic(topic, payload)
+            if dev != self.id:
+                # Another device's downlink (seen from amqtt after a broker restart): never apply.
+                raise wire.WireError("not for this device")
         except wire.WireError as e:
             self.hal.log({"ev": "bad_msg", "topic": topic, "err": str(e)})
-            return
-        if dev != self.id:
-            # Another device's downlink (seen from amqtt after a broker restart): never apply it.
-            self.hal.log({"ev": "bad_msg", "topic": topic, "err": "not for this device"})
             return
         k = msg["k"]
         if k == "ack":
@@ -171,7 +204,7 @@ class Device:
         elif k == "cfg":
             self.apply_cfg(msg)
         elif k == "req":
-            self.clock.from_gateway(msg.get("t"))
+            self._gw_time(msg.get("t"))
             if self.on_req is not None:
                 self.on_req(msg)
 
@@ -185,11 +218,11 @@ class Device:
             except (OSError, wire.WireError):
                 pass
         self.cfg = msg
-        self.display.staff = msg.get("staff")
+        self.staff = msg.get("staff")
         self.hb_s = msg.get("hb") or self.hb_s
-        self.clock.from_gateway(msg.get("t"))
-        if msg.get("lang") in ("zh", "en"):
-            self.display.lang = msg["lang"]
+        self._gw_time(msg.get("t"))
+        if msg.get("lang") in _TEXTS:
+            self.lang = msg["lang"]
         self.hal.log({"ev": "cfg", "rev": msg["rev"]})
         if self.on_cfg is not None:
             self.on_cfg(msg)
@@ -197,28 +230,30 @@ class Device:
     # ---- tasks --------------------------------------------------------------------------------
 
     async def sender(self):
+        up = self.link.up
+        ob = self.outbox
         while True:
-            if not self.link.up.is_set():
-                await self.link.up.wait()
+            if not up.is_set():
+                await up.wait()
             self._kick.clear()
             while self._resend_req:
                 await self._resend(*self._resend_req.pop(0))
-            entry = self.outbox.first_after(self._sent_rn)
+            entry = ob.first_after(self._sent_rn)
             if entry is None:
                 try:
                     await asyncio.wait_for_ms(self._kick.wait(), self._resend_wait)
                 except asyncio.TimeoutError:
-                    if self.outbox.depth():
+                    if ob.depth():
                         # No end-to-end ack in time: send the unacked again, less often each
                         # round, so a slow gateway is not buried under copies of its backlog.
                         self._sent_rn = -1
                         self._resend_wait = min(self._resend_wait * 2, self.resend_ms * 6)
                 continue
-            again = entry[0] <= self._max_sent_rn or entry[0] < self.outbox.loaded_rn
-            if await self._publish(entry, again):
-                self._sent_rn = entry[0]
-                if entry[0] > self._max_sent_rn:
-                    self._max_sent_rn = entry[0]
+            rn = entry[0]
+            if await self._publish(entry, rn <= self._max_sent_rn or rn < ob.loaded_rn):
+                self._sent_rn = rn
+                if rn > self._max_sent_rn:
+                    self._max_sent_rn = rn
             else:
                 await asyncio.sleep_ms(100)
 
@@ -229,11 +264,16 @@ class Device:
             return True  # compacted away under us: it was acked
         if again:
             data = data[:-1] + b',"rs":true}'
-        return await self.link.publish(self.topic(_kind_of(data)), data, 1)
+        i = data.find(b'"k":"') + 5  # the kind names the channel
+        kind = bytes(data[i : data.find(b'"', i)]).decode()
+        return await self.link.publish(self.topic(kind), data, 1)
 
     async def _resend(self, boot, first, last):
         """The gateway asked for boot's seqs first..last: send what we have, "gone" the rest."""
-        held = [e[2] for e in self.outbox.entries() if e[1] == boot and first <= e[2] <= last]
+        held = []
+        for e in self.outbox.entries():
+            if e[1] == boot and first <= e[2] <= last:
+                held.append(e[2])
         held.sort()
         for s in held:
             e = self.outbox.find(boot, s)  # afresh: an ack may have compacted the file meanwhile
@@ -246,24 +286,33 @@ class Device:
             await self.link.publish(self.topic("gone"), data, 1)
 
     async def heartbeat(self):
+        """Every hb_s: a heartbeat while the link is up; NTP through the hal every hour once it
+        worked, every minute before (the gateway's time from cfg/req is kept if NTP fails)."""
+        hal = self.hal
+        sync_at = 0  # uptime of the next clock sync
         while True:
             gc.collect()
-            if self.link.up.is_set():
+            up = self.link.up.is_set()
+            if self.uptime() >= sync_at and (up or hal.wifi_up()):
+                if hal.ntp_sync():
+                    self._gw_delta = None
+                    self.source = "ntp"
+                sync_at = self._up_ms + (3600000 if self.source == "ntp" else 60000)
+            if up:
+                ob = self.outbox
                 hb = wire.heartbeat(
                     self.id,
                     self.boot,
-                    self.clock.now(),
+                    self.now(),
                     self.uptime(),
                     self.seq,
-                    self.outbox.depth(),
-                    self.hal.mem_free(),
-                    self.hal.rssi(),
-                    self.outbox.overflow,
+                    ob.depth(),
+                    gc.mem_free(),
+                    hal.rssi(),
+                    ob.overflow,
                     self.state,
                 )
                 await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
-            else:
-                self.uptime()
             await asyncio.sleep(self.hb_s)
 
     async def watchdog(self):
@@ -273,25 +322,16 @@ class Device:
             wdt.feed()  # a stuck event loop stops feeding and the chip resets
             await asyncio.sleep_ms(ms // 3)
 
-    async def clock_task(self):
-        while True:
-            if self.link.up.is_set() or self.hal.wifi_up():
-                self.clock.sync()
-            await asyncio.sleep(3600 if self.clock.source == "ntp" else 60)
-
 
 async def run(hal, conf):
     """Start the device of kind conf["kind"]; return when the hal's control channel ends."""
     dev = Device(hal, conf)
     dev.outbox.load()
     if conf["kind"] == "ballot_box":
-        from ballot_app import BallotApp
-
-        app = BallotApp(dev, hal, conf)
+        from ballot_app import BallotApp as App
     else:
-        from evaluator_app import EvaluatorApp
-
-        app = EvaluatorApp(dev, hal, conf)
+        from evaluator_app import EvaluatorApp as App
+    app = App(dev, hal, conf)
     try:
         with open(dev.cfg_path, "rb") as f:
             dev.apply_cfg(wire.decode(f.read(), "cfg"), False)
@@ -306,8 +346,9 @@ async def run(hal, conf):
             "kind": dev.kind,
         }
     )
-    coros = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog(), dev.clock_task()]
-    tasks = [asyncio.create_task(c) for c in coros + list(app.tasks())]
+    tasks = []
+    for c in (dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()) + tuple(app.tasks()):
+        tasks.append(asyncio.create_task(c))
     await hal.control(app)
     for t in tasks:
         t.cancel()

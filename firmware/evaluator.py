@@ -17,7 +17,7 @@ REQUESTED = "requested"
 THANKS = "thanks"
 PAUSED = "paused"
 
-# Screen keys (texts in display.py). "ask" = 请评价, "thanks" = 谢谢您的评价, "paused" = 暂停服务.
+# Screen keys (texts in app.py). "ask" = 请评价, "thanks" = 谢谢您的评价, "paused" = 暂停服务.
 SCREEN = {IDLE: "idle", REQUESTED: "ask", THANKS: "thanks", PAUSED: "paused"}
 
 try:  # the wire contract's levels (already loaded on the device: no second copy in RAM)

@@ -19,7 +19,9 @@ class EvaluatorApp:
             levels,
         )
         n = conf.get("buttons", 5)
-        pins = [hal.input("button", i) for i in range(n)]
+        pins = []
+        for i in range(n):
+            pins.append(hal.input("button", i))
         self.inputs = DebouncedInputs(pins, self._on_change, conf.get("debounce_ms", 30), 0)
         dev.on_cfg = self._on_cfg
         dev.on_req = self._on_req
@@ -54,7 +56,7 @@ class EvaluatorApp:
             msg.get("w"),
             ticks_ms(),
         )
-        self._apply(actions or [("show", self.dev.display.screen)])  # staff may have changed
+        self._apply(actions or [("show", self.dev.screen)])  # staff may have changed
 
     def _on_req(self, msg):
         self._apply(self.ev.request(msg["rq"], msg["tk"], msg["w"], msg["ttl"], ticks_ms()))
@@ -64,7 +66,7 @@ class EvaluatorApp:
             if a[0] == "vote":
                 self.dev.emit(wire.vote, a[1], a[2], a[3], a[4], a[5])
             else:
-                self.dev.display.show(a[1])
+                self.dev.show(a[1])
         self.dev.state = self.ev.state
 
     async def _ticker(self):

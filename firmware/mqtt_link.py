@@ -75,38 +75,19 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 
 
 class MqttLink:
-    def __init__(
-        self,
-        hal,
-        client_id,
-        host,
-        port=1883,
-        user=None,
-        password=None,
-        keepalive=30,
-        will=None,
-        subscriptions=(),
-        on_message=None,
-        on_up=None,
-        backoff_base_ms=500,
-        backoff_max_ms=30000,
-    ):
+    """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
+    broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
+    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload)."""
+
+    def __init__(self, hal, conf, will, subscriptions, dev):
         self.hal = hal
-        self.client_id = client_id
-        self.host = host
-        self.port = port
-        self.user = user
-        self.password = password
-        self.keepalive = keepalive
+        self.conf = conf
+        self.keepalive = conf.get("keepalive", 30)
         self.will = will
-        self.subscriptions = list(subscriptions)
-        self.on_message = on_message
-        self.on_up = on_up
-        self.backoff_base_ms = backoff_base_ms
-        self.backoff_max_ms = backoff_max_ms
+        self.subscriptions = subscriptions
+        self.dev = dev
         self.up = asyncio.Event()
         self.connects = 0
-        self.fails = 0
         self._reader = None
         self._writer = None
         self._pid = 0
@@ -122,11 +103,9 @@ class MqttLink:
         if not self.up.is_set():
             return False
         pid = 0
-        ev = None
         if qos:
-            pid = self._next_pid()
-            ev = asyncio.Event()
-            self._acks[pid] = ev
+            pid = self._pid = self._pid % 65535 + 1
+            ev = self._acks[pid] = asyncio.Event()
         try:
             await self._send(publish_packet(topic, payload, qos, retain, pid))
             if not qos:
@@ -144,6 +123,8 @@ class MqttLink:
 
     async def run(self):
         """Connect, serve, reconnect forever."""
+        conf = self.conf
+        fails = 0
         while True:
             if await self.hal.wifi_connect():
                 try:
@@ -152,14 +133,14 @@ class MqttLink:
                     self.hal.log({"ev": "mqtt_fail", "err": repr(e)})
                     self._close()
                 else:
-                    self.fails = 0
+                    fails = 0
                     await self._serve()
-            self.fails += 1
+            fails += 1
             await asyncio.sleep_ms(
                 backoff_ms(
-                    self.fails - 1,
-                    self.backoff_base_ms,
-                    self.backoff_max_ms,
+                    fails - 1,
+                    conf.get("backoff_base_ms", 500),
+                    conf.get("backoff_max_ms", 30000),
                     os.urandom(1)[0] / 256,
                 )
             )
@@ -167,19 +148,30 @@ class MqttLink:
     # ---- connection -------------------------------------------------------------------------
 
     async def _connect(self):
+        conf = self.conf
         self._dead = asyncio.Event()
-        self._reader, self._writer = await asyncio.wait_for_ms(
-            self.hal.open_connection(self.host, self.port), 5000
+        self._reader, w = await asyncio.wait_for_ms(
+            self.hal.open_connection(
+                conf.get("broker_host", "127.0.0.1"), conf.get("broker_port", 1883)
+            ),
+            5000,
         )
-        self._writer.write(
-            connect_packet(self.client_id, self.keepalive, self.will, self.user, self.password)
+        self._writer = w
+        w.write(
+            connect_packet(
+                self.dev.id,
+                self.keepalive,
+                self.will,
+                conf.get("broker_user"),
+                conf.get("broker_password"),
+            )
         )
-        await self._writer.drain()
+        await w.drain()
         typ, body = await asyncio.wait_for_ms(self._read_packet(), 5000)
         if typ != _CONNACK or len(body) < 2 or body[1] != 0:
             raise OSError("connack refused: %r" % (bytes(body),))
-        if self.subscriptions:
-            await self._send(subscribe_packet(self._next_pid(), self.subscriptions))
+        self._pid = self._pid % 65535 + 1
+        await self._send(subscribe_packet(self._pid, self.subscriptions))
         self._last_rx = ticks_ms()
         self.connects += 1
 
@@ -187,15 +179,14 @@ class MqttLink:
         rx = asyncio.create_task(self._read_loop())
         self.up.set()
         self.hal.log({"ev": "link", "up": True})
-        if self.on_up is not None:
-            self.on_up()
-        ping_ms = self.keepalive * 500
+        self.dev.on_up()
+        ka = self.keepalive
         try:
             while not self._dead.is_set():
                 try:
-                    await asyncio.wait_for_ms(self._dead.wait(), ping_ms)
+                    await asyncio.wait_for_ms(self._dead.wait(), ka * 500)
                 except asyncio.TimeoutError:
-                    if ticks_diff(ticks_ms(), self._last_rx) > self.keepalive * 1500:
+                    if ticks_diff(ticks_ms(), self._last_rx) > ka * 1500:
                         break  # the broker went silent
                     try:
                         await self._send(bytes((_PINGREQ, 0)))
@@ -230,10 +221,6 @@ class MqttLink:
             w.write(data)
             await w.drain()
 
-    def _next_pid(self):
-        self._pid = self._pid % 65535 + 1
-        return self._pid
-
     async def _read_packet(self):
         r = self._reader
         hdr = await r.readexactly(1)
@@ -255,7 +242,19 @@ class MqttLink:
                 self._last_rx = ticks_ms()
                 kind = typ & 0xF0
                 if kind == _PUBLISH:
-                    await self._on_publish(typ, body)
+                    qos = (typ >> 1) & 3
+                    pos = 2 + struct.unpack("!H", body[:2])[0]
+                    topic = bytes(body[2:pos]).decode()
+                    pid = 0
+                    if qos:
+                        pid = struct.unpack("!H", body[pos : pos + 2])[0]
+                        pos += 2
+                    try:
+                        self.dev.on_message(topic, bytes(body[pos:]))
+                    except Exception as e:
+                        self.hal.log({"ev": "handler_error", "err": repr(e)})
+                    if qos == 1:  # acknowledged after the handler ran
+                        await self._send(bytes((_PUBACK, 2)) + struct.pack("!H", pid))
                 elif kind == _PUBACK:
                     pid = struct.unpack("!H", body[:2])[0]
                     ev = self._acks.get(pid)
@@ -267,20 +266,3 @@ class MqttLink:
         except Exception as e:
             self.hal.log({"ev": "mqtt_rx_end", "err": repr(e)})
         self._dead.set()
-
-    async def _on_publish(self, typ, body):
-        qos = (typ >> 1) & 3
-        tlen = struct.unpack("!H", body[:2])[0]
-        topic = bytes(body[2 : 2 + tlen]).decode()
-        pos = 2 + tlen
-        pid = 0
-        if qos:
-            pid = struct.unpack("!H", body[pos : pos + 2])[0]
-            pos += 2
-        if self.on_message is not None:
-            try:
-                self.on_message(topic, bytes(body[pos:]))
-            except Exception as e:
-                self.hal.log({"ev": "handler_error", "err": repr(e)})
-        if qos == 1:
-            await self._send(bytes((_PUBACK, 2)) + struct.pack("!H", pid))

@@ -37,10 +37,6 @@ def encode_record(typ, payload):
     return struct.pack(_HDR, _MAGIC, typ, n, _crc(typ, n, payload)) + payload
 
 
-def _plain_write(f, data):
-    f.write(data)
-
-
 def _size(path):
     """File size, or -1 when there is no such file."""
     try:
@@ -62,21 +58,14 @@ class Outbox:
         self.path = path
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self._write = write or _plain_write
+        self._write = write  # fn(file, record): the hal's (tests tear writes there), or None
         self.overflow = 0  # events evicted since boot
         self.skipped_bytes = 0  # bytes of torn or corrupt records skipped by the last load
         self.loaded_rn = 0  # entries with rn < loaded_rn came from flash (maybe sent before)
         self._rn = 0
         self._file_size = 0
         self._boots = []  # boot ids, indexed by _bi
-        self._clear()
-
-    def _clear(self):
-        self._ern = array("i")
-        self._bi = array("B")
-        self._seq = array("i")
-        self._off = array("i")
-        self._len = array("H")
+        self._keep(())
 
     def _add(self, rn, boot, seq, off, n):
         if boot not in self._boots:
@@ -88,15 +77,14 @@ class Outbox:
         self._len.append(n)
 
     def _keep(self, keep):
-        """Retain the entries whose indexes are in ``keep`` (ascending)."""
-        old = (self._ern, self._bi, self._seq, self._off, self._len)
-        self._clear()
-        for i in keep:
-            self._ern.append(old[0][i])
-            self._bi.append(old[1][i])
-            self._seq.append(old[2][i])
-            self._off.append(old[3][i])
-            self._len.append(old[4][i])
+        """Retain the entries whose indexes are in ``keep`` (ascending); () empties the index."""
+        cols = (array("i"), array("B"), array("i"), array("i"), array("H"))
+        if keep:
+            old = (self._ern, self._bi, self._seq, self._off, self._len)
+            for i in keep:
+                for j in range(5):
+                    cols[j].append(old[j][i])
+        self._ern, self._bi, self._seq, self._off, self._len = cols
 
     # ---- load -------------------------------------------------------------------------------
 
@@ -105,7 +93,7 @@ class Outbox:
         tmp = self.path + ".new"
         if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
             os.remove(tmp)
-        self._clear()
+        self._keep(())
         self.skipped_bytes = 0
         acked_any = False
         size = _size(self.path)
@@ -117,12 +105,20 @@ class Outbox:
             pos = 0
             while pos + _HDR_LEN <= size:
                 f.seek(pos)
-                rec = self._read_record(f)
-                if rec is None:
+                msg = None
+                hdr = f.read(_HDR_LEN)
+                magic, typ, n, crc = struct.unpack(_HDR, hdr)
+                if magic == _MAGIC and typ in (_T_EVENT, _T_ACK) and n <= _MAX_PAYLOAD:
+                    payload = f.read(n)
+                    if len(payload) == n and _crc(typ, n, payload) == crc:
+                        try:
+                            msg = json.loads(payload)
+                        except ValueError:
+                            pass
+                if msg is None:  # not a whole, valid record here: resynchronise a byte later
                     pos += 1
                     self.skipped_bytes += 1
                     continue
-                typ, payload, msg = rec
                 if typ == _T_EVENT:
                     self._add(self._rn, msg["b"], msg["s"], pos, len(payload))
                     self._rn += 1
@@ -135,21 +131,6 @@ class Outbox:
         self.loaded_rn = self._rn
         if self.skipped_bytes or acked_any:
             self.compact()
-
-    def _read_record(self, f):
-        hdr = f.read(_HDR_LEN)
-        if len(hdr) < _HDR_LEN:
-            return None
-        magic, typ, n, crc = struct.unpack(_HDR, hdr)
-        if magic != _MAGIC or typ not in (_T_EVENT, _T_ACK) or n > _MAX_PAYLOAD:
-            return None
-        payload = f.read(n)
-        if len(payload) < n or _crc(typ, n, payload) != crc:
-            return None
-        try:
-            return typ, payload, json.loads(payload)
-        except ValueError:
-            return None
 
     # ---- queries ----------------------------------------------------------------------------
 
@@ -175,7 +156,10 @@ class Outbox:
         return None
 
     def entries(self):
-        return [self.entry(i) for i in range(len(self._seq))]
+        out = []
+        for i in range(len(self._seq)):
+            out.append(self.entry(i))
+        return out
 
     def read(self, entry):
         """The encoded message of a pending entry."""
@@ -188,17 +172,24 @@ class Outbox:
     def append(self, data, boot, seq):
         """Persist one encoded event before it is sent. Returns the number of evictions."""
         rec_len = _HDR_LEN + len(data)
+        depth = len(self._seq)
+        pending = 0
+        for x in self._len:
+            pending += _HDR_LEN + x
         n = 0
-        while n < len(self._seq) and (
-            len(self._seq) - n >= self.max_records
-            or self._pending_bytes(n) + rec_len > self.max_bytes
-        ):
+        while n < depth and (depth - n >= self.max_records or pending + rec_len > self.max_bytes):
+            pending -= _HDR_LEN + self._len[n]
             n += 1
         if n:
-            evicted = [self.entry(i) for i in range(n)]
-            self._keep(range(n, len(self._seq)))
+            by_boot = {}  # evicted seqs per boot index, remembered on flash as acked
+            for i in range(n):
+                by_boot.setdefault(self._bi[i], []).append(self._seq[i])
+            boots = self._boots
+            self._keep(range(n, depth))
             self.overflow += n
-            self._persist_evictions(evicted)
+            for bi in by_boot:
+                ack = {"b": boots[bi], "n": 0, "x": by_boot[bi]}
+                self._append_raw(_T_ACK, json.dumps(ack).encode())
         if self._file_size + rec_len > self.max_bytes:
             self.compact()
         off = self._append_raw(_T_EVENT, data)
@@ -231,24 +222,14 @@ class Outbox:
         if len(keep) != len(self._seq):
             self._keep(keep)
 
-    def _persist_evictions(self, evicted):
-        by_boot = {}
-        for e in evicted:
-            by_boot.setdefault(e[1], []).append(e[2])
-        for b in by_boot:
-            self._append_raw(_T_ACK, json.dumps({"b": b, "n": 0, "x": by_boot[b]}).encode())
-
-    def _pending_bytes(self, first=0):
-        total = 0
-        for i in range(first, len(self._len)):
-            total += _HDR_LEN + self._len[i]
-        return total
-
     def _append_raw(self, typ, payload):
         rec = encode_record(typ, payload)
         off = self._file_size
         with open(self.path, "ab") as f:
-            self._write(f, rec)
+            if self._write is None:
+                f.write(rec)
+            else:
+                self._write(f, rec)
             f.flush()
         self._file_size = off + len(rec)
         return off

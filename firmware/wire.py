@@ -101,13 +101,21 @@ class WireError(ValueError):
 def _valid_id(x):
     if not isinstance(x, str) or not 0 < len(x) <= MAX_ID_LEN:
         return False
-    return all(("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-_." for c in x)
+    for c in x:
+        if not (("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-_."):
+            return False
+    return True
 
 
 def _ok(t, v):
     """Does ``v`` (not None) have type ``t`` of the field specs?"""
     if t[0] == "[":
-        return isinstance(v, list) and all(_ok(t[1:], x) for x in v)
+        if not isinstance(v, list):
+            return False
+        for x in v:
+            if not _ok(t[1:], x):
+                return False
+        return True
     j = "LFASKQ".find(t)
     if j >= 0 and len(t) == 1:
         return v in _LABELS[j]

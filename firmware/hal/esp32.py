@@ -4,7 +4,6 @@ Nothing here runs at import time; the app gets an Esp32Hal instance (dependency 
 """
 
 import asyncio
-import gc
 import time
 
 import machine
@@ -46,9 +45,6 @@ class Esp32Hal:
         except Exception:
             pass
         return self._ntp_ok
-
-    def mem_free(self):
-        return gc.mem_free()
 
     def log(self, obj):
         if self.conf.get("debug"):

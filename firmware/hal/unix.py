@@ -2,7 +2,8 @@
 
 Control lines on stdin (one command each) are answered, where they ask something, with one
 JSON line on stdout; the firmware's own events are JSON lines too. simulator/firmware_process.py
-is the driver that hides this protocol from tests.
+is the driver that hides this protocol from tests. This module is heap on the unix port, like
+the ESP32 hal on a board: few code objects (docs/benchmarks.md, Firmware).
 """
 
 import asyncio
@@ -15,63 +16,43 @@ _IDLE = {"button": 1, "beam": 0, "lid": 0}  # pull-up buttons; beam received; li
 
 
 class SimPin:
-    """A Pin look-alike: value() and irq(handler); drive() is what the test does to it."""
+    """A Pin look-alike: value() and irq(handler); drive() is what the test does to it.
+    A reader's pin (UnixHal.reader) also holds the lines a UART barcode/QR reader would send."""
 
-    def __init__(self, name, value):
-        self.name = name
+    def __init__(self, value):
         self._v = value
         self._handler = None
 
-    def value(self, v=None):
-        if v is None:
-            return self._v
-        self._v = 1 if v else 0
-        return None
+    def value(self):
+        return self._v
 
-    def irq(self, handler=None, trigger=None, hard=False):
+    def irq(self, handler, *_):
         self._handler = handler
 
     def drive(self, v):
-        v = 1 if v else 0
         if v != self._v:
             self._v = v
             if self._handler is not None:
                 self._handler(self)
 
-
-class SimReader:
-    """A UART barcode/QR reader: the test feeds lines, the app awaits readline()."""
-
-    def __init__(self):
-        self._lines = []
-        self._ev = asyncio.Event()
-
-    def feed(self, line):
-        self._lines.append(line)
-        self._ev.set()
-
     async def readline(self):
-        while not self._lines:
-            self._ev.clear()
-            await self._ev.wait()
-        return self._lines.pop(0)
+        while not self._v:
+            self._handler.clear()  # the reader's Event (see UnixHal.reader)
+            await self._handler.wait()
+        return self._v.pop(0)
 
 
 class UnixHal:
-    platform = "unix"
-
     def __init__(self, conf):
         self.conf = conf
         self.pins = {}
         self.leds = {}
-        self.readers = {}
         self.feeds = 0
         self._wifi = True
         self._drop_cbs = []
         self._tear = None
-        self._app = None
 
-    # ---- time, memory, log --------------------------------------------------------------------
+    # ---- time, log ----------------------------------------------------------------------------
 
     def clock_valid(self):
         return bool(self.conf.get("clock_valid", True))
@@ -82,35 +63,32 @@ class UnixHal:
     def ntp_sync(self):
         return self.clock_valid()
 
-    def mem_free(self):
-        return gc.mem_free()
-
     def log(self, obj):
         print(json.dumps(obj))
-
-    def reset(self):
-        sys.exit(0)
 
     # ---- pins, display ------------------------------------------------------------------------
 
     def input(self, role, index=0):
         key = role + str(index)
         if key not in self.pins:
-            self.pins[key] = SimPin(key, _IDLE[role])
+            self.pins[key] = SimPin(_IDLE.get(role, 0))
         return self.pins[key]
 
     def led(self, name, on):
-        self.leds[name] = 1 if on else 0
+        self.leds[name] = on
 
     def show(self, screen, text):
         self.log({"ev": "display", "screen": screen, "text": text})
 
     def reader(self, slot):
+        """Slot ``slot``'s reader: a SimPin whose value is its list of fed lines."""
         if not self.conf.get("readers", True):
             return None
-        if slot not in self.readers:
-            self.readers[slot] = SimReader()
-        return self.readers[slot]
+        r = self.input("reader", slot)
+        if r._handler is None:
+            r._v = []
+            r._handler = asyncio.Event()
+        return r
 
     def watchdog(self, timeout_ms):
         return self  # the hal counts the feeds; a stuck loop shows as a stalled count
@@ -154,62 +132,60 @@ class UnixHal:
     # ---- the test's side ----------------------------------------------------------------------
 
     async def control(self, app):
-        """Serve control lines from stdin until EOF."""
-        self._app = app
+        """Serve control lines from stdin until EOF or "quit"."""
         reader = asyncio.StreamReader(sys.stdin)
         while True:
             line = await reader.readline()
             if not line:
                 return
-            parts = line.decode().split()
-            if not parts:
+            p = line.decode().split()
+            if not p:
                 continue
-            if parts[0] == "quit":
+            cmd = p[0]
+            if cmd == "quit":
                 self.log({"r": "bye"})
                 return
             try:
-                self._command(parts)
+                if cmd == "press":
+                    hold = int(p[2]) if len(p) > 2 else 80
+                    bounce = len(p) > 3 and p[3] == "bounce"
+                    pulse = self._pulse("button", app.button_index(p[1]), 0, hold, bounce)
+                    asyncio.create_task(pulse)  # noqa: RUF006
+                elif cmd == "beam":
+                    slot = int(p[1])
+                    if len(p) > 3:
+                        r = self.reader(slot)
+                        r._v.append(p[3].encode() + b"\r\n")
+                        r._handler.set()
+                    asyncio.create_task(self._pulse("beam", slot, 1, int(p[2]), False))  # noqa: RUF006
+                elif cmd == "lid":
+                    self.input("lid").drive(int(p[1]))
+                elif cmd == "wifi":
+                    self._wifi = p[1] == "1"
+                    if not self._wifi:
+                        for cb in self._drop_cbs:
+                            cb()
+                    self.log({"r": "wifi", "up": self._wifi})
+                elif cmd == "tear":
+                    self._tear = int(p[1])
+                    self.log({"r": "tear", "n": self._tear})
+                elif cmd == "stat":
+                    if len(p) > 1 and p[1] == "gc":
+                        gc.collect()
+                    alloc = gc.mem_alloc()  # before this reply's own objects
+                    free = gc.mem_free()
+                    st = app.status()
+                    st["r"] = "stat"
+                    st["alloc"] = alloc
+                    st["free"] = free
+                    st["rom"] = self.conf.get("rom_bytes", 0)
+                    st["wdt_feeds"] = self.feeds
+                    st["leds"] = self.leds
+                    self.log(st)
+                else:
+                    raise ValueError("unknown command")
             except Exception as e:
-                self.log({"r": "error", "cmd": parts[0], "err": repr(e)})
-
-    def _command(self, p):
-        cmd = p[0]
-        if cmd == "press":
-            idx = self._app.button_index(p[1])
-            hold = int(p[2]) if len(p) > 2 else 80
-            bounce = len(p) > 3 and p[3] == "bounce"
-            asyncio.create_task(self._pulse("button", idx, 0, hold, bounce))  # noqa: RUF006
-        elif cmd == "beam":
-            slot = int(p[1])
-            if len(p) > 3:
-                self.reader(slot).feed(p[3].encode() + b"\r\n")
-            asyncio.create_task(self._pulse("beam", slot, 1, int(p[2]), False))  # noqa: RUF006
-        elif cmd == "lid":
-            self.input("lid").drive(int(p[1]))
-        elif cmd == "wifi":
-            self._wifi = p[1] == "1"
-            if not self._wifi:
-                for cb in self._drop_cbs:
-                    cb()
-            self.log({"r": "wifi", "up": self._wifi})
-        elif cmd == "tear":
-            self._tear = int(p[1])
-            self.log({"r": "tear", "n": self._tear})
-        elif cmd == "stat":
-            if len(p) > 1 and p[1] == "gc":
-                gc.collect()
-            alloc = gc.mem_alloc()  # before this reply's own objects
-            free = gc.mem_free()
-            st = self._app.status()
-            st["r"] = "stat"
-            st["alloc"] = alloc
-            st["free"] = free
-            st["rom"] = self.conf.get("rom_bytes", 0)
-            st["wdt_feeds"] = self.feeds
-            st["leds"] = self.leds
-            self.log(st)
-        else:
-            self.log({"r": "error", "cmd": cmd, "err": "unknown command"})
+                self.log({"r": "error", "cmd": cmd, "err": repr(e)})
 
     async def _pulse(self, role, index, active, hold_ms, bounce):
         pin = self.input(role, index)
