@@ -7,7 +7,13 @@ import sqlite3
 import pytest
 from sqlalchemy import text
 
-from server.db import begin_write, make_engine, make_sessionmaker, normalize_url
+from server.db import (
+    SQLITE_WAL_AUTOCHECKPOINT_PAGES,
+    begin_write,
+    make_engine,
+    make_sessionmaker,
+    normalize_url,
+)
 
 
 def test_sqlite_pragmas(sqlite_url: str) -> None:
@@ -16,6 +22,11 @@ def test_sqlite_pragmas(sqlite_url: str) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert (
+            conn.execute(text("PRAGMA wal_autocheckpoint")).scalar()
+            == SQLITE_WAL_AUTOCHECKPOINT_PAGES
+        )
     engine.dispose()
 
 
