@@ -337,6 +337,23 @@ def store_evaluations(
             first_index[ident] = (index, ev)
             result.accepted += 1
             continue
+        stored = existing.get(ident)
+        if (
+            stored is not None
+            and not isinstance(stored, dict)  # not yet changed by this batch
+            and ident not in pending
+            and ev.rev <= stored[3]  # rev, channel, level: see _EXISTING_NAMES
+            and ev.channel == stored[4]
+            and ev.level == stored[5]
+        ):
+            # A re-sent record (a gateway retrying a batch): a duplicate once its codes resolve.
+            try:
+                _ids(ev, hall_id, directory)
+            except RecordError as exc:
+                result.rejected.append(Rejection(index, ev.key, str(exc)))
+                continue
+            result.duplicates += 1
+            continue
         try:
             row = _row(ev, hall_id, directory, zone, now)
         except RecordError as exc:
@@ -346,7 +363,13 @@ def store_evaluations(
         if isinstance(held, tuple):
             # The key's second record in this batch: its first becomes a mapping to update.
             held = pending[ident] = _row(first_index[ident][1], hall_id, directory, zone, now)
-        current = held if held is not None else existing[ident]
+        if held is not None:
+            current = held
+        elif isinstance(stored, dict):
+            current = stored
+        else:
+            assert stored is not None
+            current = existing[ident] = _stored(stored, sqlite)
         if current["channel"] != row["channel"] or current["level"] != row["level"]:
             result.rejected.append(
                 Rejection(index, ev.key, "key already stored with another channel or level")
@@ -469,25 +492,26 @@ def _by_keys(
                 marks = ", ".join(["?"] * len(chunk))
                 yield from conn.exec_driver_sql(
                     f"{select_sql}? AND key IN ({marks})", (hall_id, *chunk)
-                )
+                ).fetchall()  # iterating the result instead fetched row by row
             else:
                 yield from _unprepared(conn, f"{select_sql}%s AND key = ANY(%s)", (hall_id, chunk))
 
 
 def _existing(
     session: Session, idents: set[tuple[int, str]]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    """Stored evaluations for these (hall, key) pairs, as column mappings."""
-    out: dict[tuple[int, str], dict[str, Any]] = {}
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    for values in _by_keys(session, "evaluations", _EXISTING_NAMES, idents):
-        row = dict(zip(_EXISTING_NAMES, values, strict=True))
-        if sqlite:
-            row["local_day"] = date.fromisoformat(row["local_day"])
-            row["excluded"] = bool(row["excluded"])
-            row["counted"] = bool(row["counted"])
-        out[(row["hall_id"], row["key"])] = row
-    return out
+) -> dict[tuple[int, str], Sequence[Any] | dict[str, Any]]:
+    """Stored evaluations for these (hall, key) pairs, as rows of _EXISTING_NAMES; the store
+    turns one into a column mapping (``_stored``) only when the batch may change it."""
+    return {(v[1], v[2]): v for v in _by_keys(session, "evaluations", _EXISTING_NAMES, idents)}
+
+
+def _stored(values: Sequence[Any], sqlite: bool) -> dict[str, Any]:
+    row = dict(zip(_EXISTING_NAMES, values, strict=True))
+    if sqlite:
+        row["local_day"] = date.fromisoformat(row["local_day"])
+        row["excluded"] = bool(row["excluded"])
+        row["counted"] = bool(row["counted"])
+    return row
 
 
 def _unprepared(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -101,6 +101,30 @@ def test_duplicates_within_one_batch(server: Server) -> None:
     assert raw == stored and sum(stored.values()) == 1
 
 
+def test_stored_key_resent_then_updated_twice_in_one_batch(server: Server) -> None:
+    server.ingest([evaluation("k1", window="A03"), evaluation("k2")])
+    out = server.ingest(
+        [
+            evaluation("k1", window="A03"),  # re-sent as it was
+            evaluation("k1", rev=1, window="A05"),
+            evaluation("k1", rev=1, window="A07"),  # same rev again: a duplicate
+            evaluation("k1", rev=2, window="A09", flags=["misuse"]),
+            evaluation("k2", rev=0, window="A01"),  # re-sent with another window, same rev
+            evaluation("k3"),
+        ]
+    )
+    assert out == {"accepted": 1, "updated": 2, "duplicates": 3, "rejected": []}
+    with server.client.app.state.sessionmaker() as s:  # type: ignore[attr-defined]
+        rows = {e.key: e for e in s.scalars(select(Evaluation))}
+        k1_window = s.get(Window, rows["k1"].window_id)
+        k2_window = s.get(Window, rows["k2"].window_id)
+        assert k1_window is not None and k1_window.code == "A09"
+        assert (rows["k1"].rev, rows["k1"].flags, rows["k1"].counted) == (2, "misuse", False)
+        assert k2_window is not None and k2_window.code == "A03"
+    raw, stored = _cells(server)
+    assert raw == stored and sum(stored.values()) == 3
+
+
 def test_flagged_votes_are_stored_not_counted(server: Server) -> None:
     server.ingest([evaluation("k1"), evaluation("k2", flags=["misuse"])])
     r = server.client.get("/api/v1/scores?hall=H1&period=2026-11", headers=server.admin)
