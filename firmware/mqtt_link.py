@@ -77,24 +77,8 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 class MqttLink:
     """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
     broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
-    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload)."""
-
-    def __init__(self, hal, conf, will, subscriptions, dev):
-        self.hal = hal
-        self.conf = conf
-        self.keepalive = conf.get("keepalive", 30)
-        self.will = will
-        self.subscriptions = subscriptions
-        self.dev = dev
-        self.up = asyncio.Event()
-        self.connects = 0
-        self._reader = None
-        self._writer = None
-        self._pid = 0
-        self._acks = {}
-        self._lock = asyncio.Lock()
-        self._dead = asyncio.Event()
-        self._last_rx = 0
+    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload).
+    startup.link() makes one (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -119,7 +103,7 @@ class MqttLink:
 
     def drop(self):
         """Declare the connection dead (Wi-Fi lost, timeout); the run loop reconnects."""
-        self._dead.set()
+        self._dead = True
 
     async def run(self):
         """Connect, serve, reconnect forever."""
@@ -149,7 +133,7 @@ class MqttLink:
 
     async def _connect(self):
         conf = self.conf
-        self._dead = asyncio.Event()
+        self._dead = False
         self._reader, w = await asyncio.wait_for_ms(
             self.hal.open_connection(
                 conf.get("broker_host", "127.0.0.1"), conf.get("broker_port", 1883)
@@ -181,13 +165,16 @@ class MqttLink:
         self.hal.log({"ev": "link", "up": True})
         self.dev.on_up()
         ka = self.keepalive
+        ping = ticks_ms()
         try:
-            while not self._dead.is_set():
-                try:
-                    await asyncio.wait_for_ms(self._dead.wait(), ka * 500)
-                except asyncio.TimeoutError:
-                    if ticks_diff(ticks_ms(), self._last_rx) > ka * 1500:
+            # _dead is a flag polled every 50 ms, not an Event under wait_for_ms: no timeout task.
+            while not self._dead:
+                await asyncio.sleep_ms(50)
+                now = ticks_ms()
+                if ticks_diff(now, ping) >= ka * 500:
+                    if ticks_diff(now, self._last_rx) > ka * 1500:
                         break  # the broker went silent
+                    ping = now
                     try:
                         await self._send(bytes((_PINGREQ, 0)))
                     except Exception:
@@ -214,12 +201,18 @@ class MqttLink:
 
     async def _send(self, data):
         # One writer at a time: two concurrent drain()s of a part-sent buffer would resend it.
-        async with self._lock:
-            w = self._writer
-            if w is None:
-                raise OSError("not connected")
+        # A flag and a short wait instead of asyncio.Lock: the Lock class is heap of its own.
+        while self._busy:
+            await asyncio.sleep_ms(5)
+        w = self._writer
+        if w is None:
+            raise OSError("not connected")
+        self._busy = True
+        try:
             w.write(data)
             await w.drain()
+        finally:
+            self._busy = False
 
     async def _read_packet(self):
         r = self._reader
@@ -265,4 +258,4 @@ class MqttLink:
             raise
         except Exception as e:
             self.hal.log({"ev": "mqtt_rx_end", "err": repr(e)})
-        self._dead.set()
+        self._dead = True
