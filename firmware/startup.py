@@ -163,6 +163,7 @@ def build(hal, conf):
     k._busy = False  # a send is in progress (see MqttLink._send)
     k._dead = False  # the connection is to be dropped (see MqttLink._serve)
     k._last_rx = 0
+    k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
     load_outbox(ob)
     if conf["kind"] == "ballot_box":
