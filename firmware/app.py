@@ -104,7 +104,7 @@ class Device:
             "seq": self.seq,
             "depth": self.outbox.depth(),
             "ovf": self.outbox.overflow,
-            "link": self.link.up.is_set(),
+            "link": self.link.up,
             "connects": self.link.connects,
             "state": self.state,
             "screen": self.screen,
@@ -189,11 +189,11 @@ class Device:
     # ---- tasks --------------------------------------------------------------------------------
 
     async def sender(self):
-        up = self.link.up
+        link = self.link
         ob = self.outbox
         while True:
-            if not up.is_set():
-                await up.wait()
+            while not link.up:
+                await asyncio.sleep_ms(50)
             self._kick = False
             while self._resend_req:
                 await self._resend(*self._resend_req.pop(0))
@@ -255,7 +255,7 @@ class Device:
         sync_at = 0  # uptime of the next clock sync
         while True:
             gc.collect()
-            up = self.link.up.is_set()
+            up = self.link.up
             if self.uptime() >= sync_at and (up or hal.wifi_up()):
                 if hal.ntp_sync():
                     self._gw_delta = None

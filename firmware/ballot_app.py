@@ -17,8 +17,7 @@ class BallotApp:
             BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)) for i in range(n)
         ]
         self.tickets = [TicketMemory(conf.get("ticket_window_ms", 3000)) for _ in range(n)]
-        self._events = []  # (slot, event, ticks) from the beam IRQs, drained by a task
-        self._flag = asyncio.ThreadSafeFlag()
+        self._events = []  # (slot, event, ticks) from the beam IRQs, drained by a task (polled)
         for i in range(n):
             hal.input("beam", i).irq(self._beam_handler(i))
         lid = hal.input("lid")
@@ -33,7 +32,6 @@ class BallotApp:
             now = ticks_ms()
             for e in slot.edge(pin.value(), now):
                 self._events.append((i, e, now))
-            self._flag.set()
 
         return handler
 
@@ -55,7 +53,9 @@ class BallotApp:
 
     async def _drain(self):
         while True:
-            await self._flag.wait()
+            await asyncio.sleep_ms(10)  # polled: no ThreadSafeFlag (asyncio.event is heap)
+            if not self._events:
+                continue
             while self._events:
                 i, e, now = self._events.pop(0)
                 if e == "drop":
@@ -70,7 +70,6 @@ class BallotApp:
             for s in self.slots:
                 if s.tick(now) == "jam":
                     self._events.append((s.slot, "jam", now))
-                    self._flag.set()
             await asyncio.sleep_ms(100)
 
     async def _read(self, i):

@@ -84,7 +84,7 @@ class MqttLink:
 
     async def publish(self, topic, payload, qos=0, retain=False):
         """Send one message. QoS 1 waits for PUBACK. Returns True when delivered to the broker."""
-        if not self.up.is_set():
+        if not self.up:
             return False
         pid = 0
         if qos:
@@ -178,7 +178,7 @@ class MqttLink:
 
     async def _serve(self):
         rx = asyncio.create_task(self._read_loop())
-        self.up.set()
+        self.up = True
         self.hal.log({"ev": "link", "up": True})
         self.dev.on_up()
         ka = self.keepalive
@@ -197,7 +197,7 @@ class MqttLink:
                     except Exception:
                         break
         finally:
-            self.up.clear()
+            self.up = False
             rx.cancel()
             self._close()
             self._acks = {}  # waiting publishes see their pid gone: not delivered

@@ -96,7 +96,6 @@ def evaluator_app(dev, hal, conf):
 
 def build(hal, conf):
     """The Device (its state, as app.Device documents it) and the app of conf["kind"]."""
-    import asyncio
     import binascii
     from time import ticks_ms
 
@@ -154,7 +153,7 @@ def build(hal, conf):
     k.will = (dev.topic("status"), dev._status("offline"), 1, True)
     k.subscriptions = subs
     k.dev = dev
-    k.up = asyncio.Event()
+    k.up = False  # connected (a flag, no asyncio.Event: its module is heap of its own)
     k.connects = 0
     k._reader = None
     k._writer = None

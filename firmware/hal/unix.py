@@ -37,8 +37,7 @@ class SimPin:
 
     async def readline(self):
         while not self._v:
-            self._handler.clear()  # the reader's Event (see UnixHal.reader)
-            await self._handler.wait()
+            await asyncio.sleep_ms(20)  # polled: no asyncio.Event (its module is heap)
         return self._v.pop(0)
 
 
@@ -85,9 +84,8 @@ class UnixHal:
         if not self.conf.get("readers", True):
             return None
         r = self.input("reader", slot)
-        if r._handler is None:
+        if not isinstance(r._v, list):
             r._v = []
-            r._handler = asyncio.Event()
         return r
 
     def watchdog(self, timeout_ms):
@@ -156,7 +154,6 @@ class UnixHal:
                     if len(p) > 3:
                         r = self.reader(slot)
                         r._v.append(p[3].encode() + b"\r\n")
-                        r._handler.set()
                     asyncio.create_task(self._pulse("beam", slot, 1, int(p[2]), False))  # noqa: RUF006
                 elif cmd == "lid":
                     self.input("lid").drive(int(p[1]))
