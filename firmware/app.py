@@ -15,12 +15,12 @@ from time import ticks_diff, ticks_ms
 import wire
 
 FW_VERSION = "0.1.0"
-_DOWN = ("cfg", "req", "ack", "resend")
+_DOWN = tuple(["cfg", "req", "ack", "resend"])  # a list display: interned, see wire.LEVELS
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
 # Screen texts, "|"-separated in the order of _SCREENS; screen keys come from evaluator.py.
-_SCREENS = ("idle", "ask", "thanks", "paused")
+_SCREENS = tuple(["idle", "ask", "thanks", "paused"])
 _TEXTS = {
     "zh": "|请评价|谢谢您的评价|暂停服务",
     "en": "|Please rate our service|Thank you for your rating|Service paused",
@@ -63,15 +63,16 @@ class Device:
         t = int(time.time()) + _EPOCH_OFFSET
         if self._gw_delta is not None:
             return t + self._gw_delta
-        if self.hal.clock_valid() and t >= _VALID_AFTER:
+        src = self.hal.clock()
+        if src is not None and t >= _VALID_AFTER:
             if self.source is None:
-                self.source = self.hal.clock_source()
+                self.source = src
             return t
         return None
 
     def _gw_time(self, t):
         """Take the gateway's time when the device has no valid clock of its own."""
-        if t is not None and t >= _VALID_AFTER and not self.hal.clock_valid():
+        if t is not None and t >= _VALID_AFTER and self.hal.clock() is None:
             self._gw_delta = t - int(time.time()) - _EPOCH_OFFSET
             self.source = "gateway"
 
@@ -290,11 +291,11 @@ async def run(hal, conf):
     """Start the device of kind conf["kind"]; return when the hal's control channel ends."""
     import startup
 
-    dev, app = startup.build(hal, conf)
+    app, coros = startup.build(hal, conf)
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
     tasks = []
-    for c in (dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()) + tuple(app.tasks()):
+    for c in coros:
         tasks.append(asyncio.create_task(c))
     gc.collect()
     await hal.control(app)

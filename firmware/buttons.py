@@ -62,15 +62,8 @@ class PressFilter:
 
 
 class DebouncedInputs:
-    """IRQ + filter over pins; calls ``on_change(index, level)`` from a task."""
-
-    def __init__(self, pins, on_change, debounce_ms=30, active=0):
-        self.pins = pins
-        self.on_change = on_change
-        self.filter = PressFilter(len(pins), debounce_ms, active)
-        for i in range(len(pins)):
-            self.filter._raw[i] = self.filter._stable[i] = pins[i].value()
-            pins[i].irq(self._irq)
+    """IRQ + filter over pins; calls ``on_change(index, level)`` from a task. Made by
+    startup.inputs (start-up code is not kept in RAM): pins, on_change, filter (PressFilter)."""
 
     def _irq(self, pin):
         # One bound handler for all pins (Pin objects are singletons per GPIO on the ESP32).

@@ -8,10 +8,8 @@ import wire
 
 class EvaluatorApp:
     """Made by startup.build (start-up code is not kept in RAM): dev, ev (the Evaluator),
-    inputs (DebouncedInputs of the buttons, calling _on_change), presses (a count)."""
-
-    def tasks(self):
-        return (self.inputs.run(), self._ticker())
+    inputs (DebouncedInputs of the buttons, calling _on_change), presses (a count). Tasks:
+    inputs.run and _ticker."""
 
     def status(self):
         st = self.dev.status()

@@ -68,9 +68,51 @@ def load_outbox(ob):
         ob.compact()
 
 
-def evaluator_app(dev, hal, conf):
+def inputs(pins, on_change, debounce_ms, active):
+    """A buttons.DebouncedInputs over ``pins`` (its state, as buttons.py documents it)."""
+    from buttons import DebouncedInputs, PressFilter
+
+    d = DebouncedInputs()
+    d.pins = pins
+    d.on_change = on_change
+    f = d.filter = PressFilter(len(pins), debounce_ms, active)
+    for i in range(len(pins)):
+        f._raw[i] = f._stable[i] = pins[i].value()
+        pins[i].irq(d._irq)
+    return d
+
+
+def ballot_app(dev, hal, conf, tasks):
+    """The BallotApp (its state, as ballot_app.py documents it); appends its tasks."""
+    from ballot_app import BallotApp
+    from ballot_box import BeamSlot, TicketMemory
+    from wire import BALLOT_SLOTS
+
+    app = BallotApp()
+    app.dev = dev
+    app.slots = []
+    app.tickets = []
+    app.readers = []
+    for i in range(len(BALLOT_SLOTS)):
+        app.slots.append(BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)))
+        app.tickets.append(TicketMemory(conf.get("ticket_window_ms", 3000)))
+        app.readers.append(hal.reader(i))
+    app._events = []
+    for i in range(len(BALLOT_SLOTS)):
+        hal.input("beam", i).irq(app._beam_handler(i))
+    app.lid = inputs([hal.input("lid")], app._on_lid, conf.get("lid_debounce_ms", 50), 1)
+    dev.state = "ok"
+    tasks.append(app._drain())
+    tasks.append(app._jam_watch())
+    tasks.append(app.lid.run())
+    for i in range(len(app.readers)):
+        if app.readers[i] is not None:
+            tasks.append(app._read(i))
+    return app
+
+
+def evaluator_app(dev, hal, conf, tasks):
     """The EvaluatorApp (its state, as evaluator_app.py documents it) and its buttons."""
-    from buttons import DebouncedInputs
     from evaluator import Evaluator
     from evaluator_app import EvaluatorApp
     from wire import LEVELS
@@ -86,16 +128,19 @@ def evaluator_app(dev, hal, conf):
     pins = []
     for i in range(conf.get("buttons", 5)):
         pins.append(hal.input("button", i))
-    app.inputs = DebouncedInputs(pins, app._on_change, conf.get("debounce_ms", 30), 0)
+    app.inputs = inputs(pins, app._on_change, conf.get("debounce_ms", 30), 0)
     dev.on_cfg = app._on_cfg
     dev.on_req = app._on_req
     dev.state = ev.state
     app.presses = 0
+    tasks.append(app.inputs.run())
+    tasks.append(app._ticker())
     return app
 
 
 def build(hal, conf):
-    """The Device (its state, as app.Device documents it) and the app of conf["kind"]."""
+    """The app of conf["kind"] with its Device as app.dev (the state app.Device documents), and
+    the coroutines of all their tasks."""
     import binascii
     from time import ticks_ms
 
@@ -165,12 +210,11 @@ def build(hal, conf):
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
     load_outbox(ob)
+    tasks = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()]
     if conf["kind"] == "ballot_box":
-        from ballot_app import BallotApp
-
-        app = BallotApp(dev, hal, conf)
+        app = ballot_app(dev, hal, conf, tasks)
     else:
-        app = evaluator_app(dev, hal, conf)
+        app = evaluator_app(dev, hal, conf, tasks)
     try:
         with open(dev.cfg_path, "rb") as f:
             dev.apply_cfg(decode(f.read(), "cfg"), False)
@@ -185,4 +229,4 @@ def build(hal, conf):
             "kind": dev.kind,
         }
     )
-    return dev, app
+    return app, tasks

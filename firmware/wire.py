@@ -26,29 +26,33 @@ MAX_PAYLOAD = const(2048)
 _MAX_SEQ = const(2147483647)
 _MAX_ID_LEN = const(32)
 
+# The label tuples are built from lists: the elements of a constant tuple load from .mpy as
+# string objects on the heap, a list display's are interned names (docs/benchmarks.md).
 # GB/T 39046-2020 code list A.8, in the standard's order (code 1 .. 5). The wire carries the
 # label, never the code: some provincial interfaces number the levels in reverse.
-LEVELS = (
-    "very_satisfied",
-    "satisfied",
-    "basically_satisfied",
-    "dissatisfied",
-    "very_dissatisfied",
+LEVELS = tuple(
+    [
+        "very_satisfied",
+        "satisfied",
+        "basically_satisfied",
+        "dissatisfied",
+        "very_dissatisfied",
+    ]
 )
 # The ballot box (投票箱) has three slots, left to right.
-BALLOT_SLOTS = ("satisfied", "basically_satisfied", "dissatisfied")
+BALLOT_SLOTS = tuple(["satisfied", "basically_satisfied", "dissatisfied"])
 
 # Flags a device may attach to a vote. The gateway decides what counts; the device only
 # reports what it saw.
-VOTE_FLAGS = ("misuse", "no_request", "paused")
-ALARMS = ("jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbox_overflow")
-QUEUE_EVENTS = ("login", "logout", "call", "recall", "finish", "transfer", "pause", "resume")
-DEVICE_KINDS = ("evaluator", "ballot_box")
-STATUS_STATES = ("online", "offline")
+VOTE_FLAGS = tuple(["misuse", "no_request", "paused"])
+ALARMS = tuple(["jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbox_overflow"])
+QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
+DEVICE_KINDS = tuple(["evaluator", "ballot_box"])
+STATUS_STATES = tuple(["online", "offline"])
 
 # Kinds that consume a per-boot sequence number, stay in the device outbox until the
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
-SEQUENCED_KINDS = ("vote", "drop", "alarm")
+SEQUENCED_KINDS = tuple(["vote", "drop", "alarm"])
 
 # Device topic channel -> direction ("u" device -> gateway, "d" gateway -> device), QoS, and
 # "r" when retained. Each channel carries the message kind of its own name.
@@ -173,7 +177,7 @@ def validate(msg):
         slot = msg["slot"]
         if slot >= len(BALLOT_SLOTS) or BALLOT_SLOTS[slot] != msg["lv"]:
             raise WireError("ballot slot %d does not hold %s" % (slot, msg["lv"]))
-    elif kind in ("gone", "resend") and msg["from"] > msg["to"]:
+    elif (kind == "gone" or kind == "resend") and msg["from"] > msg["to"]:
         raise WireError("range from %d > to %d" % (msg["from"], msg["to"]))
     return msg
 

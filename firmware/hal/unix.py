@@ -53,14 +53,12 @@ class UnixHal:
 
     # ---- time, log ----------------------------------------------------------------------------
 
-    def clock_valid(self):
-        return bool(self.conf.get("clock_valid", True))
-
-    def clock_source(self):
-        return "host"
+    def clock(self):
+        """The wall clock's source when it is valid, else None (config "clock_valid": false)."""
+        return "host" if self.conf.get("clock_valid", True) else None
 
     def ntp_sync(self):
-        return self.clock_valid()
+        return self.clock() is not None
 
     def log(self, obj):
         print(json.dumps(obj))
