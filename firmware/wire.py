@@ -143,9 +143,21 @@ def _ok(t, v):
     raise WireError("unknown type " + t)  # a bug in SCHEMAS
 
 
-def _check_fields(msg, spec):
+def validate(msg):
+    """Check a decoded message against the contract; return it, or raise WireError."""
+    if not isinstance(msg, dict):
+        raise WireError("payload is not a JSON object")
+    kind = msg.get("k")
+    if not isinstance(kind, str) or kind not in SCHEMAS:
+        raise WireError("unknown message kind: %r" % (kind,))
+    if msg.get("v") != PROTOCOL_VERSION:
+        raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
+    # One field list: the head (and an event's), all required, then the kind's own spec.
+    spec = _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD
+    if kind in SEQUENCED_KINDS:
+        spec += " " + _EVENT_HEAD
     required = True
-    for f in spec.split():
+    for f in (spec + " " + SCHEMAS[kind]).split():
         if f == "|":
             required = False
             continue
@@ -158,21 +170,6 @@ def _check_fields(msg, spec):
                 raise WireError("field %s must not be null" % name)
         elif not _ok(t.lstrip("?"), msg[name]):
             raise WireError("field %s has a bad value: %r" % (name, msg[name]))
-
-
-def validate(msg):
-    """Check a decoded message against the contract; return it, or raise WireError."""
-    if not isinstance(msg, dict):
-        raise WireError("payload is not a JSON object")
-    kind = msg.get("k")
-    if not isinstance(kind, str) or kind not in SCHEMAS:
-        raise WireError("unknown message kind: %r" % (kind,))
-    if msg.get("v") != PROTOCOL_VERSION:
-        raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
-    _check_fields(msg, _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD)
-    if kind in SEQUENCED_KINDS:
-        _check_fields(msg, _EVENT_HEAD)
-    _check_fields(msg, SCHEMAS[kind])
     if kind == "drop":
         slot = msg["slot"]
         if slot >= len(BALLOT_SLOTS) or BALLOT_SLOTS[slot] != msg["lv"]:

@@ -178,7 +178,7 @@ class UnixHal:
                     st["leds"] = self.leds
                     self.log(st)
                 else:
-                    raise ValueError("unknown command")
+                    raise ValueError(cmd)  # unknown command (the reply names it: "cmd")
             except Exception as e:
                 self.log({"r": "error", "cmd": cmd, "err": repr(e)})
 
