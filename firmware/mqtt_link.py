@@ -78,7 +78,7 @@ class MqttLink:
     """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
     broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
     qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload).
-    startup.link() makes one (start-up code is not kept in RAM)."""
+    startup.build() sets one up (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
