@@ -7,23 +7,20 @@ sees, never the pressed level). Every code object is device heap (docs/benchmark
 """
 
 import asyncio
-import binascii
 import gc
-import os
+import sys
 import time
 from time import ticks_diff, ticks_ms
 
 import wire
-from mqtt_link import MqttLink
-from outbox import Outbox
 
 FW_VERSION = "0.1.0"
-_DOWN = ("cfg", "req", "ack", "resend")
+_DOWN = tuple(["cfg", "req", "ack", "resend"])  # a list display: interned, see wire.LEVELS
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
 # Screen texts, "|"-separated in the order of _SCREENS; screen keys come from evaluator.py.
-_SCREENS = ("idle", "ask", "thanks", "paused")
+_SCREENS = tuple(["idle", "ask", "thanks", "paused"])
 _TEXTS = {
     "zh": "|请评价|谢谢您的评价|暂停服务",
     "en": "|Please rate our service|Thank you for your rating|Service paused",
@@ -44,51 +41,10 @@ def gaps(held, first, last):
 
 
 class Device:
-    def __init__(self, hal, conf):
-        self.hal = hal
-        self.conf = conf
-        self.id = conf["device"]
-        self.hall = conf["hall"]
-        self.kind = conf["kind"]
-        # Boot id: 8 hex chars from the hardware RNG, new on every boot (never configurable: a
-        # reused boot id would make new events collide with old keys); seq restarts at 1.
-        self.boot = binascii.hexlify(os.urandom(4)).decode()
-        self.seq = 0
-        self.source = None  # of the wall clock: "ntp", "gateway", "host", "rtc" or None
-        self._gw_delta = None  # gateway time - local time, when the gateway set it
-        lang = conf.get("lang", "zh")
-        self.lang = lang if lang in _TEXTS else "zh"
-        self.screen = "idle"
-        self.staff = None  # {"id": 工号, "name": ...} of the logged-in staff, from cfg
-        path = conf.get("outbox", "outbox.bin")
-        self.outbox = Outbox(
-            path,
-            conf.get("outbox_records", 200),
-            conf.get("outbox_bytes", 32768),
-            write=hal.outbox_write,
-        )
-        self.hb_s = conf.get("heartbeat", 30)
-        self.resend_ms = conf.get("resend_ms", 10000)
-        self._resend_wait = self.resend_ms  # doubles while no ack comes, back to resend_ms on one
-        self.cfg = None
-        self.cfg_path = conf.get("cfg_path") or path + ".cfg"
-        self.on_cfg = None  # the kind's app hooks
-        self.on_req = None
-        self.state = None  # a short state string for the heartbeat
-        self._kick = asyncio.Event()
-        self._resend_req = []
-        self._sent_rn = -1  # entries with rn <= this were published on this connection
-        self._max_sent_rn = -1
-        self._overflowing = False
-        self._up_ms = 0
-        self._up_last = ticks_ms()
-        subs = []
-        for ch in _DOWN:
-            subs.append((self.topic(ch), 1))
-        self.link = MqttLink(
-            hal, conf, (self.topic("status"), self._status("offline"), 1, True), subs, self
-        )
-        hal.on_wifi_down(self.link.drop)
+    """The device's state: hal, conf, id, hall, kind, boot (a new random id every boot), seq,
+    the clock (source, _gw_delta), lang, screen, staff, outbox, link (MqttLink), hb_s,
+    resend_ms, cfg, cfg_path, the app's hooks on_cfg/on_req, state (for the heartbeat) and the
+    sender's bookkeeping. startup.build() sets it all up (start-up code is not kept in RAM)."""
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -107,15 +63,16 @@ class Device:
         t = int(time.time()) + _EPOCH_OFFSET
         if self._gw_delta is not None:
             return t + self._gw_delta
-        if self.hal.clock_valid() and t >= _VALID_AFTER:
+        src = self.hal.clock()
+        if src is not None and t >= _VALID_AFTER:
             if self.source is None:
-                self.source = self.hal.clock_source()
+                self.source = src
             return t
         return None
 
     def _gw_time(self, t):
         """Take the gateway's time when the device has no valid clock of its own."""
-        if t is not None and t >= _VALID_AFTER and not self.hal.clock_valid():
+        if t is not None and t >= _VALID_AFTER and self.hal.clock() is None:
             self._gw_delta = t - int(time.time()) - _EPOCH_OFFSET
             self.source = "gateway"
 
@@ -148,7 +105,7 @@ class Device:
             "seq": self.seq,
             "depth": self.outbox.depth(),
             "ovf": self.outbox.overflow,
-            "link": self.link.up.is_set(),
+            "link": self.link.up,
             "connects": self.link.connects,
             "state": self.state,
             "screen": self.screen,
@@ -166,7 +123,7 @@ class Device:
         ob = self.outbox
         evicted = ob.append(wire.encode(msg), self.boot, seq)
         self.hal.log({"ev": "queued", "k": msg["k"], "s": seq, "depth": ob.depth()})
-        self._kick.set()
+        self._kick = True
         if evicted and not self._overflowing:
             self._overflowing = True  # one alarm per overflow episode, not one per eviction
             self.emit(wire.alarm, "outbox_overflow")
@@ -178,17 +135,20 @@ class Device:
 
     def on_up(self):
         self._sent_rn = -1  # resend everything unacked on every (re)connect
-        self._kick.set()
+        self._kick = True
         asyncio.create_task(  # noqa: RUF006 - the scheduler holds it until it is done
             self.link.publish(self.topic("status"), self._status("online"), 1, True)
         )
 
     def on_message(self, topic, payload):
         try:
-            _, dev, msg = wire.decode_for_topic(topic, payload)
-            if dev != self.id:
+            ch = topic[topic.rfind("/") + 1 :]
+            if ch not in _DOWN or topic != self.topic(ch):
                 # Another device's downlink (seen from amqtt after a broker restart): never apply.
                 raise wire.WireError("not for this device")
+            msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
+            if msg["d"] != self.id:
+                raise wire.WireError("device id in payload does not match topic")
         except wire.WireError as e:
             self.hal.log({"ev": "bad_msg", "topic": topic, "err": str(e)})
             return
@@ -200,7 +160,7 @@ class Device:
             self.hal.log({"ev": "acked", "n": n, "depth": self.outbox.depth()})
         elif k == "resend":
             self._resend_req.append((msg["b"], msg["from"], msg["to"]))
-            self._kick.set()
+            self._kick = True
         elif k == "cfg":
             self.apply_cfg(msg)
         elif k == "req":
@@ -230,24 +190,28 @@ class Device:
     # ---- tasks --------------------------------------------------------------------------------
 
     async def sender(self):
-        up = self.link.up
+        link = self.link
         ob = self.outbox
         while True:
-            if not up.is_set():
-                await up.wait()
-            self._kick.clear()
+            while not link.up:
+                await asyncio.sleep_ms(50)
+            self._kick = False
             while self._resend_req:
                 await self._resend(*self._resend_req.pop(0))
             entry = ob.first_after(self._sent_rn)
             if entry is None:
-                try:
-                    await asyncio.wait_for_ms(self._kick.wait(), self._resend_wait)
-                except asyncio.TimeoutError:
-                    if ob.depth():
-                        # No end-to-end ack in time: send the unacked again, less often each
-                        # round, so a slow gateway is not buried under copies of its backlog.
-                        self._sent_rn = -1
-                        self._resend_wait = min(self._resend_wait * 2, self.resend_ms * 6)
+                # Wait for a kick (new event, reconnect, resend request) or the resend timer. A
+                # flag polled every 20 ms, not an Event under wait_for_ms: no timeout task.
+                t0 = ticks_ms()
+                while not self._kick:
+                    if ticks_diff(ticks_ms(), t0) >= self._resend_wait:
+                        if ob.depth():
+                            # No end-to-end ack in time: send the unacked again, less often
+                            # each round, so a slow gateway is not buried under copies.
+                            self._sent_rn = -1
+                            self._resend_wait = min(self._resend_wait * 2, self.resend_ms * 6)
+                        break
+                    await asyncio.sleep_ms(20)
                 continue
             rn = entry[0]
             if await self._publish(entry, rn <= self._max_sent_rn or rn < ob.loaded_rn):
@@ -292,7 +256,7 @@ class Device:
         sync_at = 0  # uptime of the next clock sync
         while True:
             gc.collect()
-            up = self.link.up.is_set()
+            up = self.link.up
             if self.uptime() >= sync_at and (up or hal.wifi_up()):
                 if hal.ntp_sync():
                     self._gw_delta = None
@@ -325,30 +289,15 @@ class Device:
 
 async def run(hal, conf):
     """Start the device of kind conf["kind"]; return when the hal's control channel ends."""
-    dev = Device(hal, conf)
-    dev.outbox.load()
-    if conf["kind"] == "ballot_box":
-        from ballot_app import BallotApp as App
-    else:
-        from evaluator_app import EvaluatorApp as App
-    app = App(dev, hal, conf)
-    try:
-        with open(dev.cfg_path, "rb") as f:
-            dev.apply_cfg(wire.decode(f.read(), "cfg"), False)
-    except (OSError, wire.WireError):
-        pass  # none yet: the gateway's retained cfg arrives on connect
-    hal.log(
-        {
-            "ev": "ready",
-            "boot": dev.boot,
-            "depth": dev.outbox.depth(),
-            "skipped": dev.outbox.skipped_bytes,
-            "kind": dev.kind,
-        }
-    )
+    import startup
+
+    app, coros = startup.build(hal, conf)
+    del startup
+    sys.modules.pop("startup")  # its code is garbage now: start-up is done
     tasks = []
-    for c in (dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()) + tuple(app.tasks()):
+    for c in coros:
         tasks.append(asyncio.create_task(c))
+    gc.collect()
     await hal.control(app)
     for t in tasks:
         t.cancel()

@@ -4,27 +4,14 @@ import asyncio
 from time import ticks_ms
 
 import wire
-from ballot_box import BeamSlot, TicketMemory, clean_ticket
-from buttons import DebouncedInputs
+from ballot_box import clean_ticket
 
 
 class BallotApp:
-    def __init__(self, dev, hal, conf):
-        self.dev = dev
-        self.hal = hal
-        n = len(wire.BALLOT_SLOTS)
-        self.slots = [
-            BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)) for i in range(n)
-        ]
-        self.tickets = [TicketMemory(conf.get("ticket_window_ms", 3000)) for _ in range(n)]
-        self._events = []  # (slot, event, ticks) from the beam IRQs, drained by a task
-        self._flag = asyncio.ThreadSafeFlag()
-        for i in range(n):
-            hal.input("beam", i).irq(self._beam_handler(i))
-        lid = hal.input("lid")
-        self.lid = DebouncedInputs([lid], self._on_lid, conf.get("lid_debounce_ms", 50), 1)
-        self.readers = [hal.reader(i) for i in range(n)]
-        dev.state = "ok"
+    """Made by startup.ballot_app (start-up code is not kept in RAM): dev, hal, slots
+    (BeamSlot per slot), tickets (TicketMemory per slot), _events (slot, event, ticks) from the
+    beam IRQs drained by _drain, lid (DebouncedInputs of the lid switch), readers (per slot, or
+    None). Tasks: _drain, _jam_watch, lid.run and _read per reader."""
 
     def _beam_handler(self, i):
         slot = self.slots[i]
@@ -33,16 +20,8 @@ class BallotApp:
             now = ticks_ms()
             for e in slot.edge(pin.value(), now):
                 self._events.append((i, e, now))
-            self._flag.set()
 
         return handler
-
-    def tasks(self):
-        out = [self._drain(), self._jam_watch(), self.lid.run()]
-        for i in range(len(self.readers)):
-            if self.readers[i] is not None:
-                out.append(self._read(i))
-        return out
 
     def status(self):
         st = self.dev.status()
@@ -55,7 +34,9 @@ class BallotApp:
 
     async def _drain(self):
         while True:
-            await self._flag.wait()
+            await asyncio.sleep_ms(10)  # polled: no ThreadSafeFlag (asyncio.event is heap)
+            if not self._events:
+                continue
             while self._events:
                 i, e, now = self._events.pop(0)
                 if e == "drop":
@@ -70,7 +51,6 @@ class BallotApp:
             for s in self.slots:
                 if s.tick(now) == "jam":
                     self._events.append((s.slot, "jam", now))
-                    self._flag.set()
             await asyncio.sleep_ms(100)
 
     async def _read(self, i):

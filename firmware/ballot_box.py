@@ -6,13 +6,20 @@ stops counting until the beam clears ("jam_cleared"). The ticket that jammed is 
 a stuck ticket cannot be told from a hand or tape in the slot (docs/firmware.md).
 """
 
-import time
-
-# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator).
-ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
+# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator). No
+# lambda: even one that never runs is a code object in device RAM.
+try:
+    from time import ticks_diff  # type: ignore[attr-defined]
+except ImportError:
+    from operator import sub as ticks_diff
 
 
 BLOCKED = 1  # receiver output with a pull-up: beam received pulls low, blocked reads high
+# Event tuples built from lists: a constant tuple's strings load from .mpy as string objects on
+# the heap, a list display's are interned names (see wire.LEVELS).
+_CLEARED = tuple(["jam_cleared"])
+_JAM_CLEARED = tuple(["jam", "jam_cleared"])
+_DROP = tuple(["drop"])
 
 
 class BeamSlot:
@@ -37,13 +44,13 @@ class BeamSlot:
         held = ticks_diff(now, self._since)
         if self.jammed:
             self.jammed = False
-            return ("jam_cleared",)
+            return _CLEARED
         if held >= self.jam_ms:
-            return ("jam", "jam_cleared")  # cleared before a tick saw the jam
+            return _JAM_CLEARED  # cleared before a tick saw the jam
         if held < self.min_ms:
             return ()  # a glitch, not a ticket
         self.count += 1
-        return ("drop",)
+        return _DROP
 
     def tick(self, now):
         """Check for a jam while blocked; returns "jam" once, or None."""

@@ -1,7 +1,8 @@
 """Debounced inputs: a pin IRQ records the raw edge, a time filter decides the stable level.
 
 The IRQ handler only stores small ints into preallocated lists (no allocation, safe in a hard
-IRQ) and sets a ThreadSafeFlag; a task polls the filter until every input has settled.
+IRQ); a task polls the filter every few ms (no ThreadSafeFlag: asyncio's event module would be
+device heap of its own, docs/benchmarks.md, Firmware).
 """
 
 import asyncio
@@ -61,27 +62,17 @@ class PressFilter:
 
 
 class DebouncedInputs:
-    """IRQ + filter over pins; calls ``on_change(index, level)`` from a task."""
-
-    def __init__(self, pins, on_change, debounce_ms=30, active=0):
-        self.pins = pins
-        self.on_change = on_change
-        self.filter = PressFilter(len(pins), debounce_ms, active)
-        self._flag = asyncio.ThreadSafeFlag()
-        for i in range(len(pins)):
-            self.filter._raw[i] = self.filter._stable[i] = pins[i].value()
-            pins[i].irq(self._irq)
+    """IRQ + filter over pins; calls ``on_change(index, level)`` from a task. Made by
+    startup.inputs (start-up code is not kept in RAM): pins, on_change, filter (PressFilter)."""
 
     def _irq(self, pin):
         # One bound handler for all pins (Pin objects are singletons per GPIO on the ESP32).
         self.filter.edge(self.pins.index(pin), pin.value(), ticks_ms())
-        self._flag.set()
 
     async def run(self):
         step = max(2, self.filter.debounce_ms // 3)
         while True:
-            await self._flag.wait()
-            while self.filter.busy():
-                await asyncio.sleep_ms(step)
+            await asyncio.sleep_ms(step)
+            if self.filter.busy():
                 for i, level in self.filter.poll(ticks_ms()):
                     self.on_change(i, level)

@@ -6,10 +6,12 @@ from config. The first press for a request counts; later presses for it are sent
 ("vote", level, rq, tk, w, flags) and ("show", screen). Screens never name the pressed level.
 """
 
-import time
-
-# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator).
-ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
+# MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator). No
+# lambda: even one that never runs is a code object in device RAM.
+try:
+    from time import ticks_diff  # type: ignore[attr-defined]
+except ImportError:
+    from operator import sub as ticks_diff
 
 
 IDLE = "idle"

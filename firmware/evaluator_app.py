@@ -4,32 +4,12 @@ import asyncio
 from time import ticks_ms
 
 import wire
-from buttons import DebouncedInputs
-from evaluator import Evaluator
 
 
 class EvaluatorApp:
-    def __init__(self, dev, hal, conf):
-        self.dev = dev
-        levels = conf.get("levels") or wire.LEVELS
-        self.ev = Evaluator(
-            conf.get("timeout_s", 30) * 1000,
-            conf.get("thanks_ms", 3000),
-            conf.get("misuse_ms", 10000),
-            levels,
-        )
-        n = conf.get("buttons", 5)
-        pins = []
-        for i in range(n):
-            pins.append(hal.input("button", i))
-        self.inputs = DebouncedInputs(pins, self._on_change, conf.get("debounce_ms", 30), 0)
-        dev.on_cfg = self._on_cfg
-        dev.on_req = self._on_req
-        dev.state = self.ev.state
-        self.presses = 0
-
-    def tasks(self):
-        return (self.inputs.run(), self._ticker())
+    """Made by startup.build (start-up code is not kept in RAM): dev, ev (the Evaluator),
+    inputs (DebouncedInputs of the buttons, calling _on_change), presses (a count). Tasks:
+    inputs.run and _ticker."""
 
     def status(self):
         st = self.dev.status()

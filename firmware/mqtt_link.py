@@ -77,41 +77,32 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 class MqttLink:
     """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
     broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
-    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload)."""
-
-    def __init__(self, hal, conf, will, subscriptions, dev):
-        self.hal = hal
-        self.conf = conf
-        self.keepalive = conf.get("keepalive", 30)
-        self.will = will
-        self.subscriptions = subscriptions
-        self.dev = dev
-        self.up = asyncio.Event()
-        self.connects = 0
-        self._reader = None
-        self._writer = None
-        self._pid = 0
-        self._acks = {}
-        self._lock = asyncio.Lock()
-        self._dead = asyncio.Event()
-        self._last_rx = 0
+    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload).
+    startup.build() sets one up (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
-    async def publish(self, topic, payload, qos=0, retain=False, timeout_ms=5000):
+    async def publish(self, topic, payload, qos=0, retain=False):
         """Send one message. QoS 1 waits for PUBACK. Returns True when delivered to the broker."""
-        if not self.up.is_set():
+        if not self.up:
             return False
         pid = 0
         if qos:
             pid = self._pid = self._pid % 65535 + 1
-            ev = self._acks[pid] = asyncio.Event()
+            self._acks[pid] = False  # _read_loop sets True on its PUBACK; _serve empties _acks
         try:
             await self._send(publish_packet(topic, payload, qos, retain, pid))
             if not qos:
                 return True
-            await asyncio.wait_for_ms(ev.wait(), timeout_ms)
-            return self._acks.pop(pid, None) is True
+            # Polled (every 5 ms, up to 5 s), not an Event under wait_for_ms: asyncio.funcs is
+            # never loaded (docs/benchmarks.md, Firmware).
+            t0 = ticks_ms()
+            while self._acks.get(pid) is False and ticks_diff(ticks_ms(), t0) < 5000:
+                await asyncio.sleep_ms(5)
+            ok = self._acks.pop(pid, None)
+            if ok is False:
+                raise OSError("no PUBACK")  # the link is suspect: drop it
+            return ok is True  # None: the link went down meanwhile
         except Exception:
             self._acks.pop(pid, None)
             self.drop()
@@ -119,7 +110,7 @@ class MqttLink:
 
     def drop(self):
         """Declare the connection dead (Wi-Fi lost, timeout); the run loop reconnects."""
-        self._dead.set()
+        self._dead = True
 
     async def run(self):
         """Connect, serve, reconnect forever."""
@@ -127,10 +118,17 @@ class MqttLink:
         fails = 0
         while True:
             if await self.hal.wifi_connect():
-                try:
-                    await self._connect()
-                except Exception as e:
-                    self.hal.log({"ev": "mqtt_fail", "err": repr(e)})
+                # _connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
+                # its own error in _err, so a task never ends with an exception nobody takes.
+                self._err = OSError("connect timed out")
+                t = asyncio.create_task(self._connect())
+                t0 = ticks_ms()
+                while not t.done() and ticks_diff(ticks_ms(), t0) < 10000:
+                    await asyncio.sleep_ms(20)
+                if not t.done():
+                    t.cancel()
+                if self._err is not None:
+                    self.hal.log({"ev": "mqtt_fail", "err": repr(self._err)})
                     self._close()
                 else:
                     fails = 0
@@ -148,59 +146,61 @@ class MqttLink:
     # ---- connection -------------------------------------------------------------------------
 
     async def _connect(self):
+        """Open, CONNECT, CONNACK, SUBSCRIBE; sets _err to None when done, or to the error."""
         conf = self.conf
-        self._dead = asyncio.Event()
-        self._reader, w = await asyncio.wait_for_ms(
-            self.hal.open_connection(
+        self._dead = False
+        try:
+            r, w = await self.hal.open_connection(
                 conf.get("broker_host", "127.0.0.1"), conf.get("broker_port", 1883)
-            ),
-            5000,
-        )
-        self._writer = w
-        w.write(
-            connect_packet(
-                self.dev.id,
-                self.keepalive,
-                self.will,
-                conf.get("broker_user"),
-                conf.get("broker_password"),
             )
-        )
-        await w.drain()
-        typ, body = await asyncio.wait_for_ms(self._read_packet(), 5000)
-        if typ != _CONNACK or len(body) < 2 or body[1] != 0:
-            raise OSError("connack refused: %r" % (bytes(body),))
-        self._pid = self._pid % 65535 + 1
-        await self._send(subscribe_packet(self._pid, self.subscriptions))
-        self._last_rx = ticks_ms()
-        self.connects += 1
+            self._reader = r
+            self._writer = w
+            w.write(
+                connect_packet(
+                    self.dev.id,
+                    self.keepalive,
+                    self.will,
+                    conf.get("broker_user"),
+                    conf.get("broker_password"),
+                )
+            )
+            await w.drain()
+            typ, body = await self._read_packet()
+            if typ != _CONNACK or len(body) < 2 or body[1] != 0:
+                raise OSError("connack refused: %r" % (bytes(body),))
+            self._pid = self._pid % 65535 + 1
+            await self._send(subscribe_packet(self._pid, self.subscriptions))
+            self._last_rx = ticks_ms()
+            self.connects += 1
+            self._err = None
+        except Exception as e:
+            self._err = e
 
     async def _serve(self):
         rx = asyncio.create_task(self._read_loop())
-        self.up.set()
+        self.up = True
         self.hal.log({"ev": "link", "up": True})
         self.dev.on_up()
         ka = self.keepalive
+        ping = ticks_ms()
         try:
-            while not self._dead.is_set():
-                try:
-                    await asyncio.wait_for_ms(self._dead.wait(), ka * 500)
-                except asyncio.TimeoutError:
-                    if ticks_diff(ticks_ms(), self._last_rx) > ka * 1500:
+            # _dead is a flag polled every 50 ms, not an Event under wait_for_ms: no timeout task.
+            while not self._dead:
+                await asyncio.sleep_ms(50)
+                now = ticks_ms()
+                if ticks_diff(now, ping) >= ka * 500:
+                    if ticks_diff(now, self._last_rx) > ka * 1500:
                         break  # the broker went silent
+                    ping = now
                     try:
                         await self._send(bytes((_PINGREQ, 0)))
                     except Exception:
                         break
         finally:
-            self.up.clear()
+            self.up = False
             rx.cancel()
             self._close()
-            for pid in self._acks:
-                ev = self._acks[pid]
-                if ev is not True:
-                    ev.set()  # wake waiters; they see no PUBACK
-            self._acks = {}
+            self._acks = {}  # waiting publishes see their pid gone: not delivered
             self.hal.log({"ev": "link", "up": False})
 
     def _close(self):
@@ -214,12 +214,18 @@ class MqttLink:
 
     async def _send(self, data):
         # One writer at a time: two concurrent drain()s of a part-sent buffer would resend it.
-        async with self._lock:
-            w = self._writer
-            if w is None:
-                raise OSError("not connected")
+        # A flag and a short wait instead of asyncio.Lock: the Lock class is heap of its own.
+        while self._busy:
+            await asyncio.sleep_ms(5)
+        w = self._writer
+        if w is None:
+            raise OSError("not connected")
+        self._busy = True
+        try:
             w.write(data)
             await w.drain()
+        finally:
+            self._busy = False
 
     async def _read_packet(self):
         r = self._reader
@@ -257,12 +263,10 @@ class MqttLink:
                         await self._send(bytes((_PUBACK, 2)) + struct.pack("!H", pid))
                 elif kind == _PUBACK:
                     pid = struct.unpack("!H", body[:2])[0]
-                    ev = self._acks.get(pid)
-                    if ev is not None:
+                    if pid in self._acks:
                         self._acks[pid] = True
-                        ev.set()
         except asyncio.CancelledError:
             raise
         except Exception as e:
             self.hal.log({"ev": "mqtt_rx_end", "err": repr(e)})
-        self._dead.set()
+        self._dead = True

@@ -89,48 +89,11 @@ class Outbox:
     # ---- load -------------------------------------------------------------------------------
 
     def load(self):
-        """Scan the log; drop acked events; skip torn/corrupt bytes; compact if anything was."""
-        tmp = self.path + ".new"
-        if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
-            os.remove(tmp)
-        self._keep(())
-        self.skipped_bytes = 0
-        acked_any = False
-        size = _size(self.path)
-        if size < 0:
-            self._file_size = 0
-            self.loaded_rn = self._rn
-            return
-        with open(self.path, "rb") as f:
-            pos = 0
-            while pos + _HDR_LEN <= size:
-                f.seek(pos)
-                msg = None
-                hdr = f.read(_HDR_LEN)
-                magic, typ, n, crc = struct.unpack(_HDR, hdr)
-                if magic == _MAGIC and typ in (_T_EVENT, _T_ACK) and n <= _MAX_PAYLOAD:
-                    payload = f.read(n)
-                    if len(payload) == n and _crc(typ, n, payload) == crc:
-                        try:
-                            msg = json.loads(payload)
-                        except ValueError:
-                            pass
-                if msg is None:  # not a whole, valid record here: resynchronise a byte later
-                    pos += 1
-                    self.skipped_bytes += 1
-                    continue
-                if typ == _T_EVENT:
-                    self._add(self._rn, msg["b"], msg["s"], pos, len(payload))
-                    self._rn += 1
-                else:
-                    self._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
-                    acked_any = True
-                pos += _HDR_LEN + len(payload)
-            self.skipped_bytes += size - pos
-        self._file_size = size
-        self.loaded_rn = self._rn
-        if self.skipped_bytes or acked_any:
-            self.compact()
+        """Scan the log; drop acked events; skip torn/corrupt bytes; compact if anything was.
+        The scan is start-up code: it lives in startup.py, dropped from RAM by app.run."""
+        from startup import load_outbox
+
+        load_outbox(self)
 
     # ---- queries ----------------------------------------------------------------------------
 

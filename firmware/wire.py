@@ -16,41 +16,43 @@ import json
 
 try:
     from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[no-redef]
-        return x
+except ImportError:  # CPython (a def here would be one more code object in device RAM)
+    const = int  # type: ignore[assignment]
 
 
 PROTOCOL_VERSION = const(1)
 TOPIC_ROOT = "hr/v1"
 MAX_PAYLOAD = const(2048)
-MAX_SEQ = const(2147483647)
-MAX_ID_LEN = const(32)
+_MAX_SEQ = const(2147483647)
+_MAX_ID_LEN = const(32)
 
+# The label tuples are built from lists: the elements of a constant tuple load from .mpy as
+# string objects on the heap, a list display's are interned names (docs/benchmarks.md).
 # GB/T 39046-2020 code list A.8, in the standard's order (code 1 .. 5). The wire carries the
 # label, never the code: some provincial interfaces number the levels in reverse.
-LEVELS = (
-    "very_satisfied",
-    "satisfied",
-    "basically_satisfied",
-    "dissatisfied",
-    "very_dissatisfied",
+LEVELS = tuple(
+    [
+        "very_satisfied",
+        "satisfied",
+        "basically_satisfied",
+        "dissatisfied",
+        "very_dissatisfied",
+    ]
 )
 # The ballot box (投票箱) has three slots, left to right.
-BALLOT_SLOTS = ("satisfied", "basically_satisfied", "dissatisfied")
+BALLOT_SLOTS = tuple(["satisfied", "basically_satisfied", "dissatisfied"])
 
 # Flags a device may attach to a vote. The gateway decides what counts; the device only
 # reports what it saw.
-VOTE_FLAGS = ("misuse", "no_request", "paused")
-ALARMS = ("jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbox_overflow")
-QUEUE_EVENTS = ("login", "logout", "call", "recall", "finish", "transfer", "pause", "resume")
-DEVICE_KINDS = ("evaluator", "ballot_box")
-STATUS_STATES = ("online", "offline")
+VOTE_FLAGS = tuple(["misuse", "no_request", "paused"])
+ALARMS = tuple(["jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbox_overflow"])
+QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
+DEVICE_KINDS = tuple(["evaluator", "ballot_box"])
+STATUS_STATES = tuple(["online", "offline"])
 
 # Kinds that consume a per-boot sequence number, stay in the device outbox until the
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
-SEQUENCED_KINDS = ("vote", "drop", "alarm")
+SEQUENCED_KINDS = tuple(["vote", "drop", "alarm"])
 
 # Device topic channel -> direction ("u" device -> gateway, "d" gateway -> device), QoS, and
 # "r" when retained. Each channel carries the message kind of its own name.
@@ -68,7 +70,6 @@ CHANNELS = {
     "resend": "d1",
 }
 QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
-QUEUE_QOS = const(1)
 
 # Field specs per kind: "name:type" separated by spaces, required fields before the "|",
 # optional ones after it. Types: s str (<= 256 chars), i int >= 0, p int > 0, z any int,
@@ -99,7 +100,7 @@ class WireError(ValueError):
 
 
 def _valid_id(x):
-    if not isinstance(x, str) or not 0 < len(x) <= MAX_ID_LEN:
+    if not isinstance(x, str) or not 0 < len(x) <= _MAX_ID_LEN:
         return False
     for c in x:
         if not (("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-_."):
@@ -128,9 +129,9 @@ def _ok(t, v):
     if t == "p":
         return n and v > 0
     if t == "z":
-        return n and -MAX_SEQ <= v <= MAX_SEQ
+        return n and -_MAX_SEQ <= v <= _MAX_SEQ
     if t == "seq":
-        return n and 0 < v <= MAX_SEQ
+        return n and 0 < v <= _MAX_SEQ
     if t == "b":
         return isinstance(v, bool)
     if t == "l":
@@ -142,9 +143,21 @@ def _ok(t, v):
     raise WireError("unknown type " + t)  # a bug in SCHEMAS
 
 
-def _check_fields(msg, spec):
+def validate(msg):
+    """Check a decoded message against the contract; return it, or raise WireError."""
+    if not isinstance(msg, dict):
+        raise WireError("payload is not a JSON object")
+    kind = msg.get("k")
+    if not isinstance(kind, str) or kind not in SCHEMAS:
+        raise WireError("unknown message kind: %r" % (kind,))
+    if msg.get("v") != PROTOCOL_VERSION:
+        raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
+    # One field list: the head (and an event's), all required, then the kind's own spec.
+    spec = _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD
+    if kind in SEQUENCED_KINDS:
+        spec += " " + _EVENT_HEAD
     required = True
-    for f in spec.split():
+    for f in (spec + " " + SCHEMAS[kind]).split():
         if f == "|":
             required = False
             continue
@@ -157,26 +170,11 @@ def _check_fields(msg, spec):
                 raise WireError("field %s must not be null" % name)
         elif not _ok(t.lstrip("?"), msg[name]):
             raise WireError("field %s has a bad value: %r" % (name, msg[name]))
-
-
-def validate(msg):
-    """Check a decoded message against the contract; return it, or raise WireError."""
-    if not isinstance(msg, dict):
-        raise WireError("payload is not a JSON object")
-    kind = msg.get("k")
-    if not isinstance(kind, str) or kind not in SCHEMAS:
-        raise WireError("unknown message kind: %r" % (kind,))
-    if msg.get("v") != PROTOCOL_VERSION:
-        raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
-    _check_fields(msg, _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD)
-    if kind in SEQUENCED_KINDS:
-        _check_fields(msg, _EVENT_HEAD)
-    _check_fields(msg, SCHEMAS[kind])
     if kind == "drop":
         slot = msg["slot"]
         if slot >= len(BALLOT_SLOTS) or BALLOT_SLOTS[slot] != msg["lv"]:
             raise WireError("ballot slot %d does not hold %s" % (slot, msg["lv"]))
-    elif kind in ("gone", "resend") and msg["from"] > msg["to"]:
+    elif (kind == "gone" or kind == "resend") and msg["from"] > msg["to"]:
         raise WireError("range from %d > to %d" % (msg["from"], msg["to"]))
     return msg
 
@@ -218,31 +216,8 @@ def device_topic(hall, device, channel):
     return TOPIC_ROOT + "/" + hall + "/dev/" + device + "/" + channel
 
 
-def parse_topic(topic):
-    """Split a topic into (hall, device or None, channel). Raises WireError."""
-    if isinstance(topic, (bytes, bytearray)):
-        topic = bytes(topic).decode()
-    p = topic.split("/")
-    n = len(p)
-    if n > 3 and p[0] + "/" + p[1] == TOPIC_ROOT and _valid_id(p[2]):
-        if n == 4 and p[3] == QUEUE_CHANNEL:
-            return p[2], None, QUEUE_CHANNEL
-        if n == 5 and p[3] == "gw" and p[4] == "status":
-            return p[2], None, "gw/status"
-        if n == 6 and p[3] == "dev" and _valid_id(p[4]) and p[5] in CHANNELS:
-            return p[2], p[4], p[5]
-    raise WireError("not a hallrate v1 topic: %r" % (topic,))
-
-
-def decode_for_topic(topic, payload):
-    """Decode a message and check that it belongs on this topic; return (hall, device, msg)."""
-    hall, device, channel = parse_topic(topic)
-    if device is None and channel != QUEUE_CHANNEL:
-        raise WireError("gateway status is not a device message")
-    msg = decode(payload, channel)  # each channel carries the kind of its own name
-    if device is not None and msg["d"] != device:
-        raise WireError("device id %r in payload does not match topic %r" % (msg["d"], device))
-    return hall, device, msg
+# parse_topic and decode_for_topic (any topic of a hall) are in wire_gw.py: a device only ever
+# receives on its own subscriptions, which it compares with device_topic().
 
 
 # ---- the messages a device sends (wire_gw.py has the gateway's) --------------------------

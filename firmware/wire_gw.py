@@ -14,6 +14,8 @@ try:
 except ImportError:
     import wire  # type: ignore[no-redef]  # MicroPython: firmware/ on sys.path
 
+QUEUE_QOS = 1  # of hr/v1/{hall}/queue (wire.QUEUE_CHANNEL)
+
 LEVEL_ZH = {
     "very_satisfied": "非常满意",
     "satisfied": "满意",
@@ -46,6 +48,33 @@ def gateway_status_topic(hall):
     if not wire._valid_id(hall):
         raise wire.WireError("bad hall id")
     return wire.TOPIC_ROOT + "/" + hall + "/gw/status"
+
+
+def parse_topic(topic):
+    """Split a topic into (hall, device or None, channel). Raises wire.WireError."""
+    if isinstance(topic, (bytes, bytearray)):
+        topic = bytes(topic).decode()
+    p = topic.split("/")
+    n = len(p)
+    if n > 3 and p[0] + "/" + p[1] == wire.TOPIC_ROOT and wire._valid_id(p[2]):
+        if n == 4 and p[3] == wire.QUEUE_CHANNEL:
+            return p[2], None, wire.QUEUE_CHANNEL
+        if n == 5 and p[3] == "gw" and p[4] == "status":
+            return p[2], None, "gw/status"
+        if n == 6 and p[3] == "dev" and wire._valid_id(p[4]) and p[5] in wire.CHANNELS:
+            return p[2], p[4], p[5]
+    raise wire.WireError("not a hallrate v1 topic: %r" % (topic,))
+
+
+def decode_for_topic(topic, payload):
+    """Decode a message and check that it belongs on this topic; return (hall, device, msg)."""
+    hall, device, channel = parse_topic(topic)
+    if device is None and channel != wire.QUEUE_CHANNEL:
+        raise wire.WireError("gateway status is not a device message")
+    msg = wire.decode(payload, channel)  # each channel carries the kind of its own name
+    if device is not None and msg["d"] != device:
+        raise wire.WireError("device id %r in payload does not match topic %r" % (msg["d"], device))
+    return hall, device, msg
 
 
 def qos_retain(channel):

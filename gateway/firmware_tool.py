@@ -226,9 +226,10 @@ def romfs_image(rom_dir: Path, image: Path, mpremote: str | None = None) -> Path
 
 # mpy-cross flags of every device build: no line-number tables (the firmware logs repr(e), never
 # a traceback; ~1 KB of heap in a filesystem deploy, where bytecode is copied to RAM) and the
-# module's own path as its source name (not the build machine's absolute path: two qstrs less).
+# module's own name as its source name ("app", "unix": interned anyway for the import, so the
+# source name costs no qstr of its own, nor the build machine's path).
 def _mpy_cross_args(rel: Path) -> list[str]:
-    return ["-X", "no-source-lines", "-s", rel.as_posix()]
+    return ["-X", "no-source-lines", "-s", rel.stem]
 
 
 def unix_mpy(out: Path, firmware_dir: Path = FIRMWARE_DIR) -> Path:

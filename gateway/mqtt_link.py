@@ -79,7 +79,7 @@ class MqttLink:
             return
         subs = list(wire_gw.device_subscription(self.cfg.hall, "up"))
         if self.cfg.mqtt_queue_enabled:
-            subs.append((wire_gw.queue_topic(self.cfg.hall), wire.QUEUE_QOS))
+            subs.append((wire_gw.queue_topic(self.cfg.hall), wire_gw.QUEUE_QOS))
         client.subscribe(subs)
         client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
         self.connected.set()
@@ -113,7 +113,7 @@ class MqttLink:
             client.ack(mid, qos)
 
         try:
-            _hall, device, m = wire.decode_for_topic(msg.topic, msg.payload)
+            _hall, device, m = wire_gw.decode_for_topic(msg.topic, msg.payload)
         except wire.WireError as e:
             self.metrics.malformed.labels("mqtt").inc()
             event(

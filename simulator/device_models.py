@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from firmware import wire
+from firmware import wire, wire_gw
 from firmware.evaluator import Evaluator
 from simulator.mqtt_async import MqttConnection, MqttError
 
@@ -310,7 +310,7 @@ class DeviceModel:
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
-            _hall, dev, msg = wire.decode_for_topic(topic, payload)
+            _hall, dev, msg = wire_gw.decode_for_topic(topic, payload)
         except wire.WireError as e:
             log.warning("%s: bad downlink on %s: %s", self.device, topic, e)
             return

@@ -28,11 +28,11 @@ class Esp32Hal:
 
     # ---- time, memory, log --------------------------------------------------------------------
 
-    def clock_valid(self):
-        return self._ntp_ok or time.gmtime()[0] >= 2024
-
-    def clock_source(self):
-        return "ntp" if self._ntp_ok else "rtc"
+    def clock(self):
+        """The wall clock's source when it is valid ("ntp", "rtc"), else None."""
+        if self._ntp_ok:
+            return "ntp"
+        return "rtc" if time.gmtime()[0] >= 2024 else None
 
     def ntp_sync(self):
         try:

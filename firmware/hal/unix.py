@@ -37,8 +37,7 @@ class SimPin:
 
     async def readline(self):
         while not self._v:
-            self._handler.clear()  # the reader's Event (see UnixHal.reader)
-            await self._handler.wait()
+            await asyncio.sleep_ms(20)  # polled: no asyncio.Event (its module is heap)
         return self._v.pop(0)
 
 
@@ -54,14 +53,12 @@ class UnixHal:
 
     # ---- time, log ----------------------------------------------------------------------------
 
-    def clock_valid(self):
-        return bool(self.conf.get("clock_valid", True))
-
-    def clock_source(self):
-        return "host"
+    def clock(self):
+        """The wall clock's source when it is valid, else None (config "clock_valid": false)."""
+        return "host" if self.conf.get("clock_valid", True) else None
 
     def ntp_sync(self):
-        return self.clock_valid()
+        return self.clock() is not None
 
     def log(self, obj):
         print(json.dumps(obj))
@@ -85,9 +82,8 @@ class UnixHal:
         if not self.conf.get("readers", True):
             return None
         r = self.input("reader", slot)
-        if r._handler is None:
+        if not isinstance(r._v, list):
             r._v = []
-            r._handler = asyncio.Event()
         return r
 
     def watchdog(self, timeout_ms):
@@ -156,7 +152,6 @@ class UnixHal:
                     if len(p) > 3:
                         r = self.reader(slot)
                         r._v.append(p[3].encode() + b"\r\n")
-                        r._handler.set()
                     asyncio.create_task(self._pulse("beam", slot, 1, int(p[2]), False))  # noqa: RUF006
                 elif cmd == "lid":
                     self.input("lid").drive(int(p[1]))
@@ -183,7 +178,7 @@ class UnixHal:
                     st["leds"] = self.leds
                     self.log(st)
                 else:
-                    raise ValueError("unknown command")
+                    raise ValueError(cmd)  # unknown command (the reply names it: "cmd")
             except Exception as e:
                 self.log({"r": "error", "cmd": cmd, "err": repr(e)})
 

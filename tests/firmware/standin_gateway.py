@@ -50,7 +50,7 @@ class StandinGateway:
 
     def _on_message(self, client: mqtt.Client, _u: Any, m: mqtt.MQTTMessage) -> None:
         try:
-            _, device, msg = wire.decode_for_topic(m.topic, m.payload)
+            _, device, msg = wire_gw.decode_for_topic(m.topic, m.payload)
         except wire.WireError:
             return
         ack = None

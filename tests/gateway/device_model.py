@@ -15,7 +15,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import wire
+from firmware import wire, wire_gw
 
 
 class WireDevice:
@@ -172,7 +172,7 @@ class WireDevice:
         self.resend_all()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        _, _, m = wire.decode_for_topic(msg.topic, msg.payload)
+        _, _, m = wire_gw.decode_for_topic(msg.topic, msg.payload)
         k = m["k"]
         with self.lock:
             if k == "ack" and m["b"] == self.boot:

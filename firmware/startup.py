@@ -1,0 +1,232 @@
+"""Start-up only: builds the device, its link and its app, and scans the outbox on flash.
+
+app.run imports this module, calls build() and then drops it from sys.modules, so none of its
+code is heap while the device runs (in a filesystem deploy every code object is RAM:
+docs/benchmarks.md, Firmware). Nothing may keep a reference to a function of this module.
+"""
+
+import json
+import os
+import struct
+
+from outbox import _HDR, _crc, _size
+
+try:
+    from micropython import const
+except ImportError:  # CPython: Outbox.load runs there too (the simulator, pure-module tests)
+    const = int
+
+# The record format of outbox.py (its const()s are not module attributes).
+_MAGIC = const(0xA5)
+_T_EVENT = const(0x45)
+_T_ACK = const(0x4B)
+_HDR_LEN = const(8)
+_MAX_PAYLOAD = const(2048)
+
+
+def load_outbox(ob):
+    """Outbox.load: scan the log; drop acked events; skip torn/corrupt bytes; compact if any."""
+    tmp = ob.path + ".new"
+    if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
+        os.remove(tmp)
+    ob._keep(())
+    ob.skipped_bytes = 0
+    acked_any = False
+    size = _size(ob.path)
+    if size < 0:
+        ob._file_size = 0
+        ob.loaded_rn = ob._rn
+        return
+    with open(ob.path, "rb") as f:
+        pos = 0
+        while pos + _HDR_LEN <= size:
+            f.seek(pos)
+            msg = None
+            magic, typ, n, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
+            if magic == _MAGIC and typ in (_T_EVENT, _T_ACK) and n <= _MAX_PAYLOAD:
+                payload = f.read(n)
+                if len(payload) == n and _crc(typ, n, payload) == crc:
+                    try:
+                        msg = json.loads(payload)
+                    except ValueError:
+                        pass
+            if msg is None:  # not a whole, valid record here: resynchronise a byte later
+                pos += 1
+                ob.skipped_bytes += 1
+                continue
+            if typ == _T_EVENT:
+                ob._add(ob._rn, msg["b"], msg["s"], pos, n)
+                ob._rn += 1
+            else:
+                ob._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
+                acked_any = True
+            pos += _HDR_LEN + n
+        ob.skipped_bytes += size - pos
+    ob._file_size = size
+    ob.loaded_rn = ob._rn
+    if ob.skipped_bytes or acked_any:
+        ob.compact()
+
+
+def inputs(pins, on_change, debounce_ms, active):
+    """A buttons.DebouncedInputs over ``pins`` (its state, as buttons.py documents it)."""
+    from buttons import DebouncedInputs, PressFilter
+
+    d = DebouncedInputs()
+    d.pins = pins
+    d.on_change = on_change
+    f = d.filter = PressFilter(len(pins), debounce_ms, active)
+    for i in range(len(pins)):
+        f._raw[i] = f._stable[i] = pins[i].value()
+        pins[i].irq(d._irq)
+    return d
+
+
+def ballot_app(dev, hal, conf, tasks):
+    """The BallotApp (its state, as ballot_app.py documents it); appends its tasks."""
+    from ballot_app import BallotApp
+    from ballot_box import BeamSlot, TicketMemory
+    from wire import BALLOT_SLOTS
+
+    app = BallotApp()
+    app.dev = dev
+    app.slots = []
+    app.tickets = []
+    app.readers = []
+    for i in range(len(BALLOT_SLOTS)):
+        app.slots.append(BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)))
+        app.tickets.append(TicketMemory(conf.get("ticket_window_ms", 3000)))
+        app.readers.append(hal.reader(i))
+    app._events = []
+    for i in range(len(BALLOT_SLOTS)):
+        hal.input("beam", i).irq(app._beam_handler(i))
+    app.lid = inputs([hal.input("lid")], app._on_lid, conf.get("lid_debounce_ms", 50), 1)
+    dev.state = "ok"
+    tasks.append(app._drain())
+    tasks.append(app._jam_watch())
+    tasks.append(app.lid.run())
+    for i in range(len(app.readers)):
+        if app.readers[i] is not None:
+            tasks.append(app._read(i))
+    return app
+
+
+def evaluator_app(dev, hal, conf, tasks):
+    """The EvaluatorApp (its state, as evaluator_app.py documents it) and its buttons."""
+    from evaluator import Evaluator
+    from evaluator_app import EvaluatorApp
+    from wire import LEVELS
+
+    app = EvaluatorApp()
+    app.dev = dev
+    ev = app.ev = Evaluator(
+        conf.get("timeout_s", 30) * 1000,
+        conf.get("thanks_ms", 3000),
+        conf.get("misuse_ms", 10000),
+        conf.get("levels") or LEVELS,
+    )
+    pins = []
+    for i in range(conf.get("buttons", 5)):
+        pins.append(hal.input("button", i))
+    app.inputs = inputs(pins, app._on_change, conf.get("debounce_ms", 30), 0)
+    dev.on_cfg = app._on_cfg
+    dev.on_req = app._on_req
+    dev.state = ev.state
+    app.presses = 0
+    tasks.append(app.inputs.run())
+    tasks.append(app._ticker())
+    return app
+
+
+def build(hal, conf):
+    """The app of conf["kind"] with its Device as app.dev (the state app.Device documents), and
+    the coroutines of all their tasks."""
+    import binascii
+    from time import ticks_ms
+
+    from app import _DOWN, _TEXTS, Device
+    from mqtt_link import MqttLink
+    from outbox import Outbox
+    from wire import WireError, decode
+
+    dev = Device()
+    dev.hal = hal
+    dev.conf = conf
+    dev.id = conf["device"]
+    dev.hall = conf["hall"]
+    dev.kind = conf["kind"]
+    # Boot id: 8 hex chars from the hardware RNG, new on every boot (never configurable: a
+    # reused boot id would make new events collide with old keys); seq restarts at 1.
+    dev.boot = binascii.hexlify(os.urandom(4)).decode()
+    dev.seq = 0
+    dev.source = None  # of the wall clock: "ntp", "gateway", "host", "rtc" or None
+    dev._gw_delta = None  # gateway time - local time, when the gateway set it
+    lang = conf.get("lang", "zh")
+    dev.lang = lang if lang in _TEXTS else "zh"
+    dev.screen = "idle"
+    dev.staff = None  # {"id": 工号, "name": ...} of the logged-in staff, from cfg
+    path = conf.get("outbox", "outbox.bin")
+    ob = dev.outbox = Outbox(
+        path,
+        conf.get("outbox_records", 200),
+        conf.get("outbox_bytes", 32768),
+        write=hal.outbox_write,
+    )
+    dev.hb_s = conf.get("heartbeat", 30)
+    dev.resend_ms = conf.get("resend_ms", 10000)
+    dev._resend_wait = dev.resend_ms  # doubles while no ack comes, back to resend_ms on one
+    dev.cfg = None
+    dev.cfg_path = conf.get("cfg_path") or path + ".cfg"
+    dev.on_cfg = None  # the kind's app hooks
+    dev.on_req = None
+    dev.state = None  # a short state string for the heartbeat
+    dev._kick = False  # something for the sender to do (see Device.sender)
+    dev._resend_req = []
+    dev._sent_rn = -1  # entries with rn <= this were published on this connection
+    dev._max_sent_rn = -1
+    dev._overflowing = False
+    dev._up_ms = 0
+    dev._up_last = ticks_ms()
+    subs = []
+    for ch in _DOWN:
+        subs.append((dev.topic(ch), 1))
+    # The link (MqttLink's state): the last will is the retained "offline" status.
+    k = dev.link = MqttLink()
+    k.hal = hal
+    k.conf = conf
+    k.keepalive = conf.get("keepalive", 30)
+    k.will = (dev.topic("status"), dev._status("offline"), 1, True)
+    k.subscriptions = subs
+    k.dev = dev
+    k.up = False  # connected (a flag, no asyncio.Event: its module is heap of its own)
+    k.connects = 0
+    k._reader = None
+    k._writer = None
+    k._pid = 0
+    k._acks = {}
+    k._busy = False  # a send is in progress (see MqttLink._send)
+    k._dead = False  # the connection is to be dropped (see MqttLink._serve)
+    k._last_rx = 0
+    k._err = None  # of the last connect attempt (see MqttLink.run)
+    hal.on_wifi_down(k.drop)
+    load_outbox(ob)
+    tasks = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()]
+    if conf["kind"] == "ballot_box":
+        app = ballot_app(dev, hal, conf, tasks)
+    else:
+        app = evaluator_app(dev, hal, conf, tasks)
+    try:
+        with open(dev.cfg_path, "rb") as f:
+            dev.apply_cfg(decode(f.read(), "cfg"), False)
+    except (OSError, WireError):
+        pass  # none yet: the gateway's retained cfg arrives on connect
+    hal.log(
+        {
+            "ev": "ready",
+            "boot": dev.boot,
+            "depth": ob.depth(),
+            "skipped": ob.skipped_bytes,
+            "kind": dev.kind,
+        }
+    )
+    return app, tasks
