@@ -295,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             [
                 f"`bench/server_ingest.py --n {args.n} --batch {args.batch}`, {stamp}, "
                 f"{os.cpu_count()} cores, Python {platform.python_version()}. Ours: evaluations/s "
-                "through `POST /api/v1/ingest/evaluations` (uvicorn, workers as listed, validation, "
-                "dedup, aggregates in the same transaction). Floor: plain executemany of the "
+                "through `POST /api/v1/ingest/evaluations` (uvicorn, workers as listed, "
+                "validation, dedup, aggregates in the same transaction). Floor: plain "
+                "executemany of the "
                 "same rows into the same table, one commit per batch, foreign keys on. "
                 "Goal: >= 20,000/s on SQLite.",
                 "",
