@@ -294,7 +294,7 @@ def store_evaluations(
     # (hall_id, key) -> the insert's parameters (_INSERT_COLUMNS, in the driver's formats) and
     # its count, or, for a key seen twice in the batch, the row as a column mapping.
     pending: dict[tuple[int, str], tuple[tuple[Any, ...], CountKey] | dict[str, Any]] = {}
-    first_index: dict[tuple[int, str], tuple[int, EvaluationIn]] = {}
+    first: dict[tuple[int, str], EvaluationIn] = {}  # the record behind each tuple in pending
     updates: dict[int, dict[str, Any]] = {}
     deltas = Deltas()
     for index, ev in good:
@@ -334,7 +334,7 @@ def store_evaluations(
             )
             count = (day, hall_id, dept_id or 0, window_id or 0, staff_id or 0)
             pending[ident] = (params, (*count, ev.channel, ev.level, counted))
-            first_index[ident] = (index, ev)
+            first[ident] = ev
             result.accepted += 1
             continue
         stored = existing.get(ident)
@@ -362,7 +362,7 @@ def store_evaluations(
         held = pending.get(ident)
         if isinstance(held, tuple):
             # The key's second record in this batch: its first becomes a mapping to update.
-            held = pending[ident] = _row(first_index[ident][1], hall_id, directory, zone, now)
+            held = pending[ident] = _row(first[ident], hall_id, directory, zone, now)
         if held is not None:
             current = held
         elif isinstance(stored, dict):
