@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS lost (
     at REAL NOT NULL,
     PRIMARY KEY (device, boot, first)
 );
+CREATE TABLE IF NOT EXISTS boot_seqs (
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    high INTEGER NOT NULL,         -- highest seq a heartbeat reported for this boot
+    PRIMARY KEY (device, boot)
+);
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY,
     kind TEXT,
@@ -166,20 +172,40 @@ class Journal:
             (device, boot, first, last, reason, time.time()),
         )
 
+    def note_seq(self, device: str, boot: str, seq: int) -> None:
+        """Remember that seq exists in this boot (a heartbeat's last seq used)."""
+        self.db.execute(
+            "INSERT INTO boot_seqs (device, boot, high) VALUES (?, ?, ?)"
+            " ON CONFLICT(device, boot) DO UPDATE SET high=max(high, excluded.high)",
+            (device, boot, seq),
+        )
+
     # ---- reads ----------------------------------------------------------------------------
 
-    def seqs_of_boot(self, device: str, boot: str) -> list[int]:
-        rows = self.db.execute(
-            "SELECT seq FROM device_events WHERE device=? AND boot=?", (device, boot)
-        ).fetchall()
-        gone = self.db.execute(
-            "SELECT first, last FROM lost WHERE device=? AND boot=? AND reason='gone'",
+    def seqs_of_boot(self, device: str, boot: str) -> list[tuple[int, int]]:
+        """Settled seqs of a boot as (first, last) ranges: runs of stored seqs, then the ranges
+        the device reported gone. Never expanded: the size is the number of runs."""
+        runs = self.db.execute(
+            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq)"
+            " AS run FROM device_events WHERE device=? AND boot=?) GROUP BY run ORDER BY 1",
             (device, boot),
         ).fetchall()
-        out = [r[0] for r in rows]
-        for first, last in gone:
-            out.extend(range(first, last + 1))
-        return out
+        gone = self.db.execute(
+            "SELECT first, last FROM lost WHERE device=? AND boot=? AND reason='gone'"
+            " ORDER BY first",
+            (device, boot),
+        ).fetchall()
+        return [(int(a), int(b)) for a, b in runs] + [(int(a), int(b)) for a, b in gone]
+
+    def high_seq(self, device: str, boot: str) -> int:
+        """The highest seq known for a boot: stored, in a lost range, or heartbeat-reported."""
+        row = self.db.execute(
+            "SELECT max(coalesce((SELECT max(seq) FROM device_events WHERE device=?1 AND boot=?2),"
+            " 0), coalesce((SELECT max(last) FROM lost WHERE device=?1 AND boot=?2), 0),"
+            " coalesce((SELECT high FROM boot_seqs WHERE device=?1 AND boot=?2), 0))",
+            (device, boot),
+        ).fetchone()
+        return int(row[0])
 
     def device_events_since(self, since: float) -> Iterable[tuple[str, dict[str, Any], float]]:
         for key, payload, received_at in self.db.execute(

@@ -23,7 +23,7 @@ from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
-from gateway.sequences import BootSeqs, GapState, due_resends
+from gateway.sequences import BootSeqs, GapState, Range, due_resends, follow_gaps
 
 log = logging.getLogger("hallrate.gateway")
 
@@ -201,7 +201,7 @@ class Pipeline:
         new_flags: list[bool] = []
         fresh_queue: list[tuple[dict[str, Any], float]] = []
         fresh_votes: list[tuple[str, dict[str, Any], float]] = []
-        settled: dict[tuple[str, str], list[int]] = {}
+        settled: dict[tuple[str, str], list[Range]] = {}
         seen: dict[str, tuple[str, float]] = {}  # device → (boot, last seen), once per batch
         counts: dict[tuple[str, str, bool], int] = {}
         j = self.journal
@@ -217,7 +217,7 @@ class Pipeline:
                 elif k in wire.SEQUENCED_KINDS:
                     key = wire_gw.event_key(m)
                     new = j.insert_device_event(key, m, it.received_at)
-                    settled.setdefault((m["d"], m["b"]), []).append(m["s"])
+                    settled.setdefault((m["d"], m["b"]), []).append((m["s"], m["s"]))
                     if new and k != "alarm":
                         fresh_votes.append((key, m, it.received_at))
                     seen[m["d"]] = (m["b"], it.received_at)
@@ -257,23 +257,14 @@ class Pipeline:
         self._after_queue_events(fresh_queue)
 
     def _store_device_message(
-        self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[int]]
+        self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[Range]]
     ) -> None:
-        """Unsequenced device messages: lost ranges and presence."""
+        """Unsequenced device messages: lost ranges and presence. `settled` collects, per boot,
+        the seq ranges this batch settles (applied after the commit) and the boots whose gaps
+        a heartbeat may have changed (an empty entry)."""
         k, dev, j = m["k"], m["d"], self.journal
         if k == "gone":
-            j.record_lost(dev, m["b"], m["from"], m["to"], "gone")
-            settled.setdefault((dev, m["b"]), []).extend(range(m["from"], m["to"] + 1))
-            self.metrics.gaps_unclosable.labels("gone").inc()
-            event(
-                log,
-                "gap_gone",
-                logging.WARNING,
-                device=dev,
-                boot=m["b"],
-                first=m["from"],
-                last=m["to"],
-            )
+            self._store_gone(m, settled)
         elif k == "status":
             fields: dict[str, Any] = {"state": m["st"], "boot": m["b"], "last_seen": received_at}
             if "dk" in m:
@@ -292,6 +283,41 @@ class Pipeline:
                 last_seq=m["s"],
                 last_seen=received_at,
             )
+            # The last seq used in this boot: anything above what is settled is a (tail) gap.
+            b = self._boot(dev, m["b"])
+            if m["s"] > b.high:
+                b.see(m["s"])
+                j.note_seq(dev, m["b"], m["s"])
+            settled.setdefault((dev, m["b"]), [])
+
+    def _store_gone(self, m: dict[str, Any], settled: dict[tuple[str, str], list[Range]]) -> None:
+        """A device's answer that it no longer holds seqs from..to of boot b. Reaching above the
+        highest seq known for the boot, it is malformed (not applied). Only the part not settled
+        yet (stored, or gone before) is recorded lost."""
+        dev, boot, first, last = m["d"], m["b"], m["from"], m["to"]
+        b = self._boot(dev, boot)
+        pending = settled.get((dev, boot), [])
+        known = max([b.high, *(r[1] for r in pending)])
+        if last > known:
+            self.metrics.malformed.labels("mqtt").inc()
+            event(
+                log,
+                "malformed_payload",
+                logging.WARNING,
+                topic=wire.device_topic(self.cfg.hall, dev, "gone"),
+                error=f"gone {first}..{last} reaches above seq {known}, the highest known"
+                f" for boot {boot}",
+            )
+            return
+        lost = b.missing(first, last)
+        if pending and lost:
+            batch = BootSeqs.of(pending)
+            lost = [r for a, z in lost for r in batch.missing(a, z)]
+        for a, z in lost:
+            self.journal.record_lost(dev, boot, a, z, "gone")
+            self.metrics.gaps_unclosable.labels("gone").inc()
+            event(log, "gap_gone", logging.WARNING, device=dev, boot=boot, first=a, last=z)
+        settled.setdefault((dev, boot), []).append((first, last))
 
     def _vote(self, key: str, m: dict[str, Any], received_at: float) -> attr.Vote:
         t = m["t"] if m["t"] is not None else int(received_at)
@@ -364,26 +390,24 @@ class Pipeline:
     def _boot(self, dev: str, boot: str) -> BootSeqs:
         b = self._boots.get((dev, boot))
         if b is None:
-            b = self._boots[(dev, boot)] = BootSeqs.of(self.journal.seqs_of_boot(dev, boot))
+            j = self.journal
+            b = BootSeqs.of(j.seqs_of_boot(dev, boot), j.high_seq(dev, boot))
+            self._boots[(dev, boot)] = b
         return b
 
-    def _settle(self, settled: dict[tuple[str, str], list[int]]) -> None:
+    def _settle(self, settled: dict[tuple[str, str], list[Range]]) -> None:
         now = self.clock()
-        for (dev, boot), seqs in settled.items():
+        for (dev, boot), ranges in settled.items():
             b = self._boot(dev, boot)
-            for s in seqs:
-                b.add(s)
-            n, x = b.ack()
-            self._publish_ack(dev, boot, n, x)
-            states = self.gaps.setdefault((dev, boot), {})
-            current = set(b.gaps())
-            for rng in list(states):
-                if rng not in current:
-                    del states[rng]
-            for rng in current:
-                if rng not in states:
-                    states[rng] = GapState(rng[0], rng[1], now)
-                    event(log, "gap_detected", device=dev, boot=boot, first=rng[0], last=rng[1])
+            if ranges:  # a heartbeat alone settles nothing and gets no ack
+                for first, last in ranges:
+                    b.add_range(first, last)
+                n, x = b.ack()
+                self._publish_ack(dev, boot, n, x)
+            states, fresh = follow_gaps(self.gaps.get((dev, boot), {}), b.gaps(), now)
+            self.gaps[(dev, boot)] = states
+            for first, last in fresh:
+                event(log, "gap_detected", device=dev, boot=boot, first=first, last=last)
 
     def tick(self) -> None:
         """Timers: resend requests for old gaps, unclosable-gap reports, gauges."""
@@ -397,7 +421,7 @@ class Pipeline:
             ask, give_up = due_resends(
                 states, now, c.gap_grace_s, c.gap_resend_interval_s, c.gap_max_attempts
             )
-            for g in ask:
+            for g in ask:  # at most MAX_SPAN seqs each, the lowest chunk of a gap first
                 self._publish(dev, "resend", wire_gw.resend(dev, boot, g.first, g.last))
                 self.metrics.resends.inc()
                 event(
@@ -407,7 +431,7 @@ class Pipeline:
                     boot=boot,
                     first=g.first,
                     last=g.last,
-                    attempt=g.attempts,
+                    attempt=g.gap.attempts,
                 )
             for g in give_up:
                 with self.journal.transaction():
@@ -421,7 +445,7 @@ class Pipeline:
                     boot=boot,
                     first=g.first,
                     last=g.last,
-                    attempts=g.attempts,
+                    attempts=c.gap_max_attempts,
                 )
             open_gaps += sum(1 for g in states.values() if not g.reported)
         self.metrics.gaps_open.set(open_gaps)
