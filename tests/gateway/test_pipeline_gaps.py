@@ -122,9 +122,7 @@ def test_resends_are_asked_in_chunks_of_max_span(tmp_path: Path) -> None:
     p.process([gone(1, MAX_SPAN)])
     clock.t += 0.6
     p.tick()
-    assert [(m["from"], m["to"]) for m in cap.of("resend")][1:] == [
-        (MAX_SPAN + 1, 2 * MAX_SPAN)
-    ]
+    assert [(m["from"], m["to"]) for m in cap.of("resend")][1:] == [(MAX_SPAN + 1, 2 * MAX_SPAN)]
     p.close()
     p.journal.close()
 
