@@ -147,3 +147,33 @@ def test_a_tail_gap_that_grows_after_it_was_reported_asks_for_the_new_part() -> 
 def test_gap_state_defaults_ask_the_whole_small_gap() -> None:
     g = GapState(3, 4, detected_at=0.0)
     assert g.chunk() == (3, 4) and not g.reported
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 3 * MAX_SPAN), st.integers(0, MAX_SPAN), st.booleans()),
+        max_size=12,
+    )
+)
+def test_asked_chunks_stay_inside_current_gaps_and_within_max_span(
+    steps: list[tuple[int, int, bool]],
+) -> None:
+    """Whatever settles (ranges stored or gone, heartbeats raising the top) between timer
+    ticks, every chunk asked or reported lies inside a current gap, spans at most MAX_SPAN, and
+    the states are keyed by exactly the current gaps."""
+    b = BootSeqs()
+    gaps: dict[tuple[int, int], GapState] = {}
+    now = 0.0
+    for a, length, heartbeat in steps:
+        if heartbeat:
+            b.see(a + length)
+        else:
+            b.add_range(a, a + length)
+        gaps, _ = follow_gaps(gaps, b.gaps(), now)
+        assert sorted(gaps) == b.gaps()
+        now += 1.0
+        ask, give_up = due_resends(gaps, now, 0.5, 1.0, 1)
+        for c in ask + give_up:
+            assert c.last - c.first + 1 <= MAX_SPAN
+            assert b.missing(c.first, c.last) == [(c.first, c.last)]
