@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from firmware import wire, wire_gw
@@ -23,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
+from gateway.quarantine import DEVICE, QUEUE, Quarantine, error_text, queue_event, queue_order
 from gateway.sequences import BootSeqs, GapState, due_resends
 
 log = logging.getLogger("hallrate.gateway")
@@ -81,6 +83,7 @@ class Pipeline:
         self.clock = clock
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.attributor = attr.Attributor(cfg.device_windows(), cfg.policy)
+        self.quarantine = Quarantine(cfg, self.metrics)
         self._time_source: dict[str, str] = {}
         self._boots: dict[tuple[str, str], BootSeqs] = {}
         self.gaps: dict[tuple[str, str], dict[tuple[int, int], GapState]] = {}
@@ -94,17 +97,82 @@ class Pipeline:
 
     def _load_attributor(self) -> attr.Attributor:
         """An attributor holding the journal's last `attribution_horizon_h` of events, plus each
-        window's latest older login/logout and pause/resume (a login can be days old)."""
+        window's latest older login/logout and pause/resume (a login can be days old).
+
+        An event that fails is quarantined and left out: start-up always completes. One that
+        raised inside the attributor may have left it half-updated, so the load starts over
+        (each round quarantines one more event, so this ends)."""
+        self.quarantine.load(self.rjournal)
+        while True:
+            try:
+                a = self._load_once()
+            except _Restart:
+                continue
+            self._loaded_at = self.clock()
+            return a
+
+    def _load_once(self) -> attr.Attributor:
         a = attr.Attributor(self.cfg.device_windows(), self.cfg.policy)
         since = self.clock() - self.cfg.attribution_horizon_h * 3600
-        for m in self.rjournal.window_state_events_before(since):
-            a.add_queue_event(attr.QueueEvent.from_wire(m))
-        for m in self.rjournal.queue_events_since(since):
-            a.add_queue_event(attr.QueueEvent.from_wire(m))
-        for key, m, received_at in self.rjournal.device_events_since(since):
-            a.add_vote(self._vote(key, m, received_at))
-        self._loaded_at = self.clock()
+        j, stage = self.rjournal, "replay"
+        old = j.window_state_events_before(since, lambda m: self._admit(m, stage) is not None)
+        for m in [*old, *j.queue_events_since(since)]:
+            ev = self._admit(m, stage)
+            if ev is not None:
+                self._add_or_restart(partial(a.add_queue_event, ev), QUEUE, ev.id, stage)
+        for key, m, received_at in j.device_events_since(since):
+            v = self._admit_vote(key, m, received_at, stage)
+            if v is not None:
+                self._add_or_restart(partial(a.add_vote, v), DEVICE, key, stage, m, received_at)
         return a
+
+    def _admit(self, m: dict[str, Any], stage: str) -> attr.QueueEvent | None:
+        """A journaled queue event as the attributor takes it, or None (quarantined)."""
+        try:
+            return queue_event(m)
+        except Exception as e:
+            key = str(m.get("id")) if isinstance(m, dict) else "?"
+            self.quarantine.put(self.rjournal, QUEUE, key, stage, error_text(e))
+            return None
+
+    def _admit_vote(
+        self, key: str, m: dict[str, Any], received_at: float, stage: str
+    ) -> attr.Vote | None:
+        try:
+            v = self._vote(key, m, received_at)
+            attr.check_time(v.t)
+            return v
+        except Exception as e:
+            self._time_source.pop(key, None)
+            self.quarantine.put(self.rjournal, DEVICE, key, stage, error_text(e), m, received_at)
+            return None
+
+    def _add_or_restart(
+        self,
+        add: Callable[[], set[str]],
+        kind: str,
+        key: str,
+        stage: str,
+        m: dict[str, Any] | None = None,
+        received_at: float | None = None,
+    ) -> set[str]:
+        try:
+            return add()
+        except Exception as e:
+            log.exception("attributor failed on %s %s", kind, key)
+            self.quarantine.put(self.rjournal, kind, key, stage, error_text(e), m, received_at)
+            raise _Restart from None
+
+    def _replay(self) -> None:
+        """Rebuild attribution state from the journal and repair every record whose stored
+        attribution is missing or stale."""
+        self.attributor = self._load_attributor()
+        self._time_source = {
+            k: v for k, v in self._time_source.items() if k in self.attributor.votes
+        }
+        self._write_records(
+            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
+        )
 
     def _maybe_prune(self) -> None:
         """Bound memory: rebuild the attributor from the journal once a day. Votes older than
@@ -126,11 +194,9 @@ class Pipeline:
 
     def recover(self) -> None:
         """Rebuild attribution state from the journal (after a start or a crash) and repair
-        every record whose stored attribution is missing or stale."""
-        self.attributor = self._load_attributor()
-        self._write_records(
-            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
-        )
+        every record whose stored attribution is missing or stale. Events that fail are
+        quarantined (docs/gateway.md, "Quarantine"); start-up always completes."""
+        self._replay()
         self.publish_all_configs()
         event(
             log,
@@ -167,27 +233,39 @@ class Pipeline:
         attribution.join(10)
 
     def _run_attribution(self, stop: threading.Event) -> None:
-        while not (stop.is_set() and self._fresh.empty()):
+        fresh: list[Fresh] = []  # a failed round's batches: attributed again, never dropped
+        replay = False
+        while not (stop.is_set() and self._fresh.empty() and not fresh):
             if self.configs_wanted.is_set():
                 self.configs_wanted.clear()
                 self.publish_all_configs()
-            try:
-                fresh = [self._fresh.get(timeout=0.25)]
-            except queue.Empty:
-                continue
+            if not fresh:
+                try:
+                    fresh = [self._fresh.get(timeout=0.25)]
+                except queue.Empty:
+                    continue
             while len(fresh) < 20:
                 try:
                     fresh.append(self._fresh.get_nowait())
                 except queue.Empty:
                     break
             try:
+                if replay:
+                    self._replay()
+                    replay = False
                 self.attribute(
                     [q for f in fresh for q in f.queue], [v for f in fresh for v in f.votes]
                 )
                 self._maybe_prune()
+                fresh = []
             except Exception:
-                # Journaled already: the next start's recover() attributes them.
+                # Journaled already: rebuild from the journal and attribute the same batches
+                # again (a stop leaves them to the next start's recover()).
                 log.exception("attribution failed", extra={"event": "attribution_failed"})
+                self.metrics.attribution_replays.inc()
+                replay = True
+                if stop.wait(1.0):
+                    return
 
     # ---- one batch ------------------------------------------------------------------------
 
@@ -246,15 +324,56 @@ class Pipeline:
         fresh_queue: list[tuple[dict[str, Any], float]],
         fresh_votes: list[tuple[str, dict[str, Any], float]],
     ) -> None:
-        """Attribute newly journaled events; write records; publish requests and configs."""
+        """Attribute newly journaled events; write records; publish requests and configs.
+
+        Each event is attributed on its own: one that fails is quarantined and the rest of the
+        batch goes on (after a replay from the journal when the attributor itself raised)."""
         touched: set[str] = set()
-        for m, _ in sorted(fresh_queue, key=lambda x: (x[0]["t"], x[0]["id"])):
-            touched |= self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
+        qevents: list[attr.QueueEvent] = []
+        good: list[tuple[dict[str, Any], float]] = []
+        stage = "attribute"
+        for m, at in sorted(fresh_queue, key=lambda x: queue_order(x[0])):
+            ev = self._admit(m, stage)
+            if ev is None:
+                continue
+            qevents.append(ev)
+            good.append((m, at))
+            touched |= self._add_or_replay(
+                partial(self.attributor.add_queue_event, ev), QUEUE, ev.id, m, at
+            )
         for key, m, received_at in fresh_votes:
-            touched |= self.attributor.add_vote(self._vote(key, m, received_at))
-        qevents = [attr.QueueEvent.from_wire(m) for m, _ in fresh_queue]
+            v = self._admit_vote(key, m, received_at, stage)
+            if v is not None:
+                touched |= self._add_or_replay(
+                    partial(self.attributor.add_vote, v), DEVICE, key, m, received_at
+                )
+        known = self.attributor.events
+        qevents = [e for e in qevents if e.id in known]
+        good = [(m, at) for m, at in good if m["id"] in known]
         self._write_records(touched, self._tickets_of(qevents))
-        self._after_queue_events(fresh_queue)
+        self._after_queue_events(good)
+
+    def _add_or_replay(
+        self,
+        add: Callable[[], set[str]],
+        kind: str,
+        key: str,
+        m: dict[str, Any],
+        received_at: float,
+    ) -> set[str]:
+        """Add one event to the live attributor; if it raises, quarantine the event and rebuild
+        the attributor from the journal (which then holds the batch's other events too)."""
+        try:
+            return add()
+        except Exception as e:
+            log.exception("attributor failed on %s %s", kind, key)
+            msg = m if kind == DEVICE else None
+            self.quarantine.put(
+                self.rjournal, kind, key, "attribute", error_text(e), msg, received_at
+            )
+            self.metrics.attribution_replays.inc()
+            self._replay()
+            return set()
 
     def _store_device_message(
         self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[int]]
@@ -313,37 +432,47 @@ class Pipeline:
     def _tickets_of(self, events: list[attr.QueueEvent]) -> set[tuple[str, str]]:
         return {(e.tk, self.attributor.local_date(e.t)) for e in events if e.tk is not None}
 
+    def _record_body(self, key: str) -> tuple[dict[str, Any], attr.Attribution]:
+        a = self.attributor
+        v = a.votes[key]
+        r = a.result(key)
+        body = {
+            "key": key,
+            "channel": v.channel,
+            "level": v.level,
+            "occurred_at": attr.iso(v.t, a._tz),
+            "time_source": self._time_source.get(key, "device"),
+            "hall": self.cfg.hall,
+            "window": r.window,
+            "ticket": r.ticket,
+            "staff": r.staff,
+            "device": v.device,
+            "matter": r.matter,
+            "attribution": r.attribution,
+            "flags": list(r.flags),
+            "source": self.cfg.server.gateway_id,
+        }
+        return body, r
+
     def _write_records(self, keys: set[str], tickets: set[tuple[str, str]]) -> None:
         if not keys and not tickets:
             return
         a = self.attributor
-        tz = a._tz
         # Records are re-derived from the journal at start-up, so they need no fsync of their own.
         rj = self.rjournal
         rj.db.execute("PRAGMA synchronous=NORMAL")
         written: dict[str, int] = {}
         flagged: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        skip = self.quarantine.device_keys
         try:
             with rj.transaction():
-                for key in sorted(keys):
-                    v = a.votes[key]
-                    r = a.result(key)
-                    body = {
-                        "key": key,
-                        "channel": v.channel,
-                        "level": v.level,
-                        "occurred_at": attr.iso(v.t, tz),
-                        "time_source": self._time_source.get(key, "device"),
-                        "hall": self.cfg.hall,
-                        "window": r.window,
-                        "ticket": r.ticket,
-                        "staff": r.staff,
-                        "device": v.device,
-                        "matter": r.matter,
-                        "attribution": r.attribution,
-                        "flags": list(r.flags),
-                        "source": self.cfg.server.gateway_id,
-                    }
+                for key in sorted(k for k in keys if k in a.votes and k not in skip):
+                    try:
+                        body, r = self._record_body(key)
+                    except Exception as e:
+                        failed[key] = error_text(e)
+                        continue
                     if rj.put_record(key, body) is not None:
                         written[r.attribution] = written.get(r.attribution, 0) + 1
                         for f in r.flags:
@@ -354,6 +483,10 @@ class Pipeline:
                         rj.put_ticket(str(rec["key"]), rec)
         finally:
             rj.db.execute("PRAGMA synchronous=FULL")
+        for key, error in failed.items():
+            stored = rj.device_event(key)
+            m, at = stored if stored is not None else (None, None)
+            self.quarantine.put(rj, DEVICE, key, "record", error, m, at)
         for name, n in written.items():
             self.metrics.attributed.labels(name).inc(n)
         for name, n in flagged.items():
@@ -547,3 +680,7 @@ class Pipeline:
     def publish_all_configs(self) -> None:
         for dev in sorted(self.cfg.devices):
             self.publish_config(dev)
+
+
+class _Restart(Exception):
+    """An event raised inside the attributor while it was loaded: load again without it."""
