@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS devices (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS quarantine (
-    kind TEXT NOT NULL,            -- device (device_events.key) | queue (queue_events.id)
+    kind TEXT NOT NULL,            -- device (device_events.key) | queue (queue_events.id) | ticket
     key TEXT NOT NULL,
     stage TEXT NOT NULL,           -- attribute | record | recover
     error TEXT NOT NULL,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,15 @@ from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
-from gateway.quarantine import DEVICE, QUEUE, Quarantine, error_text, queue_event, queue_order
+from gateway.quarantine import (
+    DEVICE,
+    QUEUE,
+    TICKET,
+    Quarantine,
+    error_text,
+    queue_event,
+    queue_order,
+)
 from gateway.sequences import BootSeqs, GapState, due_resends
 
 log = logging.getLogger("hallrate.gateway")
@@ -464,29 +473,40 @@ class Pipeline:
         written: dict[str, int] = {}
         flagged: dict[str, int] = {}
         failed: dict[str, str] = {}
+        bad_tickets: dict[str, str] = {}
         skip = self.quarantine.device_keys
         try:
             with rj.transaction():
                 for key in sorted(k for k in keys if k in a.votes and k not in skip):
                     try:
                         body, r = self._record_body(key)
+                        changed = rj.put_record(key, body)
+                    except sqlite3.Error:
+                        raise  # the journal, not the record: replay (see _run_attribution)
                     except Exception as e:
                         failed[key] = error_text(e)
                         continue
-                    if rj.put_record(key, body) is not None:
+                    if changed is not None:
                         written[r.attribution] = written.get(r.attribution, 0) + 1
                         for f in r.flags:
                             flagged[f] = flagged.get(f, 0) + 1
                 for tk, date in sorted(tickets):
-                    rec = attr.ticket_record(a, self.cfg.hall, tk, date)
-                    if rec["called_at"] or rec["finished_at"]:  # the server needs a time
-                        rj.put_ticket(str(rec["key"]), rec)
+                    try:
+                        rec = attr.ticket_record(a, self.cfg.hall, tk, date)
+                        if rec["called_at"] or rec["finished_at"]:  # the server needs a time
+                            rj.put_ticket(str(rec["key"]), rec)
+                    except sqlite3.Error:
+                        raise
+                    except Exception as e:
+                        bad_tickets[f"{self.cfg.hall}:{date}:{tk}"] = error_text(e)
         finally:
             rj.db.execute("PRAGMA synchronous=FULL")
         for key, error in failed.items():
             stored = rj.device_event(key)
             m, at = stored if stored is not None else (None, None)
             self.quarantine.put(rj, DEVICE, key, "record", error, m, at)
+        for key, error in bad_tickets.items():
+            self.quarantine.put(rj, TICKET, key, "record", error)
         for name, n in written.items():
             self.metrics.attributed.labels(name).inc(n)
         for name, n in flagged.items():

@@ -26,6 +26,7 @@ log = logging.getLogger("hallrate.gateway")
 
 DEVICE = "device"
 QUEUE = "queue"
+TICKET = "ticket"  # a ticket (取号单) record built from the queue log that could not be written
 
 
 def queue_event(m: Mapping[str, Any]) -> attr.QueueEvent:
@@ -43,7 +44,12 @@ def queue_order(m: Mapping[str, Any]) -> tuple[int, str]:
 
 
 def error_text(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"[:500]
+    return _text(f"{type(e).__name__}: {e}")[:500]
+
+
+def _text(s: str) -> str:
+    """Storable text: what UTF-8 cannot hold (lone surrogates) as backslash escapes."""
+    return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Quarantine:
@@ -60,7 +66,7 @@ class Quarantine:
 
     def gauges(self, j: Journal) -> None:
         counts = j.quarantine_counts()
-        for kind in (DEVICE, QUEUE):
+        for kind in (DEVICE, QUEUE, TICKET):
             self.metrics.quarantine.labels(kind).set(counts.get(kind, 0))
 
     def put(
@@ -74,6 +80,7 @@ class Quarantine:
         received_at: float | None = None,
     ) -> None:
         """Quarantine one event; for a vote or drop also write its `invalid` record."""
+        key, error = _text(key), _text(error)
         body = None
         if kind == DEVICE:
             self.device_keys.add(key)

@@ -231,3 +231,36 @@ def test_daily_rebuild_skips_poison_committed_meanwhile(tmp_path: Path) -> None:
     assert rec["EV-A02:b1:2"]["window"] == "A02"
     assert p.journal.counts()["quarantined"] == 1
     p.close()
+
+
+def test_a_record_the_journal_cannot_store_is_quarantined_alone(tmp_path: Path) -> None:
+    """A finish whose ticket holds a lone surrogate (JSON escapes allow it; UTF-8 does not): the
+    vote matched to it and the ticket cannot be written. Both are quarantined, the rest lands."""
+    clock = Clock(NOW)
+    p, _ = make(tmp_path, clock)
+    p.recover()
+    bad_tk = "A\udc00"
+    p.process(
+        [
+            qev("q1", "finish", NOW - 20, NOW, window="A03", ticket="A012"),
+            Inbound(
+                "queue",
+                {
+                    **wire_gw.queue_event("q2", "finish", int(NOW) - 10, window="A02", ticket="B1"),
+                    "tk": bad_tk,
+                },
+                "http",
+                received_at=NOW,
+            ),
+            vote("EV-A03", 1, NOW),
+            vote("EV-A02", 1, NOW),
+        ]
+    )
+    rec = records(p)
+    assert rec["EV-A03:b1:1"]["ticket"] == "A012" and rec["EV-A03:b1:1"]["flags"] == []
+    assert rec["EV-A02:b1:1"]["flags"] == ["invalid"] and rec["EV-A02:b1:1"]["window"] == "A02"
+    q = {(r["kind"], r["stage"]) for r in p.journal.quarantined()}
+    assert q == {("device", "record"), ("ticket", "record")}
+    tickets = [k for (k,) in p.journal.db.execute("SELECT key FROM tickets")]
+    assert tickets == ["H1:2026-11-23:A012"]
+    p.close()
