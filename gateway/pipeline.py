@@ -22,18 +22,11 @@ from typing import Any, Protocol
 from firmware import wire, wire_gw
 from gateway import attribution as attr
 from gateway.config import GatewayConfig
+from gateway.isolation import Isolation, Restart
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
-from gateway.quarantine import (
-    DEVICE,
-    QUEUE,
-    TICKET,
-    Quarantine,
-    error_text,
-    queue_event,
-    queue_order,
-)
+from gateway.quarantine import DEVICE, QUEUE, TICKET, Quarantine, error_text, queue_order
 from gateway.sequences import BootSeqs, GapState, due_resends
 
 log = logging.getLogger("hallrate.gateway")
@@ -70,7 +63,7 @@ class NullDownlink:
         pass
 
 
-class Pipeline:
+class Pipeline(Isolation):
     def __init__(
         self,
         cfg: GatewayConfig,
@@ -115,73 +108,10 @@ class Pipeline:
         while True:
             try:
                 a = self._load_once()
-            except _Restart:
+            except Restart:
                 continue
             self._loaded_at = self.clock()
             return a
-
-    def _load_once(self) -> attr.Attributor:
-        a = attr.Attributor(self.cfg.device_windows(), self.cfg.policy)
-        since = self.clock() - self.cfg.attribution_horizon_h * 3600
-        j, stage = self.rjournal, "replay"
-        old = j.window_state_events_before(since, lambda m: self._admit(m, stage) is not None)
-        for m in [*old, *j.queue_events_since(since)]:
-            ev = self._admit(m, stage)
-            if ev is not None:
-                self._add_or_restart(partial(a.add_queue_event, ev), QUEUE, ev.id, stage)
-        for key, m, received_at in j.device_events_since(since):
-            v = self._admit_vote(key, m, received_at, stage)
-            if v is not None:
-                self._add_or_restart(partial(a.add_vote, v), DEVICE, key, stage, m, received_at)
-        return a
-
-    def _admit(self, m: dict[str, Any], stage: str) -> attr.QueueEvent | None:
-        """A journaled queue event as the attributor takes it, or None (quarantined)."""
-        try:
-            return queue_event(m)
-        except Exception as e:
-            key = str(m.get("id")) if isinstance(m, dict) else "?"
-            self.quarantine.put(self.rjournal, QUEUE, key, stage, error_text(e))
-            return None
-
-    def _admit_vote(
-        self, key: str, m: dict[str, Any], received_at: float, stage: str
-    ) -> attr.Vote | None:
-        try:
-            v = self._vote(key, m, received_at)
-            attr.check_time(v.t)
-            return v
-        except Exception as e:
-            self._time_source.pop(key, None)
-            self.quarantine.put(self.rjournal, DEVICE, key, stage, error_text(e), m, received_at)
-            return None
-
-    def _add_or_restart(
-        self,
-        add: Callable[[], set[str]],
-        kind: str,
-        key: str,
-        stage: str,
-        m: dict[str, Any] | None = None,
-        received_at: float | None = None,
-    ) -> set[str]:
-        try:
-            return add()
-        except Exception as e:
-            log.exception("attributor failed on %s %s", kind, key)
-            self.quarantine.put(self.rjournal, kind, key, stage, error_text(e), m, received_at)
-            raise _Restart from None
-
-    def _replay(self) -> None:
-        """Rebuild attribution state from the journal and repair every record whose stored
-        attribution is missing or stale."""
-        self.attributor = self._load_attributor()
-        self._time_source = {
-            k: v for k, v in self._time_source.items() if k in self.attributor.votes
-        }
-        self._write_records(
-            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
-        )
 
     def _maybe_prune(self) -> None:
         """Bound memory: rebuild the attributor from the journal once a day. Votes older than
@@ -361,28 +291,6 @@ class Pipeline:
         good = [(m, at) for m, at in good if m["id"] in known]
         self._write_records(touched, self._tickets_of(qevents))
         self._after_queue_events(good)
-
-    def _add_or_replay(
-        self,
-        add: Callable[[], set[str]],
-        kind: str,
-        key: str,
-        m: dict[str, Any],
-        received_at: float,
-    ) -> set[str]:
-        """Add one event to the live attributor; if it raises, quarantine the event and rebuild
-        the attributor from the journal (which then holds the batch's other events too)."""
-        try:
-            return add()
-        except Exception as e:
-            log.exception("attributor failed on %s %s", kind, key)
-            msg = m if kind == DEVICE else None
-            self.quarantine.put(
-                self.rjournal, kind, key, "attribute", error_text(e), msg, received_at
-            )
-            self.metrics.attribution_replays.inc()
-            self._replay()
-            return set()
 
     def _store_device_message(
         self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[int]]
@@ -700,7 +608,3 @@ class Pipeline:
     def publish_all_configs(self) -> None:
         for dev in sorted(self.cfg.devices):
             self.publish_config(dev)
-
-
-class _Restart(Exception):
-    """An event raised inside the attributor while it was loaded: load again without it."""
