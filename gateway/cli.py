@@ -124,6 +124,14 @@ def render_status(data: dict[str, Any]) -> str:
             lines.append(
                 f"  {g['device']} boot {g['boot']} seq {g['first']}..{g['last']} ({g['reason']})"
             )
+    quarantined = data.get("quarantine") or []
+    if c.get("quarantined") or quarantined:
+        lines.append(
+            f"quarantined events: {c.get('quarantined', len(quarantined))}"
+            " (not attributed; votes forwarded flagged invalid)"
+        )
+        for q in quarantined:
+            lines.append(f"  {q['kind']} {q['key']} at {q['stage']}: {q['error']}")
     return "\n".join(lines)
 
 
