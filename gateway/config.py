@@ -152,7 +152,7 @@ def from_dict(
 
     b = data.get("broker", {})
     base_broker = BrokerConfig(
-        username=_get(b, "username", str, None),
+        username=_get(b, "username", str, f"gateway@{hall}"),
         password=_get(b, "password", str, None),
         client_id=_get(b, "client_id", str, f"hallrate-gw-{hall}"),
         keepalive=_get(b, "keepalive", int, 30),

@@ -123,7 +123,7 @@ def test_gap_timers_grace_then_resend_then_give_up() -> None:
 def test_example_config_loads() -> None:
     cfg = load(REPO / "gateway" / "hall.example.toml", env={})
     assert cfg.hall == "H1"
-    assert cfg.broker.username == "gateway-H1" and cfg.broker.port == 1883
+    assert cfg.broker.username == "gateway@H1" and cfg.broker.port == 1883
     assert cfg.devices["EV-A03"].window == "A03" and cfg.devices["BB-01"].window is None
     assert cfg.policy.rating_window_s == 120 and not cfg.policy.count_no_ticket
     assert cfg.serial[0].port == "/dev/ttyUSB0" and cfg.http_port == 8471
