@@ -2,7 +2,8 @@
 
 A value is weak when it is a placeholder (whatever its case), too short, or has too little
 randomness for its length. Randomness is estimated from the characters used: 4 bits per
-character for hexadecimal text, at most 6 for anything else (base64 and the like), so
+character for hexadecimal text, at most 6 for anything else (base64 and the like), and no
+more than 8 per byte zlib cannot compress away (repeated patterns); so
 `secrets.token_urlsafe(32)` (43 characters) or `openssl rand -hex 32` (64) reach 256 bits.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import string
+import zlib
 
 # Values copied from examples or left at a default, compared in lower case.
 PLACEHOLDERS = frozenset(
@@ -43,6 +45,7 @@ PLACEHOLDER_PARTS = (
 
 SECRET_BITS = 256  # HALLRATE_SECRET_KEY: 32 random bytes
 GATEWAY_KEY_BITS = 128  # a bootstrap gateway API key
+ZLIB_OVERHEAD = 8  # bytes of header and checksum in zlib.compress output
 MIN_DISTINCT = 8  # characters; random text of the lengths above has far more
 MIN_ADMIN_PASSWORD = 12  # characters, for the bootstrap admin
 
@@ -61,7 +64,9 @@ def estimated_bits(value: str) -> float:
         # Few distinct characters ("aaaa…", "abababab…") hold little, whatever the length.
         return len(value) * math.log2(max(distinct, 1))
     per_char = 4.0 if set(value.lower()) <= set(string.hexdigits.lower()) else 6.0
-    return len(value) * per_char
+    # Repeated patterns ("abcdefgh" * 8) compress: what zlib cannot shrink bounds it too.
+    compressed = len(zlib.compress(value.encode(), 9)) - ZLIB_OVERHEAD
+    return min(len(value) * per_char, compressed * 8.0)
 
 
 def secret_problem(value: str, bits: int = SECRET_BITS) -> str | None:
