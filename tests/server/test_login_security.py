@@ -198,7 +198,7 @@ def test_login_burst_queues_and_health_stays_up(
     with TestClient(app) as client:
 
         def attempt(i: int) -> None:
-            statuses.append(_login(client, f"burst{i}", "x").status_code)
+            statuses.append(_login(client, ADMIN[0], f"wrong{i}").status_code)
 
         threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
         for th in threads:
@@ -209,7 +209,7 @@ def test_login_burst_queues_and_health_stays_up(
                 break
             threading.Event().wait(0.01)
         assert app.state.hash_pool.pending == 2
-        r = _login(client, "one-too-many", "x")
+        r = _login(client, ADMIN[0], "one-too-many")
         assert r.status_code == 503 and r.headers["Retry-After"] == "1"
         assert client.get("/api/v1/health").status_code == 200
         release.set()
