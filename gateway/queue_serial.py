@@ -218,9 +218,13 @@ class SerialQueueReader:
             return
         try:
             q = parse_line(raw)
-            msg = to_queue_event(q, self.label, time.time(), self.tz)
-        except (SerialLineError, wire.WireError) as e:  # a line, or the event it carries
+        except SerialLineError as e:
             self._malformed(raw, str(e))
+            return
+        try:
+            msg = to_queue_event(q, self.label, time.time(), self.tz)
+        except (SerialLineError, wire.WireError) as e:  # a well-formed line, a refused event
+            self._malformed(raw, str(e), q.n)
             return
         self.lines_ok += 1
         n = q.n
@@ -231,7 +235,7 @@ class SerialQueueReader:
 
         self.pipeline.submit(Inbound("queue", msg, f"serial:{self.port}", done=committed))
 
-    def _malformed(self, raw: bytes, reason: str) -> None:
+    def _malformed(self, raw: bytes, reason: str, n: int | None = None) -> None:
         self.lines_bad += 1
         self.metrics.malformed.labels("serial").inc()
         event(
@@ -242,7 +246,10 @@ class SerialQueueReader:
             reason=reason,
             line=raw[:80].decode("ascii", "replace"),
         )
-        self.write(format_line("NAK", nak_reason(reason)))
+        if n is None:
+            self.write(format_line("NAK", nak_reason(reason)))
+        else:
+            self.write(format_line("NAK", nak_reason(reason), N=n))
 
     def write(self, line: str) -> None:
         with self._write_lock:

@@ -71,6 +71,17 @@ def test_one_normaliser_defaults_v_and_k_and_refuses_other_kinds() -> None:
     assert wire_gw.queue_error_for_payload(b"{", "x")["id"] is None
 
 
+def test_the_documented_error_message_is_what_the_gateway_builds() -> None:
+    """docs/protocol.md's queue_err example (not a wire kind, so not in the wire doc test)."""
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    assert "| `hr/v1/{hall}/queue/err` | `queue_err` | gateway → queue system | 1 | no |" in text
+    example = json.loads(text.split("### queue_err", 1)[1].split("```\n", 2)[1].split("```")[0])
+    refused = {"id": example["id"], "ev": "dance", "t": 1795424388, "w": "A03"}
+    with pytest.raises(wire.WireError) as e:
+        wire_gw.queue_event_from(refused)
+    assert wire_gw.queue_error(refused, str(e.value)) == example
+
+
 # ---- MQTT ------------------------------------------------------------------------------------
 
 
@@ -200,6 +211,6 @@ def test_serial_line_whose_event_the_validator_refuses_gets_nak_and_the_reader_c
         stop.set()
         t.join(5)
     nak, ack = answers
-    assert re.fullmatch(r"\$NAK,field_t_[A-Za-z0-9_.\-]+\*[0-9A-F]{2}\r\n", nak), nak
+    assert re.fullmatch(r"\$NAK,field_t_[A-Za-z0-9_.\-]+,N=1\*[0-9A-F]{2}\r\n", nak), nak
     assert ack == format_line("ACK", "2")
     assert reader.lines_bad == 1 and reader.lines_ok == 1
