@@ -140,12 +140,12 @@ class GatewayHttp:
 
     def post(self, h: BaseHTTPRequestHandler) -> None:
         if h.path.split("?", 1)[0] != QUEUE_PATH:
-            _json(h, 404, {"detail": "not found"})
+            _refuse(h, 404, "not found")
             return
         auth = h.headers.get("Authorization", "")
         expected = f"Bearer {self.token}".encode()
         if not self.token or not hmac.compare_digest(auth.encode(), expected):
-            _json(h, 401, {"detail": "missing or wrong bearer token"})
+            _refuse(h, 401, "missing or wrong bearer token")
             return
         body = self._read_body(h)
         if body is None:
@@ -193,32 +193,38 @@ class GatewayHttp:
         """The request body, or None after answering 411/413/400 (the body is then not read and
         the connection is closed)."""
         if h.headers.get("Transfer-Encoding"):
-            _json(h, 411, {"detail": "send the body with a Content-Length, not chunked"})
+            _refuse(h, 411, "send the body with a Content-Length, not chunked")
             return None
         raw = h.headers.get("Content-Length")
         if raw is None:
-            _json(h, 411, {"detail": "Content-Length is required"})
+            _refuse(h, 411, "Content-Length is required")
             return None
         try:
             length = int(raw)
         except ValueError:
             length = -1
         if length < 0:
-            _json(h, 400, {"detail": "bad Content-Length"})
+            _refuse(h, 400, "bad Content-Length")
             return None
         if length > MAX_BODY:
-            _json(h, 413, {"detail": f"body larger than {MAX_BODY} bytes"})
-            if isinstance(h, LimitedHandler):
-                h.linger = True  # let the client read the 413 before its unread body resets us
+            _refuse(h, 413, f"body larger than {MAX_BODY} bytes")
             return None
         if length == 0:
-            _json(h, 400, {"detail": "a JSON body is required"})
+            _refuse(h, 400, "a JSON body is required")
             return None
         body = h.rfile.read(length)  # within the handler's read deadline
         if len(body) != length:  # the client closed early: nobody to answer
             h.close_connection = True
             return None
         return body
+
+
+def _refuse(h: BaseHTTPRequestHandler, code: int, detail: str) -> None:
+    """Answer a POST before reading its body; then let the client finish sending (a little) so
+    that it reads the answer instead of a connection reset."""
+    if isinstance(h, LimitedHandler):
+        h.linger = True
+    _json(h, code, {"detail": detail})
 
 
 def _send(h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
