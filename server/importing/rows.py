@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from server.codes import HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.importing.headers import field_for_header
 from server.importing.readers import Table
 from server.importing.values import (
@@ -159,6 +160,14 @@ def _digits_hint(policy: Policy) -> str:
     return " ".join(f"{d}={lv}" for d, lv in sorted(policy.sms_reply_digits.items()))
 
 
+def _code(value: str, kind: CodeKind, label: str) -> str | None:
+    """A code cell: empty, or a code of server/codes.py's pattern (else a bad row)."""
+    v = value.strip()
+    if v and (problem := kind.problem(v, label)):
+        raise ValueError(problem)
+    return v or None
+
+
 def _clean_code(value: str, what: str, max_len: int = 64) -> str | None:
     v = value.strip()
     if not v:
@@ -192,8 +201,8 @@ def parse_table(
     """
     if channel not in IMPORT_CHANNELS:
         raise FileProblem(f"channel must be sms or phone, not {channel!r}")
-    if not hall or len(hall) > 32:
-        raise FileProblem("hall code must be 1..32 characters")
+    if HALL.problem(hall or ""):
+        raise FileProblem(HALL.problem(hall or "", "hall code") or "")
     policy = policy or Policy.default()
     result = ImportParse(channel=channel, hall=hall, encoding=table.encoding)
     rows = [(line, cells) for line, cells in table.rows if any(cell_text(c) for c in cells)]
@@ -298,10 +307,10 @@ def _parse_row(
     if problem or level is None:
         raise ValueError(problem or "no result")
     occurred = parse_time(raw.get("time"), policy)
-    window = _clean_code(get.get("window", ""), "window", 16)
-    staff = _clean_code(get.get("staff", ""), "staff", 32)
-    ticket = _clean_code(get.get("ticket", ""), "ticket", 32)
-    matter = _clean_code(get.get("matter", ""), "matter", 64)
+    window = _code(get.get("window", ""), WINDOW, "window (窗口)")
+    staff = _code(get.get("staff", ""), STAFF, "staff (工号)")
+    ticket = _code(get.get("ticket", ""), TICKET, "ticket (取号单号)")
+    matter = _code(get.get("matter", ""), MATTER, "matter (事项编码)")
     case_id = _clean_code(get.get("case_id", ""), "办件编号", 64)
     record_id = _clean_code(get.get("record_id", ""), "record id", 128)
     count = get.get("count", "")

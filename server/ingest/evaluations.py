@@ -31,12 +31,14 @@ from server.instants import LocalTimes, sqlite_instant
 from server.models import Evaluation
 from server.models.base import utcnow
 from server.periods import DEFAULT_TZ
+from server.policy import DirectoryPolicy
 
 # Fields a higher rev may change: attribution, never the count itself.
 _REV_FIELDS = (
     "rev",
     "department_id",
     "window_id",
+    "window_code",
     "staff_id",
     "device_id",
     "matter_id",
@@ -54,6 +56,7 @@ def ingest_evaluations(
     *,
     hall: str | None = None,
     tz: str = DEFAULT_TZ,
+    rules: DirectoryPolicy | None = None,
 ) -> IngestResult:
     """Store a batch of evaluation records; the caller commits.
 
@@ -62,7 +65,7 @@ def ingest_evaluations(
     attribution fields and moves the aggregate counts; level, channel and time never change.
     """
     checked, result = check_evaluations(records, source, hall=hall)
-    return store_evaluations(session, checked, result, tz=tz)
+    return store_evaluations(session, checked, result, tz=tz, rules=rules)
 
 
 def store_evaluations(
@@ -71,8 +74,13 @@ def store_evaluations(
     result: IngestResult,
     *,
     tz: str = DEFAULT_TZ,
+    rules: DirectoryPolicy | None = None,
 ) -> IngestResult:
-    """The database half of ingest; ``result`` already holds the rejections of the check."""
+    """The database half of ingest; ``result`` already holds the rejections of the check.
+
+    ``rules`` (the policy's ``[directory]``, default: create no window) decide whether a window
+    the hall does not have is created; if not, the record is stored flagged ``unknown_window``.
+    """
     if not checked:
         return result
     zone = ZoneInfo(tz)
@@ -89,13 +97,22 @@ def store_evaluations(
         else:
             good.append((index, ev))
     halls = directory.halls
+    rules = rules or DirectoryPolicy()
     directory.load(
         windows={(halls[ev.hall], ev.window) for _, ev in good if ev.window},
+        create_windows_in={
+            halls[h] for h in {ev.hall for _, ev in good} if rules.creates_windows(h)
+        },
         staff={(halls[ev.hall], ev.staff) for _, ev in good if ev.staff},
         devices={(halls[ev.hall], ev.device): ev.channel for _, ev in good if ev.device},
         matters={ev.matter for _, ev in good if ev.matter},
         departments={(halls[ev.hall], ev.department) for _, ev in good if ev.department},
     )
+
+    for _, ev in good:
+        if (code := ev.window) and (halls[ev.hall], code) not in directory.windows:
+            ev.unknown_window()
+            result.unknown_windows[code] = result.unknown_windows.get(code, 0) + 1
 
     existing = existing_rows(session, {(directory.halls[ev.hall], ev.key) for _, ev in good})
     now = utcnow()
@@ -133,6 +150,7 @@ def store_evaluations(
                 ev.time_source,
                 dept_id,
                 window_id,
+                ev.window_code,
                 staff_id,
                 device_id,
                 matter_id,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.models import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES
 
 MAX_BATCH = 5000
@@ -20,6 +21,20 @@ _LEVELS = frozenset(LEVELS)
 _ATTRIBUTIONS = frozenset(ATTRIBUTIONS)
 _TIME_SOURCES = frozenset(TIME_SOURCES)
 DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
+
+# The flags of docs/api.md. Any other short identifier is stored too (a newer gateway's flag):
+# whatever its flags, a flagged evaluation is stored and never counted.
+UNKNOWN_WINDOW = "unknown_window"  # set by the server: the hall has no such window
+KNOWN_FLAGS = (
+    "misuse",
+    "no_ticket",
+    "paused",
+    "duplicate_ticket",
+    "unknown_device",
+    "window_mismatch",
+    "invalid",
+    UNKNOWN_WINDOW,
+)
 
 
 class RecordError(ValueError):
@@ -42,6 +57,9 @@ class IngestResult:
     updated: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # Window codes the hall does not have -> records naming them (stored flagged
+    # unknown_window); shown by `hallrate import`, not part of the HTTP response.
+    unknown_windows: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +104,14 @@ def text_field(rec: Mapping[str, Any], name: str, max_len: int, required: bool) 
     return value
 
 
+def code_field(rec: Mapping[str, Any], name: str, kind: CodeKind, required: bool) -> str | None:
+    """A code (server/codes.py): refused, never stored or created, unless it fits its pattern."""
+    value = text_field(rec, name, kind.max_len, required)
+    if value is not None and (problem := kind.problem(value, name)):
+        raise RecordError(problem)
+    return value
+
+
 def parse_instant(value: Any, name: str) -> datetime:
     if not isinstance(value, str):
         raise RecordError(f"{name} must be an ISO 8601 string with a UTC offset")
@@ -121,6 +147,13 @@ class EvaluationIn:
     attribution: str
     flags: str
     source: str
+    window_code: str | None = None  # set by the store: ``window`` named no window of the hall
+
+    def unknown_window(self) -> None:
+        """The hall has no window ``window`` (and policy creates none): keep the code in
+        ``window_code``, attribute to no window, and flag the record so it is never counted."""
+        self.window_code, self.window = self.window, None
+        self.flags = ",".join(sorted({*self.flags.split(","), UNKNOWN_WINDOW} - {""}))
 
 
 def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
@@ -144,7 +177,7 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
     time_source = get("time_source") or ("device" if channel in DEVICE_CHANNELS else "import")
     if time_source not in _TIME_SOURCES:
         raise RecordError(f"time_source must be one of {', '.join(TIME_SOURCES)}")
-    window = text_field(rec, "window", 16, False)
+    window = code_field(rec, "window", WINDOW, False)
     attribution = get("attribution") or ("attributed" if window else "unattributed")
     if attribution not in _ATTRIBUTIONS:
         raise RecordError(f"attribution must be one of {', '.join(ATTRIBUTIONS)}")
@@ -168,13 +201,13 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
         occurred_at,
         occurred_text,  # type: ignore[arg-type]  # a str: parse_instant checked it
         time_source,
-        text_field(rec, "hall", 32, True),  # type: ignore[arg-type]
+        code_field(rec, "hall", HALL, True),  # type: ignore[arg-type]
         window,
-        text_field(rec, "ticket", 32, False),
-        text_field(rec, "staff", 32, False),
-        text_field(rec, "device", 32, False),
-        text_field(rec, "matter", 64, False),
-        text_field(rec, "department", 32, False),
+        code_field(rec, "ticket", TICKET, False),
+        code_field(rec, "staff", STAFF, False),
+        code_field(rec, "device", DEVICE, False),
+        code_field(rec, "matter", MATTER, False),
+        code_field(rec, "department", DEPARTMENT, False),
         attribution,
         flag_text,
         text_field(rec, "source", 64, False) or default_source,
@@ -232,11 +265,11 @@ def check_ticket(rec: Any, default_source: str) -> TicketIn:
         raise RecordError("a ticket needs at least one of issued_at, called_at, finished_at")
     return TicketIn(
         key=text_field(rec, "key", 128, True),  # type: ignore[arg-type]
-        hall=text_field(rec, "hall", 32, True),  # type: ignore[arg-type]
-        number=text_field(rec, "number", 32, True),  # type: ignore[arg-type]
-        matter=text_field(rec, "matter", 64, False),
-        window=text_field(rec, "window", 16, False),
-        staff=text_field(rec, "staff", 32, False),
+        hall=code_field(rec, "hall", HALL, True),  # type: ignore[arg-type]
+        number=code_field(rec, "number", TICKET, True),  # type: ignore[arg-type]
+        matter=code_field(rec, "matter", MATTER, False),
+        window=code_field(rec, "window", WINDOW, False),
+        staff=code_field(rec, "staff", STAFF, False),
         issued_at=times["issued_at"],
         called_at=times["called_at"],
         finished_at=times["finished_at"],

@@ -16,10 +16,12 @@ from server.ingest.rows import by_keys
 from server.models import Ticket
 from server.models.base import utcnow
 from server.periods import DEFAULT_TZ
+from server.policy import DirectoryPolicy
 
 _TICKET_FIELDS = (
     "matter_id",
     "window_id",
+    "window_code",
     "staff_id",
     "issued_at",
     "called_at",
@@ -35,10 +37,11 @@ def ingest_tickets(
     *,
     hall: str | None = None,
     tz: str = DEFAULT_TZ,
+    rules: DirectoryPolicy | None = None,
 ) -> IngestResult:
     """Store queue tickets; a re-sent ticket fills in fields that were empty or changed."""
     checked, result = check_tickets(records, source, hall=hall)
-    return store_tickets(session, checked, result, tz=tz)
+    return store_tickets(session, checked, result, tz=tz, rules=rules)
 
 
 def store_tickets(
@@ -47,8 +50,12 @@ def store_tickets(
     result: IngestResult,
     *,
     tz: str = DEFAULT_TZ,
+    rules: DirectoryPolicy | None = None,
 ) -> IngestResult:
+    """Store checked tickets. A window the hall does not have is created only where ``rules``
+    say so; otherwise the ticket keeps the code in ``window_code`` and has no window."""
     zone = ZoneInfo(tz)
+    rules = rules or DirectoryPolicy()
     directory = Directory(session)
     directory.load_halls(t.hall for _, t in checked)
     good = []
@@ -62,6 +69,7 @@ def store_tickets(
     halls = directory.halls
     directory.load(
         windows={(halls[t.hall], t.window) for _, t in good if t.window},
+        create_windows_in={halls[h] for h in {t.hall for _, t in good} if rules.creates_windows(h)},
         staff={(halls[t.hall], t.staff) for _, t in good if t.staff},
         devices={},
         matters={t.matter for _, t in good if t.matter},
@@ -79,9 +87,11 @@ def store_tickets(
         hall_id = directory.halls[t.hall]
         first = t.issued_at or t.called_at or t.finished_at
         assert first is not None
+        window = directory.windows.get((hall_id, t.window)) if t.window else None
         values: dict[str, Any] = {
             "matter_id": directory.matters[t.matter] if t.matter else None,
-            "window_id": directory.windows[(hall_id, t.window)][0] if t.window else None,
+            "window_id": window[0] if window else None,
+            "window_code": t.window if t.window and window is None else None,
             "staff_id": directory.staff[(hall_id, t.staff)][0] if t.staff else None,
             "issued_at": t.issued_at,
             "called_at": t.called_at,
