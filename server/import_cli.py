@@ -134,7 +134,8 @@ def store(
                 for rej in result.rejected:
                     rejected.append(RowProblem(lines[start + rej.index], rej.reason))
             counts["rejected"] = len(rejected)
-            counts["unknown_windows"] = dict(sorted(unknown.items()))
+            if unknown:
+                counts["unknown_windows"] = dict(sorted(unknown.items()))
             if rejected and not skip_bad:
                 session.rollback()
                 counts["accepted"] = counts["updated"] = counts["duplicates"] = 0
