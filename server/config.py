@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.production import GATEWAY_KEY_BITS, is_placeholder, password_problem, secret_problem
@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     bootstrap_admin: str = ""
     # "gateway-id:api-key:hall-code" — the hall and the gateway key, created if missing.
     bootstrap_gateway: str = ""
+    # "A01,A02,…" — windows created at start-up, if missing, in the bootstrap gateway's hall.
+    bootstrap_windows: str = ""
     policy_file: str | None = None
     # Login throttling (docs/security.md): failures per username / per client address within
     # the window; past either limit the next attempt is a 429 with Retry-After. 0 turns one off.
@@ -57,6 +59,28 @@ class Settings(BaseSettings):
         if value and (len(value.split(":")) != 3 or not all(value.split(":"))):
             raise ValueError("bootstrap_gateway must be 'gateway-id:api-key:hall-code'")
         return value
+
+    @field_validator("bootstrap_windows")
+    @classmethod
+    def _windows_shape(cls, value: str) -> str:
+        from server.codes import WINDOW
+
+        for code in value.split(",") if value.strip() else []:
+            if problem := WINDOW.problem(code.strip()):
+                raise ValueError(f"bootstrap_windows: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_need_a_hall(self) -> Settings:
+        if self.bootstrap_windows.strip() and not self.bootstrap_gateway:
+            raise ValueError("bootstrap_windows needs bootstrap_gateway (it names the hall)")
+        return self
+
+    @property
+    def window_codes(self) -> list[str]:
+        """The codes of HALLRATE_BOOTSTRAP_WINDOWS, in order, without repeats."""
+        codes = [c.strip() for c in self.bootstrap_windows.split(",") if c.strip()]
+        return list(dict.fromkeys(codes))
 
     @property
     def docs_enabled(self) -> bool:
