@@ -144,7 +144,10 @@ def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -
     msg = wire_gw.queue_event(
         event_id, q.ev, t, window=q.w, ticket=q.tk, staff=q.staff, matter=q.m, to=q.to, src=label
     )
-    wire.validate(msg)
+    try:
+        wire.validate(msg)  # the wire bounds: a time in 2000..2099, codes (docs/protocol.md)
+    except wire.WireError as e:
+        raise SerialLineError(str(e)) from None
     return msg
 
 
