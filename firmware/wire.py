@@ -135,12 +135,8 @@ def _bad(t, v):
             return True
         for k in v:
             x = v[k]
-            if (
-                not _valid_id(k)
-                or x is not None
-                and _bad("z", x)
-                and _bad("b", x)
-                and _bad("s64", x)
+            if not _valid_id(k) or (
+                x is not None and _bad("z", x) and _bad("b", x) and _bad("s64", x)
             ):
                 return True
         return False
@@ -186,7 +182,7 @@ def validate(msg):
         name, t = f.split(":")
         v = msg.get(name)
         if v is None:
-            if required and name not in msg or t[0] != "?" and name in msg:
+            if (required and name not in msg) or (t[0] != "?" and name in msg):
                 raise WireError("field %s is missing or null" % name)
             continue
         e = _bad(t.lstrip("?"), v)
