@@ -9,6 +9,8 @@ code costs no device heap. Same rules as wire.py: the common subset of MicroPyth
 CPython (the contract tests run it on both).
 """
 
+import json
+
 try:
     from firmware import wire  # CPython: gateway, simulator, tests
 except ImportError:
@@ -60,6 +62,11 @@ def queue_topic(hall):
     return wire.TOPIC_ROOT + "/" + hall + "/" + wire.QUEUE_CHANNEL
 
 
+def queue_err_topic(hall):
+    """hr/v1/{hall}/queue/err: the gateway's answer to a queue event it rejected."""
+    return queue_topic(hall) + "/err"
+
+
 def gateway_status_topic(hall):
     """hr/v1/{hall}/gw/status: the gateway's own retained presence."""
     if not wire._valid_id(hall):
@@ -84,10 +91,13 @@ def parse_topic(topic):
 
 
 def decode_for_topic(topic, payload):
-    """Decode a message and check that it belongs on this topic; return (hall, device, msg)."""
+    """Decode a message and check that it belongs on this topic; return (hall, device, msg).
+    The queue topic takes a queue event in the HTTP shape ("v" and "k" optional)."""
     hall, device, channel = parse_topic(topic)
-    if device is None and channel != wire.QUEUE_CHANNEL:
-        raise wire.WireError("gateway status is not a device message")
+    if device is None:
+        if channel != wire.QUEUE_CHANNEL:
+            raise wire.WireError("gateway status is not a device message")
+        return hall, None, queue_event_from(_loads(payload))
     msg = wire.decode(payload, channel)  # each channel carries the kind of its own name
     if device is not None and msg["d"] != device:
         raise wire.WireError("device id %r in payload does not match topic %r" % (msg["d"], device))
@@ -189,3 +199,50 @@ def queue_event(
     if src is not None:
         m["src"] = src
     return m
+
+
+# ---- queue events: one shape on every adapter (HTTP, MQTT, serial) ------------------------
+
+
+def _loads(payload):
+    """Bytes of at most wire.MAX_PAYLOAD → a JSON value. Raises wire.WireError."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    if not isinstance(payload, (bytes, bytearray)) or len(payload) > wire.MAX_PAYLOAD:
+        raise wire.WireError("payload is not bytes of at most %d" % wire.MAX_PAYLOAD)
+    try:
+        return json.loads(bytes(payload).decode())
+    except Exception:  # ValueError, UnicodeError, RecursionError (deep nesting)
+        raise wire.WireError("payload is not UTF-8 JSON")
+
+
+def queue_event_from(obj):
+    """A queue event as a queue system sends it (HTTP body item, MQTT payload, serial line) →
+    the validated wire queue event. "v" and "k" may be left out (defaulted to 1 and "queue");
+    given, they must be 1 and "queue". Raises wire.WireError with the reason."""
+    if not isinstance(obj, dict):
+        raise wire.WireError("event is not a JSON object")
+    msg = {"v": wire.PROTOCOL_VERSION, "k": wire.QUEUE_CHANNEL}
+    msg.update(obj)
+    if msg["k"] != wire.QUEUE_CHANNEL:
+        raise wire.WireError("expected a queue event, got kind %r" % (msg["k"],))
+    wire.validate(msg)
+    return msg
+
+
+def queue_error(obj, reason):
+    """The message published on queue_err_topic for a rejected event: its id when that is a
+    string of at most 64 characters (else null) and the reason, cut to 200 characters."""
+    event_id = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(event_id, str) or len(event_id) > 64:
+        event_id = None
+    return {"v": wire.PROTOCOL_VERSION, "k": "queue_err", "id": event_id, "reason": reason[:200]}
+
+
+def queue_error_for_payload(payload, reason):
+    """queue_error for raw bytes (the id is read when the payload is a JSON object)."""
+    try:
+        obj = _loads(payload)
+    except wire.WireError:
+        obj = None
+    return queue_error(obj, reason)

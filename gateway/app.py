@@ -139,4 +139,10 @@ def status_from_journal(j: Journal, cfg: GatewayConfig) -> dict[str, Any]:
                 "last_seen_ago_s": None if seen is None else round(now - seen, 1),
             }
         )
-    return {"hall": cfg.hall, "counts": j.counts(), "devices": devices, "lost": j.lost()}
+    return {
+        "hall": cfg.hall,
+        "counts": j.counts(),
+        "devices": devices,
+        "lost": j.lost(),
+        "quarantine": j.quarantined(),
+    }

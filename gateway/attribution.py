@@ -30,6 +30,24 @@ FLAG_NO_TICKET = "no_ticket"
 PAUSED = "paused"
 DUPLICATE_TICKET = "duplicate_ticket"
 UNKNOWN_DEVICE = "unknown_device"
+WINDOW_MISMATCH = "window_mismatch"
+INVALID = "invalid"  # set by the pipeline on a quarantined event's record, never by the rules
+
+# The times attribution can work with: the wire's bound for device and queue times (2000-01-01
+# .. 2100-01-01 UTC, exclusive). An event outside it (a journal written before the wire checked
+# it) is quarantined by the pipeline instead of reaching the attributor.
+T_MIN = 946684800
+T_MAX = 4102444800
+
+
+class PoisonError(ValueError):
+    """An event the attributor cannot take (the pipeline quarantines it)."""
+
+
+def check_time(t: object, what: str = "t") -> None:
+    if type(t) is not int or not T_MIN <= t < T_MAX:
+        raise PoisonError(f"{what} {t!r} outside 2000-01-01..2100-01-01 (epoch s)")
+
 
 _STAFF_EVENTS = ("login", "logout")
 _PAUSE_EVENTS = ("pause", "resume", "login", "logout")
@@ -260,9 +278,8 @@ class Attributor:
     # ---- the rules ------------------------------------------------------------------------
 
     def _bound_window(self, v: Vote) -> str | None:
-        if v.device in self.device_windows:
-            return self.device_windows[v.device]
-        return v.w
+        """The window the device is bound to in hall.toml; a device's own `w` is only a hint."""
+        return self.device_windows.get(v.device)
 
     def _compute(self, v: Vote) -> _Base:
         return self._evaluator(v) if v.channel == EVALUATOR else self._drop(v)
@@ -283,26 +300,36 @@ class Attributor:
         if self.paused_at(window, v.t):
             flags.add(PAUSED)
 
+        # The device's rq/tk/w are hints, checked against the gateway's own queue log.
+        mismatch = v.device in self.device_windows and v.w is not None and v.w != window
         finish: QueueEvent | None = None
         if v.rq is not None:
             ev = self.events.get(v.rq)
-            if ev is not None and ev.ev == "finish" and ev.tk is not None:
+            if ev is None or ev.ev != "finish" or ev.tk is None:
+                # A request the gateway does not know (yet): stored, never counted, until the
+                # finish with that id arrives and re-attributes the vote.
+                flags.add(FLAG_NO_TICKET)
+                if mismatch:
+                    flags.add(WINDOW_MISMATCH)
+                return _Base(
+                    window,
+                    None,
+                    self.staff_at(window, v.t),
+                    None,
+                    NO_TICKET,
+                    frozenset(flags),
+                    None,
+                    False,
+                )
+            if ev.w != window:
+                mismatch = True
+            else:
                 finish = ev
-        if finish is None and v.rq is not None and v.tk is not None:
-            # The device answered a request whose finish event has not reached us (yet).
-            w = v.w or window
-            date = self.local_date(v.t)
-            group = f"tk:{w}:{date}:{v.tk}"
-            return _Base(
-                w,
-                v.tk,
-                self.staff_at(w, v.t),
-                self._ticket_matter(v.tk, date),
-                ATTRIBUTED,
-                frozenset(flags),
-                group,
-                candidate,
-            )
+        if mismatch:
+            # Never counted, never uses up a ticket's one rating; attributed at the binding by
+            # time, as if the device had sent no hints.
+            flags.add(WINDOW_MISMATCH)
+            candidate = False
         if finish is None:
             finish = self._finish_for(window, v.t)
         if finish is None or finish.tk is None:
@@ -318,16 +345,15 @@ class Attributor:
                 None,
                 False,
             )
-        w = finish.w or window
         date = self.local_date(finish.t)
         return _Base(
-            w,
+            window,
             finish.tk,
             self._served_by(finish),
             self._ticket_matter(finish.tk, date),
             ATTRIBUTED,
             frozenset(flags),
-            f"fin:{finish.id}",
+            None if mismatch else f"fin:{finish.id}",
             candidate,
             ref_t=finish.t,
         )

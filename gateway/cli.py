@@ -1,4 +1,5 @@
-"""`hallrate gateway --config hall.toml` runs the gateway; `hallrate gateway status` shows it."""
+"""`hallrate gateway --config hall.toml` runs the gateway; `hallrate gateway status` shows it;
+`hallrate gateway provision --out DIR` writes its hall's broker accounts (gateway/provision.py)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,26 @@ from gateway.config import ConfigError, GatewayConfig, load
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="hallrate gateway", description="Run the hall gateway, or show its state."
+        prog="hallrate gateway",
+        description="Run the hall gateway, show its state, or provision its broker accounts.",
     )
-    parser.add_argument("command", nargs="?", choices=("run", "status"), default="run")
+    parser.add_argument("command", nargs="?", choices=("run", "status", "provision"), default="run")
     parser.add_argument("--config", "-c", default="hall.toml", help="default %(default)s")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--json", action="store_true", help="status: print JSON, not a table")
+    parser.add_argument(
+        "--out", help="provision: directory for the password file, ACL and credentials"
+    )
     args = parser.parse_args(argv)
+    if args.command == "provision" and not args.out:
+        parser.error("provision needs --out DIR (outside git)")
     try:
         cfg = load(args.config)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
+    if args.command == "provision":
+        return provision(cfg, args.out)
     if args.command == "status":
         return status(cfg, as_json=args.json)
     return run(cfg, args.log_level)
@@ -49,6 +58,21 @@ def run(cfg: GatewayConfig, level: str = "INFO") -> int:
     gw.start()
     gw.wait()
     gw.stop()
+    return 0
+
+
+def provision(cfg: GatewayConfig, out: str) -> int:
+    """Write the hall's broker accounts into ``out``; refusals exit 2 and write nothing."""
+    from pathlib import Path
+
+    from gateway import provision as prov
+
+    try:
+        res = prov.provision(cfg, Path(out))
+    except prov.ProvisionError as e:
+        print(f"hallrate gateway provision: {e}", file=sys.stderr)
+        return 2
+    print(prov.summary(res))
     return 0
 
 
@@ -124,6 +148,14 @@ def render_status(data: dict[str, Any]) -> str:
             lines.append(
                 f"  {g['device']} boot {g['boot']} seq {g['first']}..{g['last']} ({g['reason']})"
             )
+    quarantined = data.get("quarantine") or []
+    if c.get("quarantined") or quarantined:
+        lines.append(
+            f"quarantined events: {c.get('quarantined', len(quarantined))}"
+            " (not attributed; votes forwarded flagged invalid)"
+        )
+        for q in quarantined:
+            lines.append(f"  {q['kind']} {q['key']} at {q['stage']}: {q['error']}")
     return "\n".join(lines)
 
 

@@ -139,7 +139,11 @@ def load(path: str | Path, env: dict[str, str] | None = None) -> GatewayConfig:
         raise ConfigError(f"config file not found: {p}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: {e}") from None
-    return from_dict(data, base_dir=p.parent, env=os.environ if env is None else env)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    cfg = from_dict(data, base_dir=p.parent, env=environ)
+    if environ.get("HALLRATE_ENVIRONMENT", "dev") == "production":
+        check_production(cfg)
+    return cfg
 
 
 def from_dict(
@@ -152,7 +156,7 @@ def from_dict(
 
     b = data.get("broker", {})
     base_broker = BrokerConfig(
-        username=_get(b, "username", str, None),
+        username=_get(b, "username", str, f"gateway@{hall}"),
         password=_get(b, "password", str, None),
         client_id=_get(b, "client_id", str, f"hallrate-gw-{hall}"),
         keepalive=_get(b, "keepalive", int, 30),
@@ -245,3 +249,27 @@ def from_dict(
         gap_max_attempts=_get(gaps, "max_attempts", int, 3),
         device_offline_s=float(_get(data.get("presence", {}), "offline_s", (int, float), 120.0)),
     )
+
+
+# Example values (hall.example.toml says change-me); compared in lower case.
+PLACEHOLDERS = frozenset({"", "a", "secret", "password", "changeme", "change-me", "changethis"})
+PLACEHOLDER_PARTS = ("changeme", "change-me", "change_me", "changethis", "placeholder")
+
+
+def _placeholder(value: str) -> bool:
+    low = value.strip().lower()
+    return low in PLACEHOLDERS or any(part in low for part in PLACEHOLDER_PARTS)
+
+
+def check_production(cfg: GatewayConfig) -> None:
+    """With HALLRATE_ENVIRONMENT=production, refuse example credentials left in hall.toml."""
+    secrets = {"server.api_key": cfg.server.api_key, "http.queue_token": cfg.queue_token}
+    if cfg.broker.password is not None:
+        secrets = {"broker.password": cfg.broker.password, **secrets}
+    for name, value in secrets.items():
+        if name == "http.queue_token" and not value:
+            continue  # none configured: not a value copied from the example
+        if _placeholder(value):
+            raise ConfigError(
+                f"{name} is a placeholder (e.g. change-me); production needs the real value"
+            )

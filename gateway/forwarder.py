@@ -1,12 +1,16 @@
 """Store and forward: journaled, attributed records to the server's ingest API, in batches.
 
 A record is marked forwarded only after a 200 whose body does not reject it; a rejected record
-is marked rejected with the server's reason and not retried. Anything else (server down, 5xx,
-timeouts, 401) is retried with exponential backoff and jitter, forever: the journal holds it.
+is marked rejected with the server's reason and not retried. One record cannot hold up the others:
+a record that cannot be encoded as JSON is rejected here, and a batch the server refuses as a whole
+(400, 413, 422) is split until the refused record is alone, which is then rejected with the answer.
+Anything else (server down, 5xx, timeouts, 401) is retried with exponential backoff and jitter,
+forever: the journal holds it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -23,6 +27,8 @@ from gateway.metrics import GatewayMetrics
 log = logging.getLogger("hallrate.gateway.forward")
 
 ENDPOINTS = {"records": "/api/v1/ingest/evaluations", "tickets": "/api/v1/ingest/tickets"}
+# Answers that refuse a batch for its content: split it to find the record that causes them.
+REFUSED = (400, 413, 422)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -82,25 +88,14 @@ class Forwarder:
         batch = self.journal.pending(table, self.cfg.batch_size)
         if not batch:
             return 0
-        payload: dict[str, Any] = {
-            "gateway": self.cfg.server.gateway_id,
-            "records": [r.body for r in batch],
-        }
-        try:
-            resp = self.client.post(
-                ENDPOINTS[table],
-                json=payload,
-                headers={"Authorization": f"Bearer {self.cfg.server.api_key}"},
-            )
-        except httpx.HTTPError as e:
-            raise ForwardError(f"{type(e).__name__}: {e}") from None
-        if resp.status_code != 200:
-            raise ForwardError(f"HTTP {resp.status_code}: {resp.text[:300]}")
-        try:
-            answer = resp.json()
-            rejected = self._rejected(answer, batch)
-        except (ValueError, KeyError, TypeError) as e:
-            raise ForwardError(f"unexpected answer: {e}: {resp.text[:300]}") from None
+        encoded: list[tuple[PendingRecord, bytes]] = []
+        rejected: dict[str, str] = {}
+        for r in batch:
+            try:
+                encoded.append((r, _encode(r.body)))
+            except (ValueError, TypeError) as e:
+                rejected[r.key] = f"not sendable as JSON: {e}"[:300]
+        self._send(table, encoded, rejected)
         self.journal.mark_forwarded(table, batch, rejected)
         self.metrics.forwarded.labels(table).inc(len(batch) - len(rejected))
         if rejected:
@@ -113,6 +108,42 @@ class Forwarder:
                 rejected=[{"key": k, "reason": r} for k, r in rejected.items()],
             )
         return len(batch)
+
+    def _send(
+        self, table: str, batch: list[tuple[PendingRecord, bytes]], rejected: dict[str, str]
+    ) -> None:
+        """POST one batch; add the server's rejections to `rejected`. A batch refused as a whole
+        is sent again in halves; a record refused alone is rejected with the answer."""
+        if not batch:
+            return
+        gateway = json.dumps(self.cfg.server.gateway_id, ensure_ascii=False).encode()
+        payload = b'{"gateway":%s,"records":[%s]}' % (gateway, b",".join(b for _, b in batch))
+        try:
+            resp = self.client.post(
+                ENDPOINTS[table],
+                content=payload,
+                headers={
+                    "Authorization": f"Bearer {self.cfg.server.api_key}",
+                    "Content-Type": "application/json",
+                },
+            )
+        except httpx.HTTPError as e:
+            raise ForwardError(f"{type(e).__name__}: {e}") from None
+        if resp.status_code in REFUSED:
+            if len(batch) == 1:
+                rejected[batch[0][0].key] = f"HTTP {resp.status_code}: {resp.text[:300]}"
+                return
+            half = len(batch) // 2
+            self._send(table, batch[:half], rejected)
+            self._send(table, batch[half:], rejected)
+            return
+        if resp.status_code != 200:
+            raise ForwardError(f"HTTP {resp.status_code}: {resp.text[:300]}")
+        try:
+            answer = resp.json()
+            rejected.update(self._rejected(answer, [r for r, _ in batch]))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ForwardError(f"unexpected answer: {e}: {resp.text[:300]}") from None
 
     @staticmethod
     def _rejected(answer: dict[str, Any], batch: list[PendingRecord]) -> dict[str, str]:
@@ -129,3 +160,8 @@ class Forwarder:
 
 class ForwardError(Exception):
     pass
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """Strict JSON (no NaN, no lone surrogates), as the server reads it."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

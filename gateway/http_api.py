@@ -11,10 +11,17 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from firmware import wire
+from firmware import wire, wire_gw
+from gateway.http_limits import (
+    MAX_CONNECTIONS,
+    REQUEST_READ_TIMEOUT_S,
+    LimitedHandler,
+    LimitedServer,
+    loads_bounded,
+)
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Inbound, Pipeline
@@ -22,34 +29,55 @@ from gateway.pipeline import Inbound, Pipeline
 log = logging.getLogger("hallrate.gateway.http")
 
 QUEUE_PATH = "/api/v1/queue/events"
-MAX_BODY = 1 << 20
+MAX_BODY = 1 << 20  # bytes; docs/gateway.md "Limits and error answers"
 COMMIT_TIMEOUT_S = 15.0
+MAX_REJECTED_ITEMS = 20  # rejections itemised in an answer; the rest are counted by reason
+MAX_REASONS = 20  # distinct reasons counted; further ones are counted under "other"
+MAX_REASON_CHARS = 200
+LOG_REJECTED_ITEMS = 3
 
 
 def parse_queue_events(body: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """JSON body → (valid wire queue events, rejections). Accepts one event, a list, or
-    {"events": [...]}; "v" and "k" may be left out."""
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"body is not JSON: {e}") from None
+    {"events": [...]}; each event is normalised and checked by wire_gw.queue_event_from, the
+    same function the MQTT and serial adapters use. Raises ValueError for a body that is not
+    JSON or is nested too deeply (JsonTooDeep)."""
+    data = loads_bounded(body)
     if isinstance(data, dict) and "events" in data:
         data = data["events"]
     items = data if isinstance(data, list) else [data]
     good: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     for i, it in enumerate(items):
-        if not isinstance(it, dict):
-            bad.append({"index": i, "reason": "event is not a JSON object"})
-            continue
-        msg = {"v": wire.PROTOCOL_VERSION, "k": "queue", **it}
         try:
-            wire.validate(msg)
+            good.append(wire_gw.queue_event_from(it))
         except wire.WireError as e:
-            bad.append({"index": i, "id": it.get("id"), "reason": str(e)})
-            continue
-        good.append(msg)
+            err = wire_gw.queue_error(it, str(e)[:MAX_REASON_CHARS])
+            bad.append({"index": i, "id": err["id"], "reason": err["reason"]})
     return good, bad
+
+
+def reason_class(reason: str) -> str:
+    """A rejection reason without the value it quotes: "field t has a bad value: 5" →
+    "field t has a bad value" (the key rejections are counted by)."""
+    return reason.split(": ", 1)[0][:100]
+
+
+def summarise_rejections(bad: list[dict[str, Any]]) -> dict[str, Any]:
+    """The "rejected*" fields of an answer: the first MAX_REJECTED_ITEMS rejections itemised,
+    the total, and counts by reason class (at most MAX_REASONS of them, then "other")."""
+    by_reason: dict[str, int] = {}
+    for b in bad:
+        key = reason_class(b["reason"])
+        if key not in by_reason and len(by_reason) >= MAX_REASONS:
+            key = "other"
+        by_reason[key] = by_reason.get(key, 0) + 1
+    items = [{"index": b["index"], "id": b["id"], "reason": b["reason"]} for b in bad]
+    return {
+        "rejected": items[:MAX_REJECTED_ITEMS],
+        "rejected_total": len(bad),
+        "rejected_by_reason": by_reason,
+    }
 
 
 class GatewayHttp:
@@ -61,6 +89,9 @@ class GatewayHttp:
         pipeline: Pipeline,
         metrics: GatewayMetrics,
         status: Callable[[], dict[str, Any]],
+        *,
+        read_timeout_s: float = REQUEST_READ_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.token = token
         self.pipeline = pipeline
@@ -68,11 +99,8 @@ class GatewayHttp:
         self.status = status
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(LimitedHandler):
             server_version = "hallrate-gateway"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
             def do_GET(self) -> None:
                 app.get(self)
@@ -80,8 +108,8 @@ class GatewayHttp:
             def do_POST(self) -> None:
                 app.post(self)
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        Handler.read_timeout_s = read_timeout_s
+        self.server = LimitedServer((host, port), Handler, max_connections)
         self.thread = threading.Thread(
             target=self.server.serve_forever, name="gw-http", daemon=True
         )
@@ -112,29 +140,34 @@ class GatewayHttp:
 
     def post(self, h: BaseHTTPRequestHandler) -> None:
         if h.path.split("?", 1)[0] != QUEUE_PATH:
-            _json(h, 404, {"detail": "not found"})
+            _refuse(h, 404, "not found")
             return
         auth = h.headers.get("Authorization", "")
         expected = f"Bearer {self.token}".encode()
         if not self.token or not hmac.compare_digest(auth.encode(), expected):
-            _json(h, 401, {"detail": "missing or wrong bearer token"})
+            _refuse(h, 401, "missing or wrong bearer token")
+            return
+        body = self._read_body(h)
+        if body is None:
             return
         try:
-            length = int(h.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 < length <= MAX_BODY:
-            _json(h, 400, {"detail": "a JSON body of at most 1 MiB is required"})
-            return
-        try:
-            good, bad = parse_queue_events(h.rfile.read(length))
+            good, bad = parse_queue_events(body)
         except ValueError as e:
             self.metrics.malformed.labels("http").inc()
-            _json(h, 400, {"detail": str(e)})
+            event(log, "malformed_queue_body", logging.WARNING, reason=str(e)[:MAX_REASON_CHARS])
+            _json(h, 400, {"detail": str(e)[:MAX_REASON_CHARS]})
             return
+        summary = summarise_rejections(bad)
         if bad:
             self.metrics.malformed.labels("http").inc(len(bad))
-            event(log, "malformed_queue_events", logging.WARNING, rejected=bad)
+            event(
+                log,
+                "malformed_queue_events",
+                logging.WARNING,
+                rejected_total=len(bad),
+                rejected_by_reason=dict(list(summary["rejected_by_reason"].items())[:10]),
+                first=summary["rejected"][:LOG_REJECTED_ITEMS],
+            )
         results: list[bool] = []
         done = threading.Event()
         lock = threading.Lock()
@@ -153,11 +186,50 @@ class GatewayHttp:
         _json(
             h,
             200,
-            {"accepted": sum(results), "duplicates": len(results) - sum(results), "rejected": bad},
+            {"accepted": sum(results), "duplicates": len(results) - sum(results), **summary},
         )
+
+    def _read_body(self, h: BaseHTTPRequestHandler) -> bytes | None:
+        """The request body, or None after answering 411/413/400 (the body is then not read and
+        the connection is closed)."""
+        if h.headers.get("Transfer-Encoding"):
+            _refuse(h, 411, "send the body with a Content-Length, not chunked")
+            return None
+        raw = h.headers.get("Content-Length")
+        if raw is None:
+            _refuse(h, 411, "Content-Length is required")
+            return None
+        try:
+            length = int(raw)
+        except ValueError:
+            length = -1
+        if length < 0:
+            _refuse(h, 400, "bad Content-Length")
+            return None
+        if length > MAX_BODY:
+            _refuse(h, 413, f"body larger than {MAX_BODY} bytes")
+            return None
+        if length == 0:
+            _refuse(h, 400, "a JSON body is required")
+            return None
+        body = h.rfile.read(length)  # within the handler's read deadline
+        if len(body) != length:  # the client closed early: nobody to answer
+            h.close_connection = True
+            return None
+        return body
+
+
+def _refuse(h: BaseHTTPRequestHandler, code: int, detail: str) -> None:
+    """Answer a POST before reading its body; then let the client finish sending (a little) so
+    that it reads the answer instead of a connection reset."""
+    if isinstance(h, LimitedHandler):
+        h.linger = True
+    _json(h, code, {"detail": detail})
 
 
 def _send(h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
+    if isinstance(h, LimitedHandler):
+        h.writing()
     h.send_response(code)
     h.send_header("Content-Type", ctype)
     h.send_header("Content-Length", str(len(body)))

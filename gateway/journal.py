@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +62,12 @@ CREATE TABLE IF NOT EXISTS lost (
     at REAL NOT NULL,
     PRIMARY KEY (device, boot, first)
 );
+CREATE TABLE IF NOT EXISTS boot_seqs (
+    device TEXT NOT NULL,
+    boot TEXT NOT NULL,
+    high INTEGER NOT NULL,         -- highest seq a heartbeat reported for this boot
+    PRIMARY KEY (device, boot)
+);
 CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY,
     kind TEXT,
@@ -75,7 +81,19 @@ CREATE TABLE IF NOT EXISTS devices (
     last_seen REAL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    kind TEXT NOT NULL,            -- device (device_events.key) | queue (queue_events.id) | ticket
+    key TEXT NOT NULL,
+    stage TEXT NOT NULL,           -- attribute | record | recover
+    error TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (kind, key)
+);
 """
+
+# Journaled events the attribution stage could not take: left out of every replay.
+_NOT_QUARANTINED_DEVICE = "key NOT IN (SELECT key FROM quarantine WHERE kind='device')"
+_NOT_QUARANTINED_QUEUE = "id NOT IN (SELECT key FROM quarantine WHERE kind='queue')"
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -166,48 +184,72 @@ class Journal:
             (device, boot, first, last, reason, time.time()),
         )
 
+    def note_seq(self, device: str, boot: str, seq: int) -> None:
+        """Remember that seq exists in this boot (a heartbeat's last seq used)."""
+        self.db.execute(
+            "INSERT INTO boot_seqs (device, boot, high) VALUES (?, ?, ?)"
+            " ON CONFLICT(device, boot) DO UPDATE SET high=max(high, excluded.high)",
+            (device, boot, seq),
+        )
+
     # ---- reads ----------------------------------------------------------------------------
 
-    def seqs_of_boot(self, device: str, boot: str) -> list[int]:
-        rows = self.db.execute(
-            "SELECT seq FROM device_events WHERE device=? AND boot=?", (device, boot)
-        ).fetchall()
-        gone = self.db.execute(
-            "SELECT first, last FROM lost WHERE device=? AND boot=? AND reason='gone'",
+    def seqs_of_boot(self, device: str, boot: str) -> list[tuple[int, int]]:
+        """Settled seqs of a boot as (first, last) ranges: runs of stored seqs, then the ranges
+        the device reported gone. Never expanded: the size is the number of runs."""
+        runs = self.db.execute(
+            "SELECT min(seq), max(seq) FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq)"
+            " AS run FROM device_events WHERE device=? AND boot=?) GROUP BY run ORDER BY 1",
             (device, boot),
         ).fetchall()
-        out = [r[0] for r in rows]
-        for first, last in gone:
-            out.extend(range(first, last + 1))
-        return out
+        gone = self.db.execute(
+            "SELECT first, last FROM lost WHERE device=? AND boot=? AND reason='gone'"
+            " ORDER BY first",
+            (device, boot),
+        ).fetchall()
+        return [(int(a), int(b)) for a, b in runs] + [(int(a), int(b)) for a, b in gone]
+
+    def high_seq(self, device: str, boot: str) -> int:
+        """The highest seq known for a boot: stored, in a lost range, or heartbeat-reported."""
+        row = self.db.execute(
+            "SELECT max(coalesce((SELECT max(seq) FROM device_events WHERE device=?1 AND boot=?2),"
+            " 0), coalesce((SELECT max(last) FROM lost WHERE device=?1 AND boot=?2), 0),"
+            " coalesce((SELECT high FROM boot_seqs WHERE device=?1 AND boot=?2), 0))",
+            (device, boot),
+        ).fetchone()
+        return int(row[0])
 
     def device_events_since(self, since: float) -> Iterable[tuple[str, dict[str, Any], float]]:
         for key, payload, received_at in self.db.execute(
             "SELECT key, payload, received_at FROM device_events WHERE received_at >= ?"
-            " AND kind IN ('vote', 'drop') ORDER BY received_at",
+            f" AND kind IN ('vote', 'drop') AND {_NOT_QUARANTINED_DEVICE} ORDER BY received_at",
             (since,),
         ):
             yield key, json.loads(payload), received_at
 
     def queue_events_since(self, since: float) -> Iterable[dict[str, Any]]:
         for (payload,) in self.db.execute(
-            "SELECT payload FROM queue_events WHERE received_at >= ? ORDER BY received_at",
+            f"SELECT payload FROM queue_events WHERE received_at >= ? AND {_NOT_QUARANTINED_QUEUE}"
+            " ORDER BY received_at",
             (since,),
         ):
             yield json.loads(payload)
 
-    def window_state_events_before(self, before: float) -> list[dict[str, Any]]:
+    def window_state_events_before(
+        self, before: float, valid: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[dict[str, Any]]:
         """Per window, the latest login/logout and the latest pause/resume/login/logout received
-        before `before`: what staff_at and paused_at need from the older log."""
+        before `before`: what staff_at and paused_at need from the older log. Events that fail
+        `valid` (which may quarantine them) are passed over."""
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         for (payload,) in self.db.execute(
             "SELECT payload FROM queue_events WHERE received_at < ? AND json_extract(payload, "
-            "'$.ev') IN ('login', 'logout', 'pause', 'resume')",
+            f"'$.ev') IN ('login', 'logout', 'pause', 'resume') AND {_NOT_QUARANTINED_QUEUE}",
             (before,),
         ):
             m = json.loads(payload)
             w = m.get("w")
-            if w is None:
+            if w is None or (valid is not None and not valid(m)):
                 continue
             groups = ["pause"] + (["staff"] if m["ev"] in ("login", "logout") else [])
             for g in groups:
@@ -244,7 +286,39 @@ class Journal:
             out[f"tickets_{state}"] = n
         out.setdefault("records_pending", 0)
         out.setdefault("tickets_pending", 0)
+        out["quarantined"] = q("SELECT count(*) FROM quarantine").fetchone()[0]
         return out
+
+    # ---- quarantine -----------------------------------------------------------------------
+
+    def quarantine(self, kind: str, key: str, stage: str, error: str) -> bool:
+        """Keep a journaled event out of attribution, with its error (call inside
+        transaction()). False if it was quarantined already."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO quarantine (kind, key, stage, error, at) VALUES (?, ?, ?, ?, ?)",
+            (kind, key, stage, error[:500], time.time()),
+        )
+        return cur.rowcount == 1
+
+    def quarantined(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest quarantined events, newest first (for /status)."""
+        cur = self.db.execute(
+            "SELECT kind, key, stage, error, at FROM quarantine ORDER BY at DESC, kind, key"
+            " LIMIT ?",
+            (limit,),
+        )
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT kind, count(*) FROM quarantine GROUP BY kind")
+        return {str(k): int(n) for k, n in rows}
+
+    def device_event(self, key: str) -> tuple[dict[str, Any], float] | None:
+        row = self.db.execute(
+            "SELECT payload, received_at FROM device_events WHERE key=?", (key,)
+        ).fetchone()
+        return None if row is None else (json.loads(row[0]), float(row[1]))
 
     def backlog(self) -> dict[str, int]:
         """Rows waiting for the server, per table (index-only counts: cheap on a big journal)."""

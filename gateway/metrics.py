@@ -54,6 +54,23 @@ class GatewayMetrics:
         self.requests = Counter(
             "hallrate_gateway_rating_requests", "Rating requests sent", registry=r
         )
+        self.quarantined = Counter(
+            "hallrate_gateway_quarantined",
+            "Journaled events quarantined (not attributable; votes forwarded flagged invalid)",
+            ["kind"],
+            registry=r,
+        )
+        self.quarantine = Gauge(
+            "hallrate_gateway_quarantine_events",
+            "Events held in the journal's quarantine",
+            ["kind"],
+            registry=r,
+        )
+        self.attribution_replays = Counter(
+            "hallrate_gateway_attribution_replays",
+            "Attribution stage failures answered by a replay from the journal",
+            registry=r,
+        )
         self.broker_connected = Gauge(
             "hallrate_gateway_broker_connected", "1 while connected to the broker", registry=r
         )

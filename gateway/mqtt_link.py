@@ -2,11 +2,13 @@
 
 paho-mqtt 2.x with a fixed client id, clean_session=False and manual_ack=True: a message is
 acked to the broker only after the pipeline has committed it to the journal. Malformed payloads
-are logged, counted and acked (so the broker does not redeliver them forever).
+are logged, counted and acked (so the broker does not redeliver them forever); a rejected queue
+event is also answered on hr/v1/{hall}/queue/err.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
@@ -31,6 +33,8 @@ class MqttLink:
         self.metrics = metrics
         self.connected = threading.Event()
         self.status_topic = wire_gw.gateway_status_topic(cfg.hall)
+        self.queue_topic = wire_gw.queue_topic(cfg.hall)
+        self.queue_err_topic = wire_gw.queue_err_topic(cfg.hall)
         b = cfg.broker
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -116,6 +120,10 @@ class MqttLink:
             _hall, device, m = wire_gw.decode_for_topic(msg.topic, msg.payload)
         except wire.WireError as e:
             self.metrics.malformed.labels("mqtt").inc()
+            if msg.topic == self.queue_topic:
+                self._queue_rejected(client, msg.payload, str(e))
+                ack(False)
+                return
             event(
                 log,
                 "malformed_payload",
@@ -128,3 +136,17 @@ class MqttLink:
             return
         kind = "device" if device is not None else "queue"
         self.pipeline.submit(Inbound(kind, m, "mqtt", done=ack))
+
+    def _queue_rejected(self, client: mqtt.Client, payload: bytes | bytearray, reason: str) -> None:
+        """Tell the queue system why its event was refused (hr/v1/{hall}/queue/err), log it."""
+        err = wire_gw.queue_error_for_payload(payload, reason)
+        client.publish(self.queue_err_topic, json.dumps(err).encode(), qos=1, retain=False)
+        event(
+            log,
+            "queue_event_rejected",
+            logging.WARNING,
+            source="mqtt",
+            id=err["id"],
+            reason=err["reason"],
+            size=len(payload),
+        )

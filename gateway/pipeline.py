@@ -11,19 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from firmware import wire, wire_gw
 from gateway import attribution as attr
 from gateway.config import GatewayConfig
+from gateway.isolation import Isolation, Restart
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
-from gateway.sequences import BootSeqs, GapState, due_resends
+from gateway.quarantine import DEVICE, QUEUE, TICKET, Quarantine, error_text, queue_order
+from gateway.sequences import BootSeqs, GapState, Range, due_resends, follow_gaps
 
 log = logging.getLogger("hallrate.gateway")
 
@@ -59,7 +63,7 @@ class NullDownlink:
         pass
 
 
-class Pipeline:
+class Pipeline(Isolation):
     def __init__(
         self,
         cfg: GatewayConfig,
@@ -81,6 +85,7 @@ class Pipeline:
         self.clock = clock
         self.inbox: queue.Queue[Inbound] = queue.Queue()
         self.attributor = attr.Attributor(cfg.device_windows(), cfg.policy)
+        self.quarantine = Quarantine(cfg, self.metrics)
         self._time_source: dict[str, str] = {}
         self._boots: dict[tuple[str, str], BootSeqs] = {}
         self.gaps: dict[tuple[str, str], dict[tuple[int, int], GapState]] = {}
@@ -94,17 +99,19 @@ class Pipeline:
 
     def _load_attributor(self) -> attr.Attributor:
         """An attributor holding the journal's last `attribution_horizon_h` of events, plus each
-        window's latest older login/logout and pause/resume (a login can be days old)."""
-        a = attr.Attributor(self.cfg.device_windows(), self.cfg.policy)
-        since = self.clock() - self.cfg.attribution_horizon_h * 3600
-        for m in self.rjournal.window_state_events_before(since):
-            a.add_queue_event(attr.QueueEvent.from_wire(m))
-        for m in self.rjournal.queue_events_since(since):
-            a.add_queue_event(attr.QueueEvent.from_wire(m))
-        for key, m, received_at in self.rjournal.device_events_since(since):
-            a.add_vote(self._vote(key, m, received_at))
-        self._loaded_at = self.clock()
-        return a
+        window's latest older login/logout and pause/resume (a login can be days old).
+
+        An event that fails is quarantined and left out: start-up always completes. One that
+        raised inside the attributor may have left it half-updated, so the load starts over
+        (each round quarantines one more event, so this ends)."""
+        self.quarantine.load(self.rjournal)
+        while True:
+            try:
+                a = self._load_once()
+            except Restart:
+                continue
+            self._loaded_at = self.clock()
+            return a
 
     def _maybe_prune(self) -> None:
         """Bound memory: rebuild the attributor from the journal once a day. Votes older than
@@ -126,11 +133,9 @@ class Pipeline:
 
     def recover(self) -> None:
         """Rebuild attribution state from the journal (after a start or a crash) and repair
-        every record whose stored attribution is missing or stale."""
-        self.attributor = self._load_attributor()
-        self._write_records(
-            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
-        )
+        every record whose stored attribution is missing or stale. Events that fail are
+        quarantined (docs/gateway.md, "Quarantine"); start-up always completes."""
+        self._replay()
         self.publish_all_configs()
         event(
             log,
@@ -167,27 +172,39 @@ class Pipeline:
         attribution.join(10)
 
     def _run_attribution(self, stop: threading.Event) -> None:
-        while not (stop.is_set() and self._fresh.empty()):
+        fresh: list[Fresh] = []  # a failed round's batches: attributed again, never dropped
+        replay = False
+        while not (stop.is_set() and self._fresh.empty() and not fresh):
             if self.configs_wanted.is_set():
                 self.configs_wanted.clear()
                 self.publish_all_configs()
-            try:
-                fresh = [self._fresh.get(timeout=0.25)]
-            except queue.Empty:
-                continue
+            if not fresh:
+                try:
+                    fresh = [self._fresh.get(timeout=0.25)]
+                except queue.Empty:
+                    continue
             while len(fresh) < 20:
                 try:
                     fresh.append(self._fresh.get_nowait())
                 except queue.Empty:
                     break
             try:
+                if replay:
+                    self._replay()
+                    replay = False
                 self.attribute(
                     [q for f in fresh for q in f.queue], [v for f in fresh for v in f.votes]
                 )
                 self._maybe_prune()
+                fresh = []
             except Exception:
-                # Journaled already: the next start's recover() attributes them.
+                # Journaled already: rebuild from the journal and attribute the same batches
+                # again (a stop leaves them to the next start's recover()).
                 log.exception("attribution failed", extra={"event": "attribution_failed"})
+                self.metrics.attribution_replays.inc()
+                replay = True
+                if stop.wait(1.0):
+                    return
 
     # ---- one batch ------------------------------------------------------------------------
 
@@ -201,7 +218,7 @@ class Pipeline:
         new_flags: list[bool] = []
         fresh_queue: list[tuple[dict[str, Any], float]] = []
         fresh_votes: list[tuple[str, dict[str, Any], float]] = []
-        settled: dict[tuple[str, str], list[int]] = {}
+        settled: dict[tuple[str, str], list[Range]] = {}
         seen: dict[str, tuple[str, float]] = {}  # device → (boot, last seen), once per batch
         counts: dict[tuple[str, str, bool], int] = {}
         j = self.journal
@@ -217,7 +234,7 @@ class Pipeline:
                 elif k in wire.SEQUENCED_KINDS:
                     key = wire_gw.event_key(m)
                     new = j.insert_device_event(key, m, it.received_at)
-                    settled.setdefault((m["d"], m["b"]), []).append(m["s"])
+                    settled.setdefault((m["d"], m["b"]), []).append((m["s"], m["s"]))
                     if new and k != "alarm":
                         fresh_votes.append((key, m, it.received_at))
                     seen[m["d"]] = (m["b"], it.received_at)
@@ -246,34 +263,44 @@ class Pipeline:
         fresh_queue: list[tuple[dict[str, Any], float]],
         fresh_votes: list[tuple[str, dict[str, Any], float]],
     ) -> None:
-        """Attribute newly journaled events; write records; publish requests and configs."""
+        """Attribute newly journaled events; write records; publish requests and configs.
+
+        Each event is attributed on its own: one that fails is quarantined and the rest of the
+        batch goes on (after a replay from the journal when the attributor itself raised)."""
         touched: set[str] = set()
-        for m, _ in sorted(fresh_queue, key=lambda x: (x[0]["t"], x[0]["id"])):
-            touched |= self.attributor.add_queue_event(attr.QueueEvent.from_wire(m))
+        qevents: list[attr.QueueEvent] = []
+        good: list[tuple[dict[str, Any], float]] = []
+        stage = "attribute"
+        for m, at in sorted(fresh_queue, key=lambda x: queue_order(x[0])):
+            ev = self._admit(m, stage)
+            if ev is None:
+                continue
+            qevents.append(ev)
+            good.append((m, at))
+            touched |= self._add_or_replay(
+                partial(self.attributor.add_queue_event, ev), QUEUE, ev.id, m, at
+            )
         for key, m, received_at in fresh_votes:
-            touched |= self.attributor.add_vote(self._vote(key, m, received_at))
-        qevents = [attr.QueueEvent.from_wire(m) for m, _ in fresh_queue]
+            v = self._admit_vote(key, m, received_at, stage)
+            if v is not None:
+                touched |= self._add_or_replay(
+                    partial(self.attributor.add_vote, v), DEVICE, key, m, received_at
+                )
+        known = self.attributor.events
+        qevents = [e for e in qevents if e.id in known]
+        good = [(m, at) for m, at in good if m["id"] in known]
         self._write_records(touched, self._tickets_of(qevents))
-        self._after_queue_events(fresh_queue)
+        self._after_queue_events(good)
 
     def _store_device_message(
-        self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[int]]
+        self, m: dict[str, Any], received_at: float, settled: dict[tuple[str, str], list[Range]]
     ) -> None:
-        """Unsequenced device messages: lost ranges and presence."""
+        """Unsequenced device messages: lost ranges and presence. `settled` collects, per boot,
+        the seq ranges this batch settles (applied after the commit) and the boots whose gaps
+        a heartbeat may have changed (an empty entry)."""
         k, dev, j = m["k"], m["d"], self.journal
         if k == "gone":
-            j.record_lost(dev, m["b"], m["from"], m["to"], "gone")
-            settled.setdefault((dev, m["b"]), []).extend(range(m["from"], m["to"] + 1))
-            self.metrics.gaps_unclosable.labels("gone").inc()
-            event(
-                log,
-                "gap_gone",
-                logging.WARNING,
-                device=dev,
-                boot=m["b"],
-                first=m["from"],
-                last=m["to"],
-            )
+            self._store_gone(m, settled)
         elif k == "status":
             fields: dict[str, Any] = {"state": m["st"], "boot": m["b"], "last_seen": received_at}
             if "dk" in m:
@@ -292,6 +319,41 @@ class Pipeline:
                 last_seq=m["s"],
                 last_seen=received_at,
             )
+            # The last seq used in this boot: anything above what is settled is a (tail) gap.
+            b = self._boot(dev, m["b"])
+            if m["s"] > b.high:
+                b.see(m["s"])
+                j.note_seq(dev, m["b"], m["s"])
+            settled.setdefault((dev, m["b"]), [])
+
+    def _store_gone(self, m: dict[str, Any], settled: dict[tuple[str, str], list[Range]]) -> None:
+        """A device's answer that it no longer holds seqs from..to of boot b. Reaching above the
+        highest seq known for the boot, it is malformed (not applied). Only the part not settled
+        yet (stored, or gone before) is recorded lost."""
+        dev, boot, first, last = m["d"], m["b"], m["from"], m["to"]
+        b = self._boot(dev, boot)
+        pending = settled.get((dev, boot), [])
+        known = max([b.high, *(r[1] for r in pending)])
+        if last > known:
+            self.metrics.malformed.labels("mqtt").inc()
+            event(
+                log,
+                "malformed_payload",
+                logging.WARNING,
+                topic=wire.device_topic(self.cfg.hall, dev, "gone"),
+                error=f"gone {first}..{last} reaches above seq {known}, the highest known"
+                f" for boot {boot}",
+            )
+            return
+        lost = b.missing(first, last)
+        if pending and lost:
+            batch = BootSeqs.of(pending)
+            lost = [r for a, z in lost for r in batch.missing(a, z)]
+        for a, z in lost:
+            self.journal.record_lost(dev, boot, a, z, "gone")
+            self.metrics.gaps_unclosable.labels("gone").inc()
+            event(log, "gap_gone", logging.WARNING, device=dev, boot=boot, first=a, last=z)
+        settled.setdefault((dev, boot), []).append((first, last))
 
     def _vote(self, key: str, m: dict[str, Any], received_at: float) -> attr.Vote:
         t = m["t"] if m["t"] is not None else int(received_at)
@@ -313,47 +375,72 @@ class Pipeline:
     def _tickets_of(self, events: list[attr.QueueEvent]) -> set[tuple[str, str]]:
         return {(e.tk, self.attributor.local_date(e.t)) for e in events if e.tk is not None}
 
+    def _record_body(self, key: str) -> tuple[dict[str, Any], attr.Attribution]:
+        a = self.attributor
+        v = a.votes[key]
+        r = a.result(key)
+        body = {
+            "key": key,
+            "channel": v.channel,
+            "level": v.level,
+            "occurred_at": attr.iso(v.t, a._tz),
+            "time_source": self._time_source.get(key, "device"),
+            "hall": self.cfg.hall,
+            "window": r.window,
+            "ticket": r.ticket,
+            "staff": r.staff,
+            "device": v.device,
+            "matter": r.matter,
+            "attribution": r.attribution,
+            "flags": list(r.flags),
+            "source": self.cfg.server.gateway_id,
+        }
+        return body, r
+
     def _write_records(self, keys: set[str], tickets: set[tuple[str, str]]) -> None:
         if not keys and not tickets:
             return
         a = self.attributor
-        tz = a._tz
         # Records are re-derived from the journal at start-up, so they need no fsync of their own.
         rj = self.rjournal
         rj.db.execute("PRAGMA synchronous=NORMAL")
         written: dict[str, int] = {}
         flagged: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        bad_tickets: dict[str, str] = {}
+        skip = self.quarantine.device_keys
         try:
             with rj.transaction():
-                for key in sorted(keys):
-                    v = a.votes[key]
-                    r = a.result(key)
-                    body = {
-                        "key": key,
-                        "channel": v.channel,
-                        "level": v.level,
-                        "occurred_at": attr.iso(v.t, tz),
-                        "time_source": self._time_source.get(key, "device"),
-                        "hall": self.cfg.hall,
-                        "window": r.window,
-                        "ticket": r.ticket,
-                        "staff": r.staff,
-                        "device": v.device,
-                        "matter": r.matter,
-                        "attribution": r.attribution,
-                        "flags": list(r.flags),
-                        "source": self.cfg.server.gateway_id,
-                    }
-                    if rj.put_record(key, body) is not None:
+                for key in sorted(k for k in keys if k in a.votes and k not in skip):
+                    try:
+                        body, r = self._record_body(key)
+                        changed = rj.put_record(key, body)
+                    except sqlite3.Error:
+                        raise  # the journal, not the record: replay (see _run_attribution)
+                    except Exception as e:
+                        failed[key] = error_text(e)
+                        continue
+                    if changed is not None:
                         written[r.attribution] = written.get(r.attribution, 0) + 1
                         for f in r.flags:
                             flagged[f] = flagged.get(f, 0) + 1
                 for tk, date in sorted(tickets):
-                    rec = attr.ticket_record(a, self.cfg.hall, tk, date)
-                    if rec["called_at"] or rec["finished_at"]:  # the server needs a time
-                        rj.put_ticket(str(rec["key"]), rec)
+                    try:
+                        rec = attr.ticket_record(a, self.cfg.hall, tk, date)
+                        if rec["called_at"] or rec["finished_at"]:  # the server needs a time
+                            rj.put_ticket(str(rec["key"]), rec)
+                    except sqlite3.Error:
+                        raise
+                    except Exception as e:
+                        bad_tickets[f"{self.cfg.hall}:{date}:{tk}"] = error_text(e)
         finally:
             rj.db.execute("PRAGMA synchronous=FULL")
+        for key, error in failed.items():
+            stored = rj.device_event(key)
+            m, at = stored if stored is not None else (None, None)
+            self.quarantine.put(rj, DEVICE, key, "record", error, m, at)
+        for key, error in bad_tickets.items():
+            self.quarantine.put(rj, TICKET, key, "record", error)
         for name, n in written.items():
             self.metrics.attributed.labels(name).inc(n)
         for name, n in flagged.items():
@@ -364,26 +451,24 @@ class Pipeline:
     def _boot(self, dev: str, boot: str) -> BootSeqs:
         b = self._boots.get((dev, boot))
         if b is None:
-            b = self._boots[(dev, boot)] = BootSeqs.of(self.journal.seqs_of_boot(dev, boot))
+            j = self.journal
+            b = BootSeqs.of(j.seqs_of_boot(dev, boot), j.high_seq(dev, boot))
+            self._boots[(dev, boot)] = b
         return b
 
-    def _settle(self, settled: dict[tuple[str, str], list[int]]) -> None:
+    def _settle(self, settled: dict[tuple[str, str], list[Range]]) -> None:
         now = self.clock()
-        for (dev, boot), seqs in settled.items():
+        for (dev, boot), ranges in settled.items():
             b = self._boot(dev, boot)
-            for s in seqs:
-                b.add(s)
-            n, x = b.ack()
-            self._publish_ack(dev, boot, n, x)
-            states = self.gaps.setdefault((dev, boot), {})
-            current = set(b.gaps())
-            for rng in list(states):
-                if rng not in current:
-                    del states[rng]
-            for rng in current:
-                if rng not in states:
-                    states[rng] = GapState(rng[0], rng[1], now)
-                    event(log, "gap_detected", device=dev, boot=boot, first=rng[0], last=rng[1])
+            if ranges:  # a heartbeat alone settles nothing and gets no ack
+                for first, last in ranges:
+                    b.add_range(first, last)
+                n, x = b.ack()
+                self._publish_ack(dev, boot, n, x)
+            states, fresh = follow_gaps(self.gaps.get((dev, boot), {}), b.gaps(), now)
+            self.gaps[(dev, boot)] = states
+            for first, last in fresh:
+                event(log, "gap_detected", device=dev, boot=boot, first=first, last=last)
 
     def tick(self) -> None:
         """Timers: resend requests for old gaps, unclosable-gap reports, gauges."""
@@ -397,7 +482,7 @@ class Pipeline:
             ask, give_up = due_resends(
                 states, now, c.gap_grace_s, c.gap_resend_interval_s, c.gap_max_attempts
             )
-            for g in ask:
+            for g in ask:  # at most MAX_SPAN seqs each, the lowest chunk of a gap first
                 self._publish(dev, "resend", wire_gw.resend(dev, boot, g.first, g.last))
                 self.metrics.resends.inc()
                 event(
@@ -407,7 +492,7 @@ class Pipeline:
                     boot=boot,
                     first=g.first,
                     last=g.last,
-                    attempt=g.attempts,
+                    attempt=g.gap.attempts,
                 )
             for g in give_up:
                 with self.journal.transaction():
@@ -421,7 +506,7 @@ class Pipeline:
                     boot=boot,
                     first=g.first,
                     last=g.last,
-                    attempts=g.attempts,
+                    attempts=c.gap_max_attempts,
                 )
             open_gaps += sum(1 for g in states.values() if not g.reported)
         self.metrics.gaps_open.set(open_gaps)

@@ -27,6 +27,7 @@ from gateway.pipeline import Inbound, Pipeline
 log = logging.getLogger("hallrate.gateway.serial")
 
 MAX_LINE = 200
+NAK_REASON_CHARS = 48
 # Event → its positional fields (after the event name), in order; "?" marks an optional one.
 SENTENCES: dict[str, tuple[str, ...]] = {
     "LOGIN": ("w", "staff"),
@@ -127,8 +128,9 @@ def parse_line(raw: str | bytes) -> QueueLine:
 
 
 def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -> dict[str, Any]:
-    """QueueLine → a wire queue event. The id is stable for a re-sent line that carries its time
-    and line number (T=, N=), so the journal drops the copy; otherwise it is unique per receipt."""
+    """QueueLine → a wire queue event (wire.WireError if the validator refuses it). The id is
+    stable for a re-sent line that carries its time and line number (T=, N=), so the journal
+    drops the copy; otherwise it is unique per receipt."""
     if q.time is not None:
         try:
             dt = datetime.strptime(q.time, "%Y%m%d%H%M%S").replace(tzinfo=tz)
@@ -141,14 +143,18 @@ def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -
         event_id = f"{label}-{q.time}-{q.n}"
     else:
         event_id = f"{label}-{int(received_at * 1000)}-{q.n if q.n is not None else 0}"
-    msg = wire_gw.queue_event(
-        event_id, q.ev, t, window=q.w, ticket=q.tk, staff=q.staff, matter=q.m, to=q.to, src=label
-    )
-    try:
-        wire.validate(msg)  # the wire bounds: a time in 2000..2099, codes (docs/protocol.md)
-    except wire.WireError as e:
-        raise SerialLineError(str(e)) from None
-    return msg
+    fields = {"w": q.w, "tk": q.tk, "staff": q.staff, "m": q.m, "to": q.to}
+    obj = {"id": event_id, "ev": q.ev, "t": t, "src": label}
+    obj.update((k, v) for k, v in fields.items() if v is not None)
+    # The same normalisation and validator as an HTTP or MQTT event (wire.WireError if refused).
+    return wire_gw.queue_event_from(obj)
+
+
+def nak_reason(reason: str) -> str:
+    """A reason as a $NAK field: the reason without the value it quotes, spaces and other
+    characters outside A-Z a-z 0-9 _ . - as "_", at most NAK_REASON_CHARS."""
+    short = reason.split(": ", 1)[0]
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", short)[:NAK_REASON_CHARS] or "malformed"
 
 
 def port_label(port: str) -> str:
@@ -212,9 +218,13 @@ class SerialQueueReader:
             return
         try:
             q = parse_line(raw)
-            msg = to_queue_event(q, self.label, time.time(), self.tz)
         except SerialLineError as e:
             self._malformed(raw, str(e))
+            return
+        try:
+            msg = to_queue_event(q, self.label, time.time(), self.tz)
+        except (SerialLineError, wire.WireError) as e:  # a well-formed line, a refused event
+            self._malformed(raw, str(e), q.n)
             return
         self.lines_ok += 1
         n = q.n
@@ -225,7 +235,7 @@ class SerialQueueReader:
 
         self.pipeline.submit(Inbound("queue", msg, f"serial:{self.port}", done=committed))
 
-    def _malformed(self, raw: bytes, reason: str) -> None:
+    def _malformed(self, raw: bytes, reason: str, n: int | None = None) -> None:
         self.lines_bad += 1
         self.metrics.malformed.labels("serial").inc()
         event(
@@ -236,7 +246,10 @@ class SerialQueueReader:
             reason=reason,
             line=raw[:80].decode("ascii", "replace"),
         )
-        self.write(format_line("NAK", re.sub(r"[^A-Za-z0-9_.\-]", "_", reason)[:32]))
+        if n is None:
+            self.write(format_line("NAK", nak_reason(reason)))
+        else:
+            self.write(format_line("NAK", nak_reason(reason), N=n))
 
     def write(self, line: str) -> None:
         with self._write_lock:

@@ -17,9 +17,13 @@ from server.api import (
     tickets,
 )
 from server.config import Settings
+from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
+from server.headers import SecurityHeaders
+from server.login_guard import HashPool, LoginThrottle
 from server.migrate import schema_behind
 from server.policy import load_policy
+from server.security import dummy_password_hash
 
 API_PREFIX = "/api/v1"
 
@@ -40,11 +44,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="hallrate server",
         version="0.1.0",
         description="Evaluations of government service halls (好差评) and their 30/30/40 score.",
+        # /docs is served from packaged assets (server/dashboard/apidocs.py); no ReDoc (CDN).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
     app.state.policy = policy
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.login_throttle = LoginThrottle(
+        settings.login_max_failures_per_user,
+        settings.login_max_failures_per_address,
+        settings.login_failure_window_seconds,
+    )
+    app.state.hash_pool = HashPool(settings.hash_workers, settings.password_hash_queue)
+    dummy_password_hash()  # computed once now, not on the first unknown-user login
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, auth, ingest, scores, rankings, evaluations, tickets):
@@ -53,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     dashboard.mount(app)
+    if settings.docs_enabled:
+        apidocs.mount(app)
     if settings.bootstrap_admin or settings.bootstrap_gateway:
         with app.state.sessionmaker() as session:
             bootstrap.apply(session, settings)

@@ -1,4 +1,4 @@
-"""Apply HALLRATE_BOOTSTRAP_ADMIN / HALLRATE_BOOTSTRAP_GATEWAY: first accounts without a UI."""
+"""Apply HALLRATE_BOOTSTRAP_ADMIN / _GATEWAY / _WINDOWS: first accounts and windows without a UI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.config import Settings
-from server.models import Gateway, Hall, User
+from server.models import Gateway, Hall, User, Window
 from server.security import hash_api_key, hash_password
 
 
@@ -32,6 +32,18 @@ def ensure_gateway(session: Session, code: str, api_key: str, hall_code: str) ->
     return True
 
 
+def ensure_windows(session: Session, hall_code: str, codes: list[str]) -> int:
+    """Create these windows in the hall if missing (entered by an admin, not auto-created).
+    Returns how many were created."""
+    hall_id = session.scalar(select(Hall.id).where(Hall.code == hall_code))
+    if hall_id is None:
+        return 0
+    known = set(session.scalars(select(Window.code).where(Window.hall_id == hall_id)))
+    new = [Window(hall_id=hall_id, code=c, name=c, active=True) for c in codes if c not in known]
+    session.add_all(new)
+    return len(new)
+
+
 def apply(session: Session, settings: Settings) -> None:
     try:
         if settings.bootstrap_admin:
@@ -40,6 +52,8 @@ def apply(session: Session, settings: Settings) -> None:
         if settings.bootstrap_gateway:
             code, key, hall = settings.bootstrap_gateway.split(":")
             ensure_gateway(session, code, key, hall)
+            session.flush()
+            ensure_windows(session, hall, settings.window_codes)
         session.commit()
     except IntegrityError:
         # Another worker process created them at the same moment.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str, int]] = {
     "up": ("server.up", "run broker, server, gateway and a simulated hall on embedded defaults", 2),
     "server": ("server.serve", "run the HTTP API server (scores, ingest, admin)", 3),
-    "gateway": ("gateway.cli", "run the hall gateway, or show its status", 4),
+    "gateway": ("gateway.cli", "run the hall gateway, show its status, provision its accounts", 4),
     "broker": ("gateway.embedded_broker", "run the embedded MQTT broker (amqtt)", 2),
     "simulate": ("simulator.cli", "simulate a hall through the real broker, gateway and server", 6),
     "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),

@@ -8,11 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Values copied from examples or left at a default. Outside dev mode they are refused.
-PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev"})
+from server.production import GATEWAY_KEY_BITS, is_placeholder, password_problem, secret_problem
+
 SECRET_FILE_NAME = "secret_key"
 
 
@@ -31,7 +31,20 @@ class Settings(BaseSettings):
     bootstrap_admin: str = ""
     # "gateway-id:api-key:hall-code" — the hall and the gateway key, created if missing.
     bootstrap_gateway: str = ""
+    # "A01,A02,…" — windows created at start-up, if missing, in the bootstrap gateway's hall.
+    bootstrap_windows: str = ""
     policy_file: str | None = None
+    # Login throttling (docs/security.md): failures per username / per client address within
+    # the window; past either limit the next attempt is a 429 with Retry-After. 0 turns one off.
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_address: int = 50
+    login_failure_window_seconds: int = 900
+    # Password hashing threads (0: one per CPU core) and how many logins may wait for one
+    # before the next is refused with 503.
+    password_hash_workers: int = 0
+    password_hash_queue: int = 32
+    # /docs and /openapi.json: on by default in dev, off by default in production.
+    api_docs: bool | None = None
 
     @field_validator("bootstrap_admin")
     @classmethod
@@ -47,6 +60,36 @@ class Settings(BaseSettings):
             raise ValueError("bootstrap_gateway must be 'gateway-id:api-key:hall-code'")
         return value
 
+    @field_validator("bootstrap_windows")
+    @classmethod
+    def _windows_shape(cls, value: str) -> str:
+        from server.codes import WINDOW
+
+        for code in value.split(",") if value.strip() else []:
+            if problem := WINDOW.problem(code.strip()):
+                raise ValueError(f"bootstrap_windows: {problem}")
+        return value
+
+    @model_validator(mode="after")
+    def _windows_need_a_hall(self) -> Settings:
+        if self.bootstrap_windows.strip() and not self.bootstrap_gateway:
+            raise ValueError("bootstrap_windows needs bootstrap_gateway (it names the hall)")
+        return self
+
+    @property
+    def window_codes(self) -> list[str]:
+        """The codes of HALLRATE_BOOTSTRAP_WINDOWS, in order, without repeats."""
+        codes = [c.strip() for c in self.bootstrap_windows.split(",") if c.strip()]
+        return list(dict.fromkeys(codes))
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.environment == "dev"
+
+    @property
+    def hash_workers(self) -> int:
+        return self.password_hash_workers or os.cpu_count() or 1
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -61,13 +104,12 @@ class Settings(BaseSettings):
         and kept in the data directory, so tokens survive a restart.
         """
         value = self.secret_key.get_secret_value()
-        if value not in PLACEHOLDER_SECRETS:
-            return value.encode()
         if self.environment != "dev":
-            raise ValueError(
-                "HALLRATE_SECRET_KEY is missing or a placeholder; set a random value "
-                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
-            )
+            if problem := secret_problem(value):
+                raise ValueError(f"HALLRATE_SECRET_KEY {problem}; production needs a random value")
+            return value.encode()
+        if not is_placeholder(value):
+            return value.encode()
         path = self.data_dir / SECRET_FILE_NAME
         if path.exists():
             return path.read_bytes().strip()
@@ -79,5 +121,18 @@ class Settings(BaseSettings):
         return key
 
     def check(self) -> None:
-        """Fail at start-up, not at the first login, if the settings cannot work."""
+        """Fail at start-up, not at the first login, if the settings cannot work.
+
+        In production, also refuse weak bootstrap credentials (one-line reasons).
+        """
         _ = self.token_secret
+        if self.environment == "dev":
+            return
+        if self.bootstrap_admin:
+            username, password = self.bootstrap_admin.split(":", 1)
+            if problem := password_problem(username, password):
+                raise ValueError(f"HALLRATE_BOOTSTRAP_ADMIN password {problem}")
+        if self.bootstrap_gateway:
+            key = self.bootstrap_gateway.split(":")[1]
+            if problem := secret_problem(key, GATEWAY_KEY_BITS):
+                raise ValueError(f"HALLRATE_BOOTSTRAP_GATEWAY API key {problem}")

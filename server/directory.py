@@ -1,9 +1,10 @@
 """Code → id resolution for ingest: halls, windows, staff, devices, matters and departments.
 
 Records name things by their codes ("H1", "A03", "1007", "EV-A03"). ``Directory`` turns
-them into row ids, creating the windows, staff, devices and matters a gateway reports before
-an admin entered them (marked ``auto_created``) rather than losing the vote; halls and
-departments must exist.
+them into row ids, creating the staff, devices and matters a gateway reports before an admin
+entered them (marked ``auto_created``) rather than losing the vote. Windows are created only in
+the halls the caller names (policy ``[directory] auto_create_windows``, default none); halls
+and departments must exist. Every code was checked against server/codes.py before.
 
 Resolved ids are kept per engine across batches (docs/adr/0009-directory-cache.md). The
 cache is valid for one value of ``directory_version.version``, which every ORM change or
@@ -15,7 +16,7 @@ transaction commits, so ids of rows a rolled-back batch created never leak into 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -110,13 +111,15 @@ class Directory:
         self,
         *,
         windows: set[HallCode],
+        create_windows_in: Container[int] = (),
         staff: set[HallCode],
         devices: Mapping[HallCode, str],
         matters: set[str],
         departments: set[HallCode],
     ) -> None:
-        """Resolve these codes, creating missing windows, staff, devices (of the given kind)
-        and matters. Unknown departments stay unresolved: the caller rejects their records."""
+        """Resolve these codes, creating missing staff, devices (of the given kind), matters,
+        and windows of the halls in ``create_windows_in``. Unknown departments and other
+        windows stay unresolved: the caller rejects or flags their records."""
         s = self.session
         win = windows - self.windows.keys()
         stf = staff - self.staff.keys()
@@ -134,7 +137,7 @@ class Directory:
                 )
             )
             self.departments.update({(h, c): i for h, c, i in rows})
-        if missing := win - self.windows.keys():
+        if missing := {(h, c) for h, c in win - self.windows.keys() if h in create_windows_in}:
             s.execute(
                 insert(Window),
                 [

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from server.importing import ImportParse, RowProblem, parse_table, read_table
-from server.policy import PolicyError, load_policy
+from server.policy import Policy, PolicyError, load_policy
 
 EXIT_OK = 0
 EXIT_BAD_ROWS = 1
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        stored, rejected = store(parsed, args.database_url, policy.timezone, args.skip_bad)
+        stored, rejected = store(parsed, args.database_url, policy, args.skip_bad)
     except SQLAlchemyError as exc:
         first = str(exc).splitlines()[0]
         print(
@@ -98,17 +98,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def store(
-    parsed: ImportParse, database_url: str | None, tz: str, skip_bad: bool
-) -> tuple[dict[str, int], list[RowProblem]]:
+    parsed: ImportParse, database_url: str | None, policy: Policy, skip_bad: bool
+) -> tuple[dict[str, Any], list[RowProblem]]:
     """Ingest the records in one transaction. Rows the server rejects roll everything back
-    unless ``skip_bad``. Returns the ingest counts and the rejected rows with file lines."""
+    unless ``skip_bad``. Returns the ingest counts (with ``unknown_windows``: code -> ratings
+    stored flagged unknown_window) and the rejected rows with file lines."""
     from server.config import Settings
     from server.db import begin_write, make_engine, make_sessionmaker
     from server.ingest import ingest_evaluations
 
     url = database_url or Settings().resolved_database_url
     engine = make_engine(url)
-    counts = {"accepted": 0, "updated": 0, "duplicates": 0, "rejected": 0}
+    counts: dict[str, Any] = {"accepted": 0, "updated": 0, "duplicates": 0, "rejected": 0}
+    unknown: dict[str, int] = {}
     rejected: list[RowProblem] = []
     lines = parsed.record_lines
     try:
@@ -117,14 +119,23 @@ def store(
             for start in range(0, len(parsed.records), BATCH):
                 chunk = parsed.records[start : start + BATCH]
                 result = ingest_evaluations(
-                    session, chunk, chunk[0]["source"], hall=parsed.hall, tz=tz
+                    session,
+                    chunk,
+                    chunk[0]["source"],
+                    hall=parsed.hall,
+                    tz=policy.timezone,
+                    rules=policy.directory,
                 )
                 counts["accepted"] += result.accepted
                 counts["updated"] += result.updated
                 counts["duplicates"] += result.duplicates
+                for code, n in result.unknown_windows.items():
+                    unknown[code] = unknown.get(code, 0) + n
                 for rej in result.rejected:
                     rejected.append(RowProblem(lines[start + rej.index], rej.reason))
             counts["rejected"] = len(rejected)
+            if unknown:
+                counts["unknown_windows"] = dict(sorted(unknown.items()))
             if rejected and not skip_bad:
                 session.rollback()
                 counts["accepted"] = counts["updated"] = counts["duplicates"] = 0
@@ -190,6 +201,13 @@ def _print(
             f"stored: {s['accepted']} new, {s['duplicates']} already present, "
             f"{s['updated']} updated, {s['rejected']} rejected\n"
         )
+        if unknown := s.get("unknown_windows"):
+            listed = ", ".join(f"{code} ({n})" for code, n in unknown.items())
+            w(
+                f"windows hall {parsed.hall} does not have: {listed}; those ratings are stored "
+                "flagged unknown_window and not counted (create the windows, or see "
+                "[directory] auto_create_windows in docs/scoring.md)\n"
+            )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 # The five GB/T 39046 levels in code order 1..5; equal to firmware/wire.py LEVELS (tested).
 LEVELS: tuple[str, ...] = (
@@ -95,6 +95,41 @@ class ChannelGroup(BaseModel):
         return value
 
 
+class DirectoryPolicy(BaseModel):
+    """What ingest and import do with a code the hall's directory does not know.
+
+    Windows decide which 满意率 a vote counts for, so a window is created from a record only
+    where the policy says so. Staff, devices and matters are still created (``auto_created``)
+    from codes that pass the code pattern (server/codes.py).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # false: a record naming an unknown window is stored with no window, flagged
+    # ``unknown_window`` and not counted; true: the window is created in every hall;
+    # a list of hall codes: created in those halls only.
+    auto_create_windows: StrictBool | tuple[str, ...] = False
+
+    @field_validator("auto_create_windows")
+    @classmethod
+    def _halls(cls, value: bool | tuple[str, ...]) -> bool | tuple[str, ...]:
+        from server.codes import HALL
+
+        if isinstance(value, tuple):
+            for code in value:
+                if problem := HALL.problem(code):
+                    raise PolicyError(f"auto_create_windows: {problem}")
+        return value
+
+    def creates_windows(self, hall: str) -> bool:
+        value = self.auto_create_windows
+        return value if isinstance(value, bool) else hall in value
+
+    def describe(self) -> dict[str, Any]:
+        value = self.auto_create_windows
+        return {"auto_create_windows": value if isinstance(value, bool) else list(value)}
+
+
 def _default_groups(ballot_box_on_site: bool, ballot_box_weight: Any = 0) -> list[dict[str, Any]]:
     on_site = ["evaluator", "ballot_box"] if ballot_box_on_site else ["evaluator"]
     groups: list[dict[str, Any]] = [
@@ -143,6 +178,8 @@ class Policy(BaseModel):
     sms_reply_digits: Mapping[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_SMS_REPLY_DIGITS)
     )
+    # Unknown codes in ingest and import: [directory] auto_create_windows (default false).
+    directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     @model_validator(mode="before")
     @classmethod
@@ -258,6 +295,7 @@ class Policy(BaseModel):
             "display_decimals": self.display_decimals,
             "rounding": self.rounding,
             "sms_reply_digits": dict(sorted(self.sms_reply_digits.items())),
+            "directory": self.directory.describe(),
         }
 
 

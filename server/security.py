@@ -8,6 +8,8 @@ import hmac
 import json
 import secrets
 import time
+from dataclasses import dataclass
+from functools import cache
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -31,6 +33,13 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+@cache
+def dummy_password_hash() -> str:
+    """A hash nobody's password matches: unknown users cost the same scrypt work as known ones,
+    so response time does not tell whether a username exists."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
 def new_api_key() -> str:
     return "hrk_" + secrets.token_urlsafe(32)
 
@@ -48,15 +57,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(user_id: int, secret: bytes, ttl_seconds: int, now: float | None = None) -> str:
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    version: int  # the user's token_version when the token was issued
+
+
+def make_token(
+    user_id: int, secret: bytes, ttl_seconds: int, now: float | None = None, version: int = 0
+) -> str:
     issued = int(time.time() if now is None else now)
-    payload = _b64(json.dumps({"u": user_id, "exp": issued + ttl_seconds}).encode())
+    claims = {"u": user_id, "v": version, "exp": issued + ttl_seconds}
+    payload = _b64(json.dumps(claims).encode())
     sig = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{sig}"
 
 
-def read_token(token: str, secret: bytes, now: float | None = None) -> int | None:
-    """The user id of a valid, unexpired token; None otherwise."""
+def read_token(token: str, secret: bytes, now: float | None = None) -> TokenClaims | None:
+    """The claims of a valid, unexpired token; None otherwise."""
     try:
         payload, sig = token.split(".")
         expected = _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
@@ -65,6 +83,6 @@ def read_token(token: str, secret: bytes, now: float | None = None) -> int | Non
         data = json.loads(_unb64(payload))
         if int(data["exp"]) < (time.time() if now is None else now):
             return None
-        return int(data["u"])
+        return TokenClaims(int(data["u"]), int(data["v"]))
     except (ValueError, KeyError, TypeError):
         return None

@@ -1,4 +1,4 @@
-"""`hallrate serve`: run the server with uvicorn, optionally migrating the database first."""
+"""`hallrate server`: run the server with uvicorn, optionally migrating the database first."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from server.config import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hallrate serve", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hallrate server", description=__doc__)
     parser.add_argument("--host", help="listen address (default HALLRATE_HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="listen port (default HALLRATE_PORT or 8470)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default HALLRATE_DATABASE_URL)")
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(**overrides)
         settings.check()
     except ValueError as exc:
-        print(f"hallrate serve: {exc}")
+        print(f"hallrate server: {exc}")
         return 2
     if args.migrate:
         from server.migrate import upgrade
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app = create_app(settings)
     except ValueError as exc:
-        print(f"hallrate serve: {exc}")
+        print(f"hallrate server: {exc}")
         return 2
     if args.workers > 1:
         # Each worker process builds its own app from the environment.

@@ -186,6 +186,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
         "HALLRATE_DATA_DIR": str(data),
         "HALLRATE_BOOTSTRAP_ADMIN": f"{stack.admin_user}:{stack.admin_password}",
         "HALLRATE_BOOTSTRAP_GATEWAY": f"{DEMO_GATEWAY}:{stack.gateway_key}:{stack.hall}",
+        "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(windows),  # the server creates none from votes
         "HALLRATE_MQTT_URL": stack.mqtt_url,
         "PYTHONUNBUFFERED": "1",
     }

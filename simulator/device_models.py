@@ -367,20 +367,19 @@ class DeviceModel:
 
     def _answer_resend(self, boot: str, first: int, last: int) -> None:
         self.stats["resend_requests"] += 1
-        missing: list[int] = []
-        for s in range(first, last + 1):
-            m = self.outbox.events.get((boot, s))
-            if m is not None:
-                self._send_event(m, resend=True)
-            elif not (boot == self.boot and s > self.seq):
-                missing.append(s)
+        # Walk the outbox, never the requested range (whatever its numbers).
+        held = sorted(s for b, s in self.outbox.events if b == boot and first <= s <= last)
+        for s in held:
+            self._send_event(self.outbox.events[(boot, s)], resend=True)
+        if boot == self.boot:
+            last = min(last, self.seq)  # seqs not used yet are not lost
         # Contiguous runs of what we no longer hold: acked already or lost.
         runs: list[tuple[int, int]] = []
-        for s in missing:
-            if runs and runs[-1][1] == s - 1:
-                runs[-1] = (runs[-1][0], s)
-            else:
-                runs.append((s, s))
+        nxt = first
+        for s in [*held, last + 1]:
+            if s > nxt and nxt <= last:
+                runs.append((nxt, min(s - 1, last)))
+            nxt = max(nxt, s + 1)
         for a, b in runs:
             self.stats["gone"] += 1
             if self.conn is not None and not self.conn.closed.is_set():

@@ -197,6 +197,7 @@ class HallServices:
                 "HALLRATE_SECRET_KEY": secrets.token_urlsafe(32),
                 "HALLRATE_BOOTSTRAP_ADMIN": f"{ADMIN[0]}:{ADMIN[1]}",
                 "HALLRATE_BOOTSTRAP_GATEWAY": f"{self.gateway_id}:{self.api_key}:{self.spec.hall}",
+                "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(self.spec.window_codes()),
                 "HALLRATE_TZ": self.spec.tz,
             }
             argv = [

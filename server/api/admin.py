@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from server.api.crud import Resource, build_router
 from server.api.deps import PLAIN_TEXT, RefId
+from server.codes import DEPARTMENT, DEVICE, GATEWAY, HALL, MATTER, STAFF, WINDOW
 from server.models import Department, Device, Gateway, Hall, Matter, Staff, User, Window
 from server.security import hash_api_key, hash_password, new_api_key
 
-Code = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")
 Name = Field(default="", max_length=128, pattern=PLAIN_TEXT)
 
 
@@ -27,7 +27,7 @@ class _Out(BaseModel):
 
 
 class HallCreate(BaseModel):
-    code: str = Code
+    code: str = HALL.field()
     name: str = Name
     division_code: str = Field(default="", pattern=r"^(\d{6}|\d{12})?$", description="行政区划代码")
 
@@ -48,7 +48,7 @@ class HallOut(_Out):
 
 class DepartmentCreate(BaseModel):
     hall_id: RefId
-    code: str = Code
+    code: str = DEPARTMENT.field()
     name: str = Name
 
 
@@ -64,7 +64,7 @@ class DepartmentOut(_Out):
 
 class WindowCreate(BaseModel):
     hall_id: RefId
-    code: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9_.-]+$")
+    code: str = WINDOW.field()
     name: str = Name
     department_id: RefId | None = None
     active: bool = True
@@ -87,7 +87,7 @@ class WindowOut(_Out):
 
 class StaffCreate(BaseModel):
     hall_id: RefId
-    number: str = Code
+    number: str = STAFF.field()
     name: str = Field(default="", max_length=64, pattern=PLAIN_TEXT)
     department_id: RefId | None = None
     active: bool = True
@@ -109,7 +109,7 @@ class StaffOut(_Out):
 
 
 class MatterCreate(BaseModel):
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    code: str = MATTER.field()
     name: str = Field(default="", max_length=256, pattern=PLAIN_TEXT)
 
 
@@ -127,7 +127,7 @@ class MatterOut(_Out):
 
 class DeviceCreate(BaseModel):
     hall_id: RefId
-    code: str = Code
+    code: str = DEVICE.field()
     kind: Literal["evaluator", "ballot_box"]
     window_id: RefId | None = None
 
@@ -146,7 +146,7 @@ class DeviceOut(_Out):
 
 class GatewayCreate(BaseModel):
     hall_id: RefId
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    code: str = GATEWAY.field()
 
 
 class GatewayUpdate(BaseModel):

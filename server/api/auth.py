@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CurrentUser, SessionDep, SettingsDep
+from server.login_guard import HashPool, LoginThrottle, PoolFull
 from server.models import Hall, User
-from server.security import make_token, verify_password
+from server.security import dummy_password_hash, make_token, verify_password
 
 router = APIRouter(tags=["auth"])
 
@@ -57,24 +58,54 @@ async def _credentials(request: Request) -> tuple[str, str]:
     return username, password
 
 
-@router.post("/auth/token", openapi_extra={"requestBody": _BODY})
+@router.post(
+    "/auth/token",
+    openapi_extra={"requestBody": _BODY},
+    responses={
+        401: {"description": "wrong username or password"},
+        429: {"description": "too many failed logins for this username or address"},
+        503: {"description": "too many logins at once; retry after Retry-After seconds"},
+    },
+)
 async def token(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     username, password = await _credentials(request)
-    user = await run_in_threadpool(_check_login, session, username, password)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    pool: HashPool = request.app.state.hash_pool
+    address = request.client.host if request.client else "unknown"
+    if wait := throttle.retry_after(username, address):
+        raise HTTPException(
+            429,
+            f"too many failed logins; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    user = await run_in_threadpool(_find_user, session, username)
+    stored = user.password_hash if user is not None else dummy_password_hash()
+    try:
+        # scrypt takes tens of milliseconds and 16 MB: a few threads, a bounded queue.
+        ok = await pool.run(verify_password, password, stored)
+    except PoolFull:
+        raise HTTPException(
+            503, "too many logins at once; retry shortly", headers={"Retry-After": "1"}
+        ) from None
+    if user is None or not user.active or not ok:
+        throttle.failed(username, address)
+        raise HTTPException(401, "wrong username or password")
+    throttle.succeeded(username)
     return {
-        "access_token": make_token(user.id, settings.token_secret, settings.token_ttl_seconds),
+        "access_token": make_token(
+            user.id,
+            settings.token_secret,
+            settings.token_ttl_seconds,
+            version=user.token_version,
+        ),
         "token_type": "bearer",
         "expires_in": settings.token_ttl_seconds,
         "role": user.role,
     }
 
 
-def _check_login(session: Session, username: str, password: str) -> User:
-    # scrypt takes tens of milliseconds: keep it off the event loop.
-    user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active or not verify_password(password, user.password_hash):
-        raise HTTPException(401, "wrong username or password")
-    return user
+def _find_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
 
 
 @router.get("/auth/me")

@@ -86,12 +86,14 @@ class Caller:
 def current_user(session: SessionDep, settings: SettingsDep, creds: Credentials) -> Caller:
     if creds is None:
         raise _unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
-    user_id = read_token(creds.credentials, settings.token_secret)
-    if user_id is None:
+    claims = read_token(creds.credentials, settings.token_secret)
+    if claims is None:
         raise _unauthorized("invalid or expired token")
-    user = session.get(User, user_id)
+    user = session.get(User, claims.user_id)
     if user is None or not user.active:
         raise _unauthorized("account disabled or removed")
+    if user.token_version != claims.version:
+        raise _unauthorized("token revoked (password, role or account changed); sign in again")
     return Caller(user.id, user.username, user.role, user.hall_id)
 
 

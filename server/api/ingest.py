@@ -20,6 +20,7 @@ from server.ingest import (
     store_evaluations,
     store_tickets,
 )
+from server.policy import Policy
 
 router = APIRouter(prefix="/ingest", tags=["ingest"], route_class=FastJSONRoute)
 
@@ -45,7 +46,7 @@ class IngestOut(BaseModel):
 
 
 def _store(
-    session: Session, store: Any, checked: Any, result: IngestResult, tz: str
+    session: Session, store: Any, checked: Any, result: IngestResult, policy: Policy
 ) -> IngestResult:
     # Two writers may race to auto-create the same window; the loser retries once and then
     # finds the winner's row. The records were checked before the write lock was taken.
@@ -55,7 +56,9 @@ def _store(
             begin_write(session)
             result.rejected = list(rejected)
             result.accepted = result.updated = result.duplicates = 0
-            out: IngestResult = store(session, checked, result, tz=tz)
+            out: IngestResult = store(
+                session, checked, result, tz=policy.timezone, rules=policy.directory
+            )
             session.commit()
             return out
         except IntegrityError:
@@ -70,10 +73,10 @@ def evaluations(
     batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep
 ) -> dict[str, Any]:
     checked, result = check_evaluations(batch.records, gw.code, hall=gw.hall_code)
-    return _store(session, store_evaluations, checked, result, policy.timezone).to_dict()
+    return _store(session, store_evaluations, checked, result, policy).to_dict()
 
 
 @router.post("/tickets", response_model=IngestOut)
 def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
     checked, result = check_tickets(batch.records, gw.code, hall=gw.hall_code)
-    return _store(session, store_tickets, checked, result, policy.timezone).to_dict()
+    return _store(session, store_tickets, checked, result, policy).to_dict()

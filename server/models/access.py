@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, UTCDateTime, utcnow
@@ -51,4 +52,17 @@ class User(Base):
         ForeignKey("halls.id", ondelete="RESTRICT"), default=None
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # In every token's claims: a token whose version differs from the row's is refused.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# A change to any of these ends the user's existing tokens.
+TOKEN_ENDING_FIELDS = ("password_hash", "active", "role", "hall_id", "username")
+
+
+@event.listens_for(User, "before_update")
+def _bump_token_version(_mapper: Any, _connection: Any, user: User) -> None:
+    state = inspect(user)
+    if any(state.attrs[name].history.has_changes() for name in TOKEN_ENDING_FIELDS):
+        user.token_version = (user.token_version or 0) + 1

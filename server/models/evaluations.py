@@ -34,6 +34,9 @@ class Evaluation(Base):
     time_source: Mapped[str] = mapped_column(String(8))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), default=None)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
+    # The window code as reported when the hall has no such window (flag unknown_window, not
+    # auto-created by policy); null otherwise.
+    window_code: Mapped[str | None] = mapped_column(String(16), default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), default=None)
     matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"), default=None)

@@ -23,6 +23,8 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(32))
     matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"), default=None)
     window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
+    # The window code as reported when the hall has no such window; null otherwise.
+    window_code: Mapped[str | None] = mapped_column(String(16), default=None)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -49,6 +49,7 @@ def start_server(tmp: Path, database_url: str, port: int | None = None) -> Serve
         "HALLRATE_DATA_DIR": str(tmp / "server-data"),
         "HALLRATE_BOOTSTRAP_ADMIN": f"{ADMIN[0]}:{ADMIN[1]}",
         "HALLRATE_BOOTSTRAP_GATEWAY": f"{GATEWAY_ID}:{GATEWAY_KEY}:{HALL}",
+        "HALLRATE_BOOTSTRAP_WINDOWS": "A01,A02,A03",  # the windows of the e2e halls
     }
     argv = [sys.executable, "-m", "server.serve", "--port", str(port), "--migrate"]
     argv += ["--database-url", database_url, "--log-level", "warning"]

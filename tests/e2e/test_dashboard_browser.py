@@ -71,18 +71,20 @@ def test_dashboard_shows_the_score_and_follows_new_votes(server: ServerProc) -> 
         page.click("#login button[type=submit]")
         page.fill("#period", "2026Q4")
         page.dispatch_event("#filters", "change")
-        page.wait_for_function("document.querySelector('#score').textContent === '75.00%'")
+        page.wait_for_function("() => document.querySelector('#score').textContent === '75.00%'")
         assert "缺少渠道" in page.inner_text("#basis")
 
         # A new vote arrives: the page refreshes by itself (every 5 s) and shows 3/5.
         _ingest(server, [_record(4, "evaluator", "very_dissatisfied")])
         page.wait_for_function(
-            "document.querySelector('#score').textContent === '60.00%'", timeout=15000
+            "() => document.querySelector('#score').textContent === '60.00%'", timeout=15000
         )
 
         page.click("#lang")
         assert page.inner_text("h1") == "Service hall public satisfaction"
-        page.wait_for_function("document.querySelector('#basis').textContent.includes('missing')")
+        page.wait_for_function(
+            "() => document.querySelector('#basis').textContent.includes('missing')"
+        )
         browser.close()
 
 

@@ -46,6 +46,7 @@ class HallServer:
         env = {
             "HALLRATE_DATA_DIR": str(self.workdir),
             "HALLRATE_BOOTSTRAP_GATEWAY": f"gw-{HALL}:{API_KEY}:{HALL}",
+            "HALLRATE_BOOTSTRAP_WINDOWS": "A01,A02,A03",  # the windows of DEVICES
             "HALLRATE_BOOTSTRAP_ADMIN": "admin:admin-password-1",
         }
         argv = [

@@ -186,8 +186,18 @@ class WireDevice:
                 self.configs.append(m)
             elif k == "resend" and m["b"] == self.boot:
                 self.resend_requests.append(m)
-                have = [self.outbox[s] for s in range(m["from"], m["to"] + 1) if s in self.outbox]
-                lost = [s for s in range(m["from"], m["to"] + 1) if s not in self.outbox]
+                held = sorted(s for s in self.outbox if m["from"] <= s <= m["to"])
+                have = [self.outbox[s] for s in held]
+                # One "gone" from the lowest to the highest asked seq it does not hold, found
+                # without expanding the asked range.
+                lo, hi = m["from"], m["to"]
+                while held and held[0] == lo:
+                    held.pop(0)
+                    lo += 1
+                while held and held[-1] == hi:
+                    held.pop()
+                    hi -= 1
+                lost = [lo, hi] if lo <= hi else []
         if k == "resend" and m["b"] == self.boot and not self.ignore_resend:
             for ev in have:
                 self._send(ev)

@@ -137,10 +137,62 @@ def test_echoed_request_id_wins_over_time() -> None:
     assert run(events, [v])[v.key].ticket == "A012"
 
 
-def test_echoed_request_before_its_finish_arrives() -> None:
+def test_echoed_request_unknown_until_its_finish_arrives_is_no_ticket() -> None:
+    """An unknown request id is a hint the queue log does not confirm: stored, flagged, not
+    counted; the finish with that id arriving later re-attributes the vote."""
+    a = Attributor(DEVICES, Policy())
+    a.add_queue_event(q("login", 0, "A03", staff="1002"))
     v = ev_vote("EV-A03", 130, rq="fin-X", tk="A099", w="A03")
-    r = run([q("login", 0, "A03", staff="1002")], [v])[v.key]
-    assert (r.window, r.ticket, r.staff, r.attribution) == ("A03", "A099", "1002", ATTRIBUTED)
+    a.add_vote(v)
+    r = a.result(v.key)
+    assert (r.window, r.ticket, r.staff, r.attribution, r.flags) == (
+        "A03",
+        None,
+        "1002",
+        NO_TICKET,
+        ("no_ticket",),
+    )
+    assert v.key in a.add_queue_event(q("finish", 100, "A03", tk="A099", id="fin-X"))
+    r = a.result(v.key)
+    assert (r.window, r.ticket, r.attribution, r.counted) == ("A03", "A099", ATTRIBUTED, True)
+
+
+def test_unknown_request_is_not_counted_even_when_no_ticket_counts() -> None:
+    v = ev_vote("EV-A03", 130, rq="made-up", tk="A012", w="A03")
+    r = run(served_a03(), [v], count_no_ticket=True)[v.key]
+    assert r.flags == ("no_ticket",) and r.ticket is None and not r.counted
+
+
+def test_device_window_claim_other_than_binding_is_window_mismatch() -> None:
+    v = ev_vote("EV-A01", 130, rq="fin-A012", tk="A012", w="A03")
+    w = ev_vote("EV-A01", 131, w="NEWWIN")
+    r = run(served_a03(), [v, w])
+    assert r[v.key].window == r[w.key].window == "A01"
+    assert "window_mismatch" in r[v.key].flags and "window_mismatch" in r[w.key].flags
+    assert not r[v.key].counted and not r[w.key].counted
+
+
+def test_known_finish_at_another_window_is_window_mismatch_and_uses_up_nothing() -> None:
+    events = [*served_a03(), q("finish", 110, "A01", tk="A100")]
+    hostile = ev_vote("EV-A01", 120, rq="fin-A012", tk="A012", w="A01")
+    honest = ev_vote("EV-A03", 125, rq="fin-A012", tk="A012", w="A03")
+    r = run(events, [hostile, honest])
+    assert r[hostile.key].window == "A01" and r[hostile.key].flags == ("window_mismatch",)
+    assert r[honest.key].counted and r[honest.key].ticket == "A012"
+    # The hostile vote does not take A100's rating either.
+    later = ev_vote("EV-A01", 126)
+    assert run(events, [hostile, later])[later.key].counted
+
+
+def test_report_3_invented_hints_count_for_no_window() -> None:
+    """Issue #11 report 3: EV-A01 (bound to A01) sends 20 votes with invented rq/tk and
+    "w": "A03", and 5 with "w": "NEWWIN": none counts, all are flagged, all stay at A01."""
+    votes = [ev_vote("EV-A01", 130 + i, rq=f"fake-{i}", tk=f"Z{i:03d}", w="A03") for i in range(20)]
+    votes += [ev_vote("EV-A01", 160 + i, rq=f"odd-{i}", tk=f"Y{i}", w="NEWWIN") for i in range(5)]
+    r = run(served_a03(), votes)
+    assert all(not r[v.key].counted and r[v.key].flags for v in votes)
+    assert {r[v.key].window for v in votes} == {"A01"}
+    assert all("window_mismatch" in r[v.key].flags for v in votes)
 
 
 def test_finish_staff_field_beats_login_state() -> None:
@@ -277,6 +329,8 @@ def hall_day(draw: st.DrawFn) -> tuple[list[QueueEvent], list[Vote]]:
         if draw(st.booleans()):
             dev = draw(st.sampled_from(["EV-A01", "EV-A02", "EV-A03", "EV-Z9"]))
             rq = draw(st.sampled_from([None, None, "e0", "e1", "e5", "nope"]))
+            # Hostile hints too: a window claim without a request, an unknown window.
+            claim = st.sampled_from([*WINDOWS, "NEWWIN"])
             votes.append(
                 Vote(
                     f"{dev}:b:{i}",
@@ -285,8 +339,8 @@ def hall_day(draw: st.DrawFn) -> tuple[list[QueueEvent], list[Vote]]:
                     t,
                     "satisfied",
                     rq=rq,
-                    tk=draw(st.sampled_from(TICKETS)) if rq else None,
-                    w=draw(st.sampled_from(WINDOWS)) if rq else None,
+                    tk=draw(st.sampled_from([*TICKETS, None])),
+                    w=draw(st.one_of(st.none(), claim)),
                     device_flags=tuple(
                         draw(
                             st.sets(st.sampled_from(["misuse", "paused", "no_request"]), max_size=2)

@@ -75,7 +75,13 @@ def test_evaluator_vote_attributed_via_finish_and_acked_end_to_end(
             "config with the logged-in staff",
         )
         r = push_queue(port, [q("e3", "finish", now - 5, w="A03", tk="A012")])
-        assert r.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        assert r.json() == {
+            "accepted": 1,
+            "duplicates": 0,
+            "rejected": [],
+            "rejected_total": 0,
+            "rejected_by_reason": {},
+        }
         req = wait_for(lambda: dev.requests and dev.requests[-1], 20, "rating request")
         assert (req["rq"], req["tk"], req["w"], req["ttl"]) == ("e3", "A012", "A03", 60)
 

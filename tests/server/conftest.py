@@ -59,19 +59,41 @@ class Server:
         return r.json()
 
 
-def make_settings(url: str, data_dir: Path) -> Settings:
+# The windows hall H1 has (entered as an admin would, HALLRATE_BOOTSTRAP_WINDOWS): ingest
+# creates no window under the default policy.
+WINDOWS = "A00,A01,A02,A03,A04,A05,A06,A07,A08,A09"
+
+
+def make_settings(
+    url: str, data_dir: Path, policy_file: Path | None = None, windows: str = WINDOWS
+) -> Settings:
     return Settings(
         database_url=url,
         data_dir=data_dir,
         secret_key="test-secret-not-a-placeholder",  # type: ignore[arg-type]
         bootstrap_admin=":".join(ADMIN),
         bootstrap_gateway=f"gw-h1:{GATEWAY_KEY}:H1",
+        bootstrap_windows=windows,
+        policy_file=None if policy_file is None else str(policy_file),
     )
 
 
 @pytest.fixture
 def server(migrated_url: str, tmp_path: Path) -> Iterator[Server]:
-    settings = make_settings(migrated_url, tmp_path)
+    yield from serve(migrated_url, tmp_path)
+
+
+def auto_create_policy(tmp_path: Path, value: str = "true") -> Path:
+    """A policy file that is the default but for ``[directory] auto_create_windows``."""
+    path = tmp_path / "policy.toml"
+    path.write_text(f"[directory]\nauto_create_windows = {value}\n", encoding="utf-8")
+    return path
+
+
+def serve(
+    url: str, tmp_path: Path, policy_file: Path | None = None, windows: str = WINDOWS
+) -> Iterator[Server]:
+    settings = make_settings(url, tmp_path, policy_file, windows)
     app = create_app(settings)
     with TestClient(app) as client:
         r = client.post("/api/v1/auth/token", json={"username": ADMIN[0], "password": ADMIN[1]})

@@ -41,3 +41,87 @@ def test_env_prefix_and_database_default(tmp_path: Path, monkeypatch: pytest.Mon
 def test_bootstrap_shapes_checked(field: str, value: str) -> None:
     with pytest.raises(ValueError):
         Settings(**{field: value})
+
+
+# ---- production refuses weak set-ups (issue #12, report 5)
+
+STRONG = "kX9vQ2mR7tL4wZ8nB3cF6hJ1pS5dG0yE-Uq_aVxNbTr"  # 43 urlsafe characters, 258 bits
+
+
+def _prod(tmp_path: Path, **values: str) -> Settings:
+    values.setdefault("secret_key", STRONG)
+    return Settings(environment="production", data_dir=tmp_path, **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "CHANGE-ME",
+        "change-me",
+        "ChangeMe",
+        "a",
+        "password",
+        "PASSWORD",
+        "Secret",
+        "change-me-" + STRONG,
+        "x" * 64,
+        "abcdefgh" * 8,
+        "0123456789abcdef" * 3,
+        STRONG[:30],
+    ],
+)
+def test_production_refuses_weak_secrets(tmp_path: Path, secret: str) -> None:
+    with pytest.raises(ValueError, match="HALLRATE_SECRET_KEY") as err:
+        _prod(tmp_path, secret_key=secret).check()
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "secret", [STRONG, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+)
+def test_production_accepts_32_random_bytes(tmp_path: Path, secret: str) -> None:
+    _prod(tmp_path, secret_key=secret).check()
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "change-me",
+        "CHANGE-ME",
+        "password",
+        "Admin",
+        "short-pw1",
+        "admin-password-1",
+        "aaaaaaaaaaaaaaaa",
+    ],
+)
+def test_production_refuses_weak_bootstrap_admin_passwords(tmp_path: Path, password: str) -> None:
+    with pytest.raises(ValueError, match="HALLRATE_BOOTSTRAP_ADMIN password"):
+        _prod(tmp_path, bootstrap_admin=f"admin:{password}").check()
+
+
+@pytest.mark.parametrize("key", ["change-me", "CHANGE-ME", "secret", "gateway-key", "0123abcd"])
+def test_production_refuses_weak_bootstrap_gateway_keys(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="HALLRATE_BOOTSTRAP_GATEWAY API key"):
+        _prod(tmp_path, bootstrap_gateway=f"gw-H1:{key}:H1").check()
+
+
+def test_production_accepts_strong_bootstrap_values(tmp_path: Path) -> None:
+    _prod(
+        tmp_path,
+        bootstrap_admin="admin:Tq8#vR2!pLz6-wK",
+        bootstrap_gateway="gw-H1:hrk_Zp3xQ9vL2mT7wR4nK8bF1cH6:H1",
+    ).check()
+
+
+def test_serve_refuses_production_placeholder_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server import serve
+
+    monkeypatch.setenv("HALLRATE_ENVIRONMENT", "production")
+    monkeypatch.setenv("HALLRATE_SECRET_KEY", "CHANGE-ME")
+    monkeypatch.setenv("HALLRATE_DATA_DIR", str(tmp_path))
+    assert serve.main(["--port", "1"]) == 2
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "HALLRATE_SECRET_KEY is a placeholder" in out

@@ -3,6 +3,10 @@ and a rolled-back batch leaves nothing behind in the cache."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,7 +14,14 @@ from server.db import begin_write
 from server.directory import current_version
 from server.ingest import ingest_evaluations
 from server.models import Evaluation, Hall, Window
-from tests.server.conftest import Server, evaluation
+from server.policy import DirectoryPolicy
+from tests.server.conftest import Server, auto_create_policy, evaluation, serve
+
+
+@pytest.fixture
+def server(migrated_url: str, tmp_path: Path) -> Iterator[Server]:
+    """These tests exercise the cache of created rows: the hall's policy creates windows."""
+    yield from serve(migrated_url, tmp_path, auto_create_policy(tmp_path))
 
 
 def _sessions(server: Server) -> Session:
@@ -72,7 +83,8 @@ def test_rolled_back_batch_leaves_no_ids_in_the_cache(server: Server) -> None:
     server.ingest([evaluation("k0")])  # the cache exists and is warm
     with _sessions(server) as s:
         begin_write(s)
-        ingest_evaluations(s, [evaluation("k1", window="Z9")], "gw-h1", hall="H1")
+        rules = DirectoryPolicy(auto_create_windows=True)
+        ingest_evaluations(s, [evaluation("k1", window="Z9")], "gw-h1", hall="H1", rules=rules)
         s.rollback()  # Z9 was created and then undone
     with _sessions(server) as s:
         # Another window now takes the id the undone Z9 had.

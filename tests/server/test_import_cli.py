@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 
 from server.db import make_engine, make_sessionmaker
 from server.import_cli import main
-from server.models import Evaluation, Hall
+from server.models import Evaluation, Hall, Window
 from tests.server.conftest import Server, evaluation
 
 DATA = Path(__file__).parent / "data"
@@ -44,6 +44,9 @@ def hall_url(migrated_url: str) -> str:
     engine = make_engine(migrated_url)
     with make_sessionmaker(engine)() as s:
         s.execute(insert(Hall), [{"code": "H1", "name": "环翠区政务服务中心"}])
+        hall_id = s.scalars(select(Hall.id)).one()
+        # The windows the data files name: ingest and import create no window by default.
+        s.execute(insert(Window), [{"hall_id": hall_id, "code": c} for c in ("A03", "A04")])
         s.commit()
     engine.dispose()
     return migrated_url

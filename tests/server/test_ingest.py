@@ -133,10 +133,12 @@ def test_flagged_votes_are_stored_not_counted(server: Server) -> None:
     assert body["excluded"]["total"] == 1
 
 
-def test_unknown_windows_staff_devices_are_created(server: Server) -> None:
+def test_unknown_staff_devices_are_created_windows_are_not(server: Server) -> None:
     server.ingest([evaluation("k1", window="Z9", staff="777", device="EV-Z9")])
     r = server.client.get("/api/v1/windows", headers=server.admin)
-    assert [(w["code"], w["auto_created"]) for w in r.json()] == [("Z9", True)]
+    assert "Z9" not in [w["code"] for w in r.json()]  # policy: auto_create_windows = false
+    r = server.client.get("/api/v1/staff", headers=server.admin)
+    assert [(s["number"], s["auto_created"]) for s in r.json()] == [("777", True)]
     r = server.client.get("/api/v1/devices", headers=server.admin)
     assert [(d["code"], d["kind"]) for d in r.json()] == [("EV-Z9", "evaluator")]
 

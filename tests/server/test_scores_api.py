@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from server.ingest import ingest_evaluations
-from tests.server.conftest import Server, evaluation
+from tests.server.conftest import Server, evaluation, serve
 
 
 def _votes(
@@ -78,7 +82,14 @@ def test_year_shows_sum_and_mean_of_quarters(server: Server) -> None:
     assert year["scored_quarters"] == [1, 4] and year["missing_quarters"] == [2, 3]
 
 
-def test_ranking_of_every_window(server: Server) -> None:
+@pytest.fixture
+def three_windows(migrated_url: str, tmp_path: Path) -> Iterator[Server]:
+    """Hall H1 with windows A01, A02 and A03 only: a ranking lists every window of the hall."""
+    yield from serve(migrated_url, tmp_path, windows="A01,A02,A03")
+
+
+def test_ranking_of_every_window(three_windows: Server) -> None:
+    server = three_windows
     server.ingest(
         _votes("a", "evaluator", {"satisfied": 1, "dissatisfied": 1}, window="A01")
         + _votes("b", "evaluator", {"satisfied": 2}, window="A02")
@@ -109,8 +120,14 @@ def test_bad_score_queries_are_4xx(server: Server) -> None:
     assert server.client.get("/api/v1/scores?hall=H1&period=2026").status_code == 401
 
 
-def test_ranking_follows_new_votes(server: Server) -> None:
+@pytest.fixture
+def two_windows(migrated_url: str, tmp_path: Path) -> Iterator[Server]:
+    yield from serve(migrated_url, tmp_path, windows="A01,A02")
+
+
+def test_ranking_follows_new_votes(two_windows: Server) -> None:
     """Scores are memoised by their counts: a ranking must still move when the counts do."""
+    server = two_windows
     server.ingest(_votes("a", "evaluator", {"satisfied": 1}, window="A01"))
     server.ingest(_votes("b", "evaluator", {"satisfied": 1}, window="A02"))
     get = lambda: server.client.get("/api/v1/rankings?period=2026Q4", headers=server.admin)  # noqa: E731

@@ -31,6 +31,7 @@ def _serve_and_use(db_url: str, tmp_path: Path, workers: int) -> None:
         "HALLRATE_DATA_DIR": str(tmp_path),
         "HALLRATE_BOOTSTRAP_ADMIN": "admin:admin-pass",
         "HALLRATE_BOOTSTRAP_GATEWAY": "gw-h1:k-123456:H1",
+        "HALLRATE_BOOTSTRAP_WINDOWS": "A03",  # the window evaluation() names
     }
     argv = [sys.executable, "-m", "server.serve", "--migrate", "--port", str(port)]
     argv += ["--workers", str(workers)]
@@ -88,3 +89,13 @@ def test_serve_refuses_a_database_behind_the_migrations(
     assert main(["--database-url", url]) == 2
     out = capsys.readouterr().out
     assert "revision 0001" in out and "hallrate db upgrade" in out
+
+
+def test_server_help_names_the_command_users_type(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hallrate server --help` (docs/api.md) prints the command as typed, not `hallrate serve`."""
+    from server.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["server", "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: hallrate server ")

@@ -23,19 +23,24 @@ _REPLACED = (
     "log_dest",
     "pid_file",
 )
+# Options of the shipped conf's listener, kept under the test's listener.
+_LISTENER_OPTIONS = ("use_username_as_clientid",)
 
 
 def render_mosquitto_conf(
     port: int, data_dir: Path, password_file: Path | None = None, acl_file: Path | None = None
 ) -> str:
-    """The shipped hallrate.conf with the listener, storage and auth of a test instance."""
-    keep = [
-        line
-        for line in SHIPPED_CONF.read_text().splitlines()
-        if not line.strip().startswith(_REPLACED)
-    ]
+    """The shipped hallrate.conf with the listener, storage and auth of a test instance.
+
+    The shipped conf's listener options follow the test's listener (before any listener they would
+    open a default one on 1883). An anonymous instance (no password file) drops
+    ``use_username_as_clientid``: with it Mosquitto refuses every client that has no username."""
+    lines = SHIPPED_CONF.read_text().splitlines()
+    listener_opts = [line for line in lines if line.strip().startswith(_LISTENER_OPTIONS)]
+    keep = [line for line in lines if not line.strip().startswith(_REPLACED + _LISTENER_OPTIONS)]
     keep += [
         f"listener {port} 127.0.0.1",
+        *(listener_opts if password_file is not None else []),
         f"persistence_location {data_dir}/",
         "log_dest stderr",
     ]
@@ -144,3 +149,15 @@ def _give_to_mosquitto_user(path: Path) -> None:
 
 def mosquitto_available() -> bool:
     return bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
+
+
+def install_for_mosquitto(src: Path, dest_dir: Path) -> Path:
+    """Copy a secret file (0600) where a Mosquitto that dropped to its own user can read it: the
+    test's version of `install -m 0600 -o mosquitto -g mosquitto` (docs/provisioning.md)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / src.name
+    shutil.copyfile(src, dest)
+    dest.chmod(0o600)
+    _give_to_mosquitto_user(dest_dir)
+    _give_to_mosquitto_user(dest)
+    return dest

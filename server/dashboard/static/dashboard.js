@@ -100,41 +100,51 @@ async function signIn(event) {
 
 const pct = (x) => (x && x.percent != null ? `${x.percent}%` : "—");
 
+// Build DOM from data without HTML parsing: every string becomes a text node, so a hall or
+// window name such as `<img onerror=...>` shows as text and never runs.
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else node[key] = value;
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
 function renderGroups(result) {
   const box = $("#groups");
-  box.innerHTML = "";
+  box.replaceChildren();
   for (const g of result.groups) {
     if (g.weight && Number(g.weight.percent) === 0) continue;  // reported channels with no weight
-    const el = document.createElement("div");
-    el.className = `card group${g.has_data ? "" : " missing"}`;
-    el.dataset.group = g.name;
-    const levels = LEVELS.map((lv) => `<li>${levelName(lv)}: ${g.counts[lv] ?? 0}</li>`).join("");
-    el.innerHTML = `<h3>${groupName(g.name)}</h3>
-      <div class="rate">${g.has_data ? pct(g.rate) : t("noData")}</div>
-      <div class="note">${t("satisfied")} ${g.satisfied} / ${t("total")} ${g.total} ·
-        ${t("weight")} ${pct(g.effective_weight)}${g.below_min_sample ? ` · <span class="flag">${t("belowMin")}</span>` : ""}</div>
-      <ul>${levels}</ul>`;
-    box.appendChild(el);
+    const levels = LEVELS.map((lv) => el("li", {}, `${levelName(lv)}: ${g.counts[lv] ?? 0}`));
+    box.append(el("div", { className: `card group${g.has_data ? "" : " missing"}`, dataset: { group: g.name } },
+      el("h3", {}, groupName(g.name)),
+      el("div", { className: "rate" }, g.has_data ? pct(g.rate) : t("noData")),
+      el("div", { className: "note" },
+        `${t("satisfied")} ${g.satisfied} / ${t("total")} ${g.total} · ${t("weight")} ${pct(g.effective_weight)}`,
+        g.below_min_sample ? [" · ", el("span", { className: "flag" }, t("belowMin"))] : null),
+      el("ul", {}, levels)));
   }
   if (result.excluded && result.excluded.total) {
-    const el = document.createElement("div");
-    el.className = "card group";
-    el.innerHTML = `<h3>${t("excluded")}</h3><div class="rate">${result.excluded.total}</div>`;
-    box.appendChild(el);
+    box.append(el("div", { className: "card group" },
+      el("h3", {}, t("excluded")), el("div", { className: "rate" }, result.excluded.total)));
   }
 }
 
 function renderRanking(data) {
   const body = $("#ranking tbody");
-  body.innerHTML = "";
+  body.replaceChildren();
   for (const item of data.items) {
-    const tr = document.createElement("tr");
     const notes = [...item.missing_groups.map((g) => `${t("missing")}${groupName(g)}`),
                    ...item.below_min_sample.map((g) => `${groupName(g)} ${t("belowMin")}`)];
-    tr.innerHTML = `<td>${item.rank ?? "—"}</td><td>${item.code}</td><td>${item.name || ""}</td>
-      <td>${pct(item.score)}</td><td class="num">${item.counted_total}</td>
-      <td class="flag">${notes.join("；")}</td>`;
-    body.appendChild(tr);
+    body.append(el("tr", {},
+      el("td", {}, item.rank ?? "—"), el("td", {}, item.code), el("td", {}, item.name || ""),
+      el("td", {}, pct(item.score)), el("td", { className: "num" }, item.counted_total),
+      el("td", { className: "flag" }, notes.join("；"))));
   }
 }
 
@@ -162,7 +172,7 @@ async function refresh() {
 async function start() {
   const halls = await api("/halls");
   const select = $("#hall");
-  select.innerHTML = halls.map((h) => `<option value="${h.code}">${h.name || h.code} (${h.code})</option>`).join("");
+  select.replaceChildren(...halls.map((h) => el("option", { value: h.code }, `${h.name || h.code} (${h.code})`)));
   if (!$("#period").value) $("#period").value = currentQuarter();
   $("#login").hidden = true;
   $("#board").hidden = false;
