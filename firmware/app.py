@@ -64,7 +64,7 @@ class Device:
         if self._gw_delta is not None:
             return t + self._gw_delta
         src = self.hal.clock()
-        if src is not None and t >= _VALID_AFTER:
+        if src is not None and _VALID_AFTER <= t < 4102444800:  # and before 2100 (wire bound)
             if self.source is None:
                 self.source = src
             return t
@@ -117,6 +117,9 @@ class Device:
 
     def emit(self, make, what, *rest):
         """Queue a sequenced event ``make(device, boot, seq, what, t, up, *rest)`` (wire.vote..)."""
+        if self.seq >= wire.MAX_SEQ:  # a new boot id, never drawn at boot, and seq from 1
+            self.boot += "."
+            self.seq = 0
         self.seq += 1
         seq = self.seq
         msg = make(self.id, self.boot, seq, what, self.now(), self.uptime(), *rest)

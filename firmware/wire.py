@@ -23,8 +23,11 @@ except ImportError:  # CPython (a def here would be one more code object in devi
 PROTOCOL_VERSION = const(1)
 TOPIC_ROOT = "hr/v1"
 MAX_PAYLOAD = const(2048)
-_MAX_SEQ = const(2147483647)
-_MAX_ID_LEN = const(32)
+# The highest per-boot sequence number (the small-int range of 32-bit MicroPython ports): the
+# firmware starts a new boot id before its seq would pass it. MAX_SPAN bounds a gone/resend range.
+MAX_SEQ = const(1073741823)
+MAX_SPAN = const(65536)
+_MAX_OPEN = const(16)  # "[" and "{" characters in a payload: bounds the JSON nesting
 
 # The label tuples are built from lists: the elements of a constant tuple load from .mpy as
 # string objects on the heap, a list display's are interned names (docs/benchmarks.md).
@@ -54,43 +57,33 @@ STATUS_STATES = tuple(["online", "offline"])
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
 SEQUENCED_KINDS = tuple(["vote", "drop", "alarm"])
 
-# Device topic channel -> direction ("u" device -> gateway, "d" gateway -> device), QoS, and
-# "r" when retained. Each channel carries the message kind of its own name.
-CHANNELS = {
-    "vote": "u1",
-    "drop": "u1",
-    "alarm": "u1",
-    "gone": "u1",
-    "status": "u1r",
-    "hb": "u0",
-    "tele": "u0",
-    "cfg": "d1r",
-    "req": "d1",
-    "ack": "d1",
-    "resend": "d1",
-}
+# The device topic channels are the kinds of SCHEMAS but "queue": each channel carries the kind
+# of its own name. Their direction, QoS and retain flag are in wire_gw.CHANNELS.
 QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
 
 # Field specs per kind: "name:type" separated by spaces, required fields before the "|",
-# optional ones after it. Types: s str (<= 256 chars), i int >= 0, p int > 0, z any int,
-# seq 1..2^31-1, b bool, l list, o object, id identifier; the labels L (LEVELS), F (VOTE_FLAGS),
-# A (ALARMS), S (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); ?x x or null; [x a list of x.
-_DEVICE_HEAD = "v:i k:s d:id b:id"
-_QUEUE_HEAD = "v:i k:s"
-_EVENT_HEAD = "s:seq t:?i up:i"  # and of every sequenced kind
+# optional ones after it; every type has a bound (docs/protocol.md, Bounds). Types: i int
+# 0..MAX_SEQ, iN int 0..N, q 1..MAX_SEQ, z int -MAX_SEQ..MAX_SEQ, T time (Unix seconds in
+# 2000..2099), U uptime ms 0..2^40-1, b bool, sN str of at most N chars, cN a code of 1..N chars
+# of A-Z a-z 0-9 - _ . (CN: and ":"), P staff {"id": C32, "name": s64}, M metrics (at most 32
+# keys c32, scalar values); the labels L (LEVELS), F (VOTE_FLAGS), A (ALARMS), S
+# (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); [x a list of at most 100 distinct x,
+# +x the same but not empty; ?x x or null.
+_DEVICE_HEAD = "v:i d:c32 b:c32"
+_EVENT_HEAD = " s:q t:?T up:U"  # and of every sequenced kind
 SCHEMAS = {
-    "vote": "lv:L | rq:?s tk:?s w:?s fl:[F rs:b",
-    "drop": "lv:L slot:i | tk:?s rs:b",
-    "alarm": "a:A | slot:?i rs:b",
-    "gone": "from:seq to:seq",
-    "status": "st:S | dk:K fw:s t:?i",
-    "hb": "t:?i up:i s:i ob:i | heap:?i rssi:?z ovf:i st:s",
-    "tele": "t:?i up:i m:o",
-    "cfg": "rev:i w:?s levels:[L timeout:i | staff:?o paused:b hb:i lang:s t:?i",
-    "req": "rq:s tk:s w:s t:?i ttl:i | staff:?o",
-    "ack": "n:i | x:[p",
-    "resend": "from:seq to:seq",
-    "queue": "id:s ev:Q t:i | w:?s tk:?s staff:?s m:?s to:?s src:s",
+    "vote": "lv:L | rq:?C64 tk:?C32 w:?c16 fl:[F rs:b",
+    "drop": "lv:L slot:i2 | tk:?C32 rs:b",
+    "alarm": "a:A | slot:?i2 rs:b",
+    "gone": "from:q to:q",
+    "status": "st:S | dk:K fw:s32 t:?T",
+    "hb": "t:?T up:U s:i ob:i | heap:?i rssi:?z ovf:i st:s16",
+    "tele": "t:?T up:U m:M",
+    "cfg": "rev:i w:?c16 levels:+L timeout:i | staff:?P paused:b hb:i lang:s8 t:?T",
+    "req": "rq:C64 tk:C32 w:c16 t:?T ttl:i | staff:?P",
+    "ack": "n:i | x:[q",
+    "resend": "from:q to:q",
+    "queue": "id:C64 ev:Q t:T | w:?c16 tk:?C32 staff:?C32 m:?C64 to:?c16 src:s16",
 }
 _LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS)
 
@@ -99,48 +92,73 @@ class WireError(ValueError):
     """Raised for any payload or topic that does not follow the contract."""
 
 
-def _valid_id(x):
-    if not isinstance(x, str) or not 0 < len(x) <= _MAX_ID_LEN:
+def _valid_id(x, n=32, more="-_."):
+    """Is x a code of 1..n characters of A-Z a-z 0-9 and ``more``?"""
+    if not isinstance(x, str) or not 0 < len(x) <= n:
         return False
     for c in x:
-        if not (("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-_."):
+        if not (("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in more):
             return False
     return True
 
 
-def _ok(t, v):
-    """Does ``v`` (not None) have type ``t`` of the field specs?"""
-    if t[0] == "[":
-        if not isinstance(v, list):
-            return False
+def _bad(t, v):
+    """Is ``v`` (not None) not of type ``t`` of the field specs? True, or a number's range
+    as text ("out of range 2000..2099"), or False when it is of that type."""
+    c = t[0]
+    n = t[1:]
+    if c in "[+":
+        if not isinstance(v, list) or len(v) > 100 or len(v) < (c == "+"):
+            return True
         for x in v:
-            if not _ok(t[1:], x):
-                return False
+            if _bad(n, x):
+                return True
+        return len(set(v)) != len(v)
+    j = "LFASKQ".find(c)
+    if j >= 0:
+        return v not in _LABELS[j]
+    if c in "cC":
+        return not _valid_id(v, int(n), "-_.:" if c == "C" else "-_.")
+    if c == "s":
+        return not isinstance(v, str) or len(v) > int(n)
+    if c == "b":
+        return not isinstance(v, bool)
+    if c == "P":  # staff shown on a device: {"id": 工号, "name": ...}
+        return (
+            not isinstance(v, dict)
+            or len(v) != 1 + ("name" in v)
+            or _bad("C32", v.get("id"))
+            or _bad("s64", v.get("name", ""))
+        )
+    if c == "M":  # telemetry metrics: flat, null/bool/integer/short text values
+        if not isinstance(v, dict) or len(v) > 32:
+            return True
+        for k in v:
+            x = v[k]
+            if not _valid_id(k) or (
+                x is not None and _bad("z", x) and _bad("b", x) and _bad("s64", x)
+            ):
+                return True
+        return False
+    # An integer in lo..hi. bool is an int subclass on CPython but not on MicroPython.
+    if not isinstance(v, int) or isinstance(v, bool):
         return True
-    j = "LFASKQ".find(t)
-    if j >= 0 and len(t) == 1:
-        return v in _LABELS[j]
-    # bool is an int subclass on CPython but not on MicroPython: exclude it on both.
-    n = isinstance(v, int) and not isinstance(v, bool)
-    if t == "s":
-        return isinstance(v, str) and len(v) <= 256
-    if t == "i":
-        return n and v >= 0
-    if t == "p":
-        return n and v > 0
-    if t == "z":
-        return n and -_MAX_SEQ <= v <= _MAX_SEQ
-    if t == "seq":
-        return n and 0 < v <= _MAX_SEQ
-    if t == "b":
-        return isinstance(v, bool)
-    if t == "l":
-        return isinstance(v, list)
-    if t == "o":
-        return isinstance(v, dict)
-    if t == "id":
-        return _valid_id(v)
-    raise WireError("unknown type " + t)  # a bug in SCHEMAS
+    lo = 0
+    hi = MAX_SEQ
+    if c == "q":
+        lo = 1
+    elif c == "z":
+        lo = -MAX_SEQ
+    elif c == "T":
+        lo = 946684800  # 2000-01-01T00:00:00Z
+        hi = 4102444799  # 2099-12-31T23:59:59Z
+    elif c == "U":
+        hi = 1099511627775
+    elif n:
+        hi = int(n)
+    if lo <= v <= hi:
+        return False
+    return "out of range " + ("2000..2099" if c == "T" else "%d..%d" % (lo, hi))
 
 
 def validate(msg):
@@ -153,29 +171,33 @@ def validate(msg):
     if msg.get("v") != PROTOCOL_VERSION:
         raise WireError("unsupported protocol version: %r" % (msg.get("v"),))
     # One field list: the head (and an event's), all required, then the kind's own spec.
-    spec = _QUEUE_HEAD if kind == QUEUE_CHANNEL else _DEVICE_HEAD
+    spec = "v:i " if kind == QUEUE_CHANNEL else _DEVICE_HEAD
     if kind in SEQUENCED_KINDS:
-        spec += " " + _EVENT_HEAD
+        spec += _EVENT_HEAD
     required = True
     for f in (spec + " " + SCHEMAS[kind]).split():
         if f == "|":
             required = False
             continue
         name, t = f.split(":")
-        if name not in msg:
-            if required:
-                raise WireError("field %s is missing" % name)
-        elif msg[name] is None:
-            if t[0] != "?":
-                raise WireError("field %s must not be null" % name)
-        elif not _ok(t.lstrip("?"), msg[name]):
-            raise WireError("field %s has a bad value: %r" % (name, msg[name]))
+        v = msg.get(name)
+        if v is None:
+            if (required and name not in msg) or (t[0] != "?" and name in msg):
+                raise WireError("field %s is missing or null" % name)
+            continue
+        e = _bad(t.lstrip("?"), v)
+        if e:
+            if e is True:
+                e = "is not " + t + " (docs/protocol.md, Bounds)"
+            raise WireError("field %s %s: %r" % (name, e, v))
     if kind == "drop":
-        slot = msg["slot"]
-        if slot >= len(BALLOT_SLOTS) or BALLOT_SLOTS[slot] != msg["lv"]:
-            raise WireError("ballot slot %d does not hold %s" % (slot, msg["lv"]))
-    elif (kind == "gone" or kind == "resend") and msg["from"] > msg["to"]:
-        raise WireError("range from %d > to %d" % (msg["from"], msg["to"]))
+        if BALLOT_SLOTS[msg["slot"]] != msg["lv"]:
+            raise WireError("ballot slot %d does not hold %s" % (msg["slot"], msg["lv"]))
+    elif kind == "gone" or kind == "resend":
+        a = msg["from"]
+        b = msg["to"]
+        if a > b or b - a >= MAX_SPAN:
+            raise WireError("range %d..%d is not 1..%d numbers" % (a, b, MAX_SPAN))
     return msg
 
 
@@ -185,8 +207,8 @@ def encode(msg):
     text = json.dumps(msg, separators=(",", ":"))
     # MicroPython's json.dumps returns str like CPython's; some ports hand back bytes.
     data = text if isinstance(text, bytes) else text.encode()
-    if len(data) > MAX_PAYLOAD:
-        raise WireError("payload too large: %d bytes" % len(data))
+    if len(data) > MAX_PAYLOAD or data.count(b"[") + data.count(b"{") > _MAX_OPEN:
+        raise WireError("payload over 2048 bytes or 16 [ and {")
     return data
 
 
@@ -194,10 +216,14 @@ def decode(payload, kind=None):
     """Parse and validate bytes from the wire. Raises WireError and nothing else."""
     if isinstance(payload, str):
         payload = payload.encode()
-    if not isinstance(payload, (bytes, bytearray)) or len(payload) > MAX_PAYLOAD:
-        raise WireError("payload is not bytes of at most %d" % MAX_PAYLOAD)
+    if not isinstance(payload, (bytes, bytearray)):
+        raise WireError("payload is not bytes")
+    # The nesting bound is a count (in strings too), in C, before any parser could recurse.
+    payload = bytes(payload)
+    if len(payload) > MAX_PAYLOAD or payload.count(b"[") + payload.count(b"{") > _MAX_OPEN:
+        raise WireError("payload over 2048 bytes or 16 [ and {")
     try:
-        msg = json.loads(bytes(payload).decode())
+        msg = json.loads(payload.decode())
     except Exception:
         raise WireError("payload is not UTF-8 JSON")
     validate(msg)
@@ -211,7 +237,12 @@ def decode(payload, kind=None):
 
 def device_topic(hall, device, channel):
     """hr/v1/{hall}/dev/{device}/{channel}"""
-    if not _valid_id(hall) or not _valid_id(device) or channel not in CHANNELS:
+    if (
+        not _valid_id(hall)
+        or not _valid_id(device)
+        or channel not in SCHEMAS
+        or channel == QUEUE_CHANNEL
+    ):
         raise WireError("bad device topic: %r %r %r" % (hall, device, channel))
     return TOPIC_ROOT + "/" + hall + "/dev/" + device + "/" + channel
 

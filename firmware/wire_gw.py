@@ -18,6 +18,23 @@ except ImportError:
 
 QUEUE_QOS = 1  # of hr/v1/{hall}/queue (wire.QUEUE_CHANNEL)
 
+# Device topic channel (a kind of wire.SCHEMAS) -> direction ("u" device -> gateway, "d"
+# gateway -> device), QoS, and "r" when retained. Each channel carries the message kind of its
+# own name. Here, not in wire: a device checks a topic against wire.SCHEMAS (heap).
+CHANNELS = {
+    "vote": "u1",
+    "drop": "u1",
+    "alarm": "u1",
+    "gone": "u1",
+    "status": "u1r",
+    "hb": "u0",
+    "tele": "u0",
+    "cfg": "d1r",
+    "req": "d1",
+    "ack": "d1",
+    "resend": "d1",
+}
+
 LEVEL_ZH = {
     "very_satisfied": "非常满意",
     "satisfied": "满意",
@@ -68,7 +85,7 @@ def parse_topic(topic):
             return p[2], None, wire.QUEUE_CHANNEL
         if n == 5 and p[3] == "gw" and p[4] == "status":
             return p[2], None, "gw/status"
-        if n == 6 and p[3] == "dev" and wire._valid_id(p[4]) and p[5] in wire.CHANNELS:
+        if n == 6 and p[3] == "dev" and wire._valid_id(p[4]) and p[5] in CHANNELS:
             return p[2], p[4], p[5]
     raise wire.WireError("not a hallrate v1 topic: %r" % (topic,))
 
@@ -88,8 +105,8 @@ def decode_for_topic(topic, payload):
 
 
 def qos_retain(channel):
-    """(QoS, retain) for a device channel (wire.CHANNELS)."""
-    c = wire.CHANNELS[channel]
+    """(QoS, retain) for a device channel (CHANNELS)."""
+    c = CHANNELS[channel]
     return int(c[1]), c[-1] == "r"
 
 
@@ -97,8 +114,8 @@ def device_subscription(hall, direction="up"):
     """Wildcard filters (topic, QoS) for one direction ("up" or "down") of a hall's devices."""
     d = direction[0]
     out = []
-    for ch in wire.CHANNELS:
-        if wire.CHANNELS[ch][0] == d:
+    for ch in CHANNELS:
+        if CHANNELS[ch][0] == d:
             out.append((wire.TOPIC_ROOT + "/" + hall + "/dev/+/" + ch, qos_retain(ch)[0]))
     return out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from firmware import wire
+from firmware import wire, wire_gw
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:11883"
 DEFAULT_SERVER_URL = "http://127.0.0.1:8470"
@@ -222,7 +222,7 @@ def from_dict(
     )
     fwd = data.get("forward", {})
     gaps = data.get("gaps", {})
-    return GatewayConfig(
+    cfg = GatewayConfig(
         hall=hall,
         broker=broker,
         server=server,
@@ -249,6 +249,27 @@ def from_dict(
         gap_max_attempts=_get(gaps, "max_attempts", int, 3),
         device_offline_s=float(_get(data.get("presence", {}), "offline_s", (int, float), 120.0)),
     )
+    _check_wire_bounds(cfg)
+    return cfg
+
+
+def _check_wire_bounds(cfg: GatewayConfig) -> None:
+    """Everything hall.toml puts into a cfg or req message must pass the wire's bounds
+    (docs/protocol.md, Bounds), or the gateway would fail at its first publish instead of here."""
+    t = 946684800  # any valid time: the bounds of the other fields are what is checked
+    try:
+        for d in cfg.devices.values():
+            levels = cfg.evaluator_levels if d.kind == "evaluator" else wire.BALLOT_SLOTS
+            wire.validate(
+                wire_gw.config(
+                    d.device, 1, d.window, levels, cfg.request_ttl_s, hb=cfg.heartbeat_s, t=t
+                )
+            )
+        for number, name in cfg.staff_names.items():
+            staff = {"id": number, "name": name}
+            wire.validate(wire_gw.rating_request("d", "rq", "tk", "w", t, 1, staff=staff))
+    except wire.WireError as e:
+        raise ConfigError(f"hall.toml: {e}") from None
 
 
 # Example values (hall.example.toml says change-me); compared in lower case.

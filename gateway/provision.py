@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firmware import wire
+from firmware import wire, wire_gw
 from gateway.config import GatewayConfig
 
 PASSWD_FILE = "hallrate.passwd"
@@ -37,8 +37,8 @@ MIN_DISTINCT_CHARS = 8
 RESERVED_DEVICE_IDS = ("gateway", "queue")  # their "<id>@<hall>" is the hall's own account
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes; the passwords are random anyway
 _SALT_BYTES = 12
-_UP = tuple(ch for ch, spec in wire.CHANNELS.items() if spec[0] == "u")
-_DOWN = tuple(ch for ch, spec in wire.CHANNELS.items() if spec[0] == "d")
+_UP = tuple(ch for ch, spec in wire_gw.CHANNELS.items() if spec[0] == "u")
+_DOWN = tuple(ch for ch, spec in wire_gw.CHANNELS.items() if spec[0] == "d")
 
 
 class ProvisionError(ValueError):

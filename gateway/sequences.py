@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from firmware.wire import MAX_SPAN  # seqs asked in one resend request (the wire's bound)
+
 MAX_SELECTIVE = 100  # seqs listed in an ack's "x", so the payload stays far below 2 KiB
-MAX_SPAN = 65536  # seqs asked in one resend request (the wire's bound on from..to)
+
 
 Range = tuple[int, int]  # (first, last), inclusive
 

@@ -167,7 +167,7 @@ def test_malformed_payloads_are_counted_and_do_not_stop_the_gateway(
         b"{}",
         b'{"v":1,"k":"vote"}',
         b"\xff\xfe",
-        json.dumps(wire.vote("EV-A02", "b", 1, "satisfied", 1, 1)).encode(),
+        json.dumps(wire.vote("EV-A02", "b", 1, "satisfied", int(time.time()), 1)).encode(),
     ):
         c.publish(base, payload, qos=1).wait_for_publish(5)
     c.publish(
@@ -185,7 +185,10 @@ def test_malformed_payloads_are_counted_and_do_not_stop_the_gateway(
     assert 'hallrate_gateway_malformed_total{source="mqtt"} 6.0' in text
     r = push_queue(
         gateway.cfg.http_port,
-        [{"id": "y", "ev": "dance", "t": 1}, {"id": "z", "ev": "pause", "t": 1, "w": "A01"}],
+        [
+            {"id": "y", "ev": "dance", "t": int(time.time())},
+            {"id": "z", "ev": "pause", "t": int(time.time()), "w": "A01"},
+        ],
     )
     assert r.status_code == 200
     assert r.json()["accepted"] == 1 and r.json()["rejected"][0]["index"] == 0

@@ -160,6 +160,11 @@ def test_env_overrides_broker_and_server() -> None:
         ({"hall": "H1", "rating": {"levels": ["great"]}}, "unknown level"),
         ({"hall": "H1", "attribution": {"rating_window_s": 0}}, "rating_window_s"),
         ({"hall": "H1", "attribution": {"rating_window_s": "2m"}}, "rating_window_s"),
+        # What hall.toml puts into cfg/req messages must pass the wire bounds at load time.
+        ({"hall": "H1", "devices": {"EV-1": {"kind": "evaluator", "window": "A:03"}}}, "field w"),
+        ({"hall": "H1", "devices": {"EV-1": {"kind": "evaluator", "window": "W" * 17}}}, "field w"),
+        ({"hall": "H1", "staff": {"10 01": "张三"}}, "field staff"),
+        ({"hall": "H1", "staff": {"1001": "张" * 65}}, "field staff"),
     ],
 )
 def test_bad_configs_are_refused(data: dict[str, object], msg: str) -> None:

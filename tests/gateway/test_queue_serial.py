@@ -108,10 +108,21 @@ def test_line_becomes_a_wire_queue_event_with_stable_id_when_numbered() -> None:
     assert a["t"] == 1795399200 and a["ev"] == "finish" and a["w"] == "A03" and a["tk"] == "A012"
     unnumbered = parse_line(format_line("PAUSE", "A03"))
     assert (
-        to_queue_event(unnumbered, "s", 1.0, TZ)["id"]
-        != to_queue_event(unnumbered, "s", 2.0, TZ)["id"]
+        to_queue_event(unnumbered, "s", 1795399201.0, TZ)["id"]
+        != to_queue_event(unnumbered, "s", 1795399202.0, TZ)["id"]
     )
     assert to_queue_event(unnumbered, "s", 1795399200.5, TZ)["t"] == 1795399200
+
+
+def test_a_line_outside_the_wire_bounds_is_a_bad_line_not_a_crash() -> None:
+    """A time before 2000 or a window code longer than 16 passes the line grammar but not the
+    wire bounds (docs/protocol.md, Bounds): the reader answers it as a bad line."""
+    for line in [
+        format_line("FINISH", "A03", "A012", N=7, T="19991231235959"),
+        format_line("FINISH", "W" * 17, "A012", N=8, T="20261123100000"),
+    ]:
+        with pytest.raises(SerialLineError, match="field"):
+            to_queue_event(parse_line(line), "ser-ttyS0", 1795399200.0, TZ)
 
 
 # ---- real ports ------------------------------------------------------------------------------
