@@ -164,7 +164,7 @@ class Hall:
     def start_gateway(self) -> None:
         assert self.gateway is not None
         self.gateway.start()
-        wait_until(self.healthy, 30, what="gateway /health")
+        wait_until(self.healthy, 20, what="gateway /health")
 
     def stop(self) -> None:
         for dev in self.devices.values():
@@ -234,6 +234,18 @@ class Hall:
         for r in rows:
             out.setdefault(r["key"], []).append(dict(r))
         return out
+
+    def gateway_peak_rss_mb(self) -> int:
+        """VmHWM of the running gateway process (0 when it cannot be read)."""
+        try:
+            assert self.gateway is not None
+            status = Path(f"/proc/{self.gateway.pid}/status").read_text()
+        except (AssertionError, OSError):
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
 
     def gateway_log_count(self, needle: str) -> int:
         return self.gateway.log().count(needle) if self.gateway else 0
