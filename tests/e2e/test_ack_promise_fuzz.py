@@ -6,7 +6,7 @@ rules say so; at the end the gateway is terminated and killed and must come back
 
 Processes start once per broker; each example uses fresh device boots and fresh tickets, so
 examples do not interfere. Deterministic: a fixed seed (HALLRATE_FUZZ_SEED to change it),
-HALLRATE_FUZZ_EXAMPLES examples per broker (default 15), no example database, no shrinking
+HALLRATE_FUZZ_EXAMPLES examples per broker (default 30), no example database, no shrinking
 (each example costs seconds of real time). HALLRATE_FUZZ_HOSTILE=0 plays valid messages only
 (the harness's own sanity check); HALLRATE_FUZZ_ONLY=kind,kind restricts the hostile kinds
 (tests/support/ack_fuzz.py HOSTILE). Oracle and messages: tests/support/ack_fuzz.py.
@@ -29,7 +29,7 @@ from tests.support.fuzz_hall import Hall
 pytestmark = [pytest.mark.e2e]
 
 SEED = int(os.environ.get("HALLRATE_FUZZ_SEED", "20261111"))
-EXAMPLES = int(os.environ.get("HALLRATE_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("HALLRATE_FUZZ_EXAMPLES", "30"))
 HOSTILE = os.environ.get("HALLRATE_FUZZ_HOSTILE", "1") != "0"
 ONLY = tuple(k for k in os.environ.get("HALLRATE_FUZZ_ONLY", "").split(",") if k)
 

@@ -109,6 +109,7 @@ class Hall:
             "HALLRATE_DATA_DIR": str(self.tmp / "server"),
             "HALLRATE_BOOTSTRAP_GATEWAY": f"gw-{HALL}:{API_KEY}:{HALL}",
             "HALLRATE_BOOTSTRAP_ADMIN": "admin:admin-password-1",
+            "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(WINDOWS),  # no window is auto-created
         }
         argv = [sys.executable, "-m", "server.serve", "--port", str(self.server_port)]
         argv += ["--migrate", "--log-level", "warning", "--database-url", self.db_url]
