@@ -17,7 +17,7 @@ from gateway import attribution as attr
 from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.metrics import GatewayMetrics
-from gateway.quarantine import DEVICE, QUEUE, Quarantine, error_text, queue_event
+from gateway.quarantine import DEVICE, QUEUE, Quarantine, admissible, error_text, queue_event
 
 log = logging.getLogger("hallrate.gateway")
 
@@ -75,6 +75,7 @@ class Isolation:
         self, key: str, m: dict[str, Any], received_at: float, stage: str
     ) -> attr.Vote | None:
         try:
+            admissible(m)
             v = self._vote(key, m, received_at)
             attr.check_time(v.t)
             return v

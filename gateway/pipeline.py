@@ -524,8 +524,17 @@ class Pipeline(Isolation):
 
     def _publish(self, device: str, channel: str, msg: dict[str, Any]) -> None:
         qos, retain = wire_gw.qos_retain(channel)
+        try:
+            payload = wire.encode(msg)
+        except wire.WireError as e:
+            # Built from journaled data that passed the contract; a message that still breaks it
+            # is logged and skipped, never allowed to stop the attribution of the batch.
+            event(
+                log, "downlink_refused", logging.WARNING, device=device, kind=channel, error=str(e)
+            )
+            return
         self.downlink.publish(
-            wire.device_topic(self.cfg.hall, device, channel), wire.encode(msg), qos, retain
+            wire.device_topic(self.cfg.hall, device, channel), payload, qos, retain
         )
 
     def _publish_ack(self, device: str, boot: str, n: int, x: list[int]) -> None:

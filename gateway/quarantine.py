@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from firmware import wire
 from gateway import attribution as attr
 from gateway.config import GatewayConfig
 from gateway.journal import Journal
@@ -33,8 +34,15 @@ def queue_event(m: Mapping[str, Any]) -> attr.QueueEvent:
     """The attributor's view of a journaled queue event; raises if it cannot take it."""
     if not isinstance(m, Mapping):
         raise attr.PoisonError("queue event is not an object")
+    admissible(m)
     attr.check_time(m.get("t"))
     return attr.QueueEvent.from_wire(m)
+
+
+def admissible(m: Mapping[str, Any]) -> None:
+    """A journaled event must pass today's wire contract (docs/protocol.md, Bounds), whatever
+    wrote it: an older gateway, a hand-edited journal. Raises wire.WireError if not."""
+    wire.validate(dict(m))
 
 
 def queue_order(m: Mapping[str, Any]) -> tuple[int, str]:

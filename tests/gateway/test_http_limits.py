@@ -205,7 +205,7 @@ def test_a_mebibyte_of_bad_events_gives_a_small_answer_and_small_log_lines(
     assert len(answer["rejected"]) == MAX_REJECTED_ITEMS
     assert answer["rejected"][0]["index"] == 0 and answer["rejected"][1]["id"] == "q-0"
     assert sum(answer["rejected_by_reason"].values()) == 12_001
-    assert answer["rejected_by_reason"]["field ev has a bad value"] == 12_000
+    assert answer["rejected_by_reason"]["field ev is not Q (docs/protocol.md, Bounds)"] == 12_000
     lines = [JsonLines().format(rec) for rec in caplog.records]
     assert any('"malformed_queue_events"' in line for line in lines)
     assert max(len(line) for line in lines) < 4 * 1024

@@ -82,7 +82,7 @@ def check_outcome(p: Pipeline) -> None:
         assert bad["level"] == "dissatisfied" and bad["channel"] == "evaluator"
     q = {(r["kind"], r["key"]): r for r in p.journal.quarantined()}
     assert set(q) == {("device", "EV-A03:b1:1"), ("device", "EV-A03:b1:2"), ("queue", "qbad")}
-    assert "outside 2000-01-01..2100-01-01" in q[("queue", "qbad")]["error"]
+    assert "field t out of range 2000..2099" in q[("queue", "qbad")]["error"]
 
 
 def test_recovery_quarantines_poison_written_into_the_journal(
@@ -233,9 +233,11 @@ def test_daily_rebuild_skips_poison_committed_meanwhile(tmp_path: Path) -> None:
     p.close()
 
 
-def test_a_record_the_journal_cannot_store_is_quarantined_alone(tmp_path: Path) -> None:
-    """A finish whose ticket holds a lone surrogate (JSON escapes allow it; UTF-8 does not): the
-    vote matched to it and the ticket cannot be written. Both are quarantined, the rest lands."""
+def test_a_journaled_event_outside_the_contract_is_quarantined_alone(tmp_path: Path) -> None:
+    """A finish whose ticket holds a lone surrogate (JSON escapes allow it; UTF-8 and the wire's
+    ticket alphabet do not) reached the journal without passing today's contract: it is
+    quarantined on admission, so no rating request, record or ticket is built from it; the vote
+    that would have matched it is stored flagged no_ticket, and the rest lands."""
     clock = Clock(NOW)
     p, _ = make(tmp_path, clock)
     p.recover()
@@ -258,9 +260,42 @@ def test_a_record_the_journal_cannot_store_is_quarantined_alone(tmp_path: Path) 
     )
     rec = records(p)
     assert rec["EV-A03:b1:1"]["ticket"] == "A012" and rec["EV-A03:b1:1"]["flags"] == []
-    assert rec["EV-A02:b1:1"]["flags"] == ["invalid"] and rec["EV-A02:b1:1"]["window"] == "A02"
-    q = {(r["kind"], r["stage"]) for r in p.journal.quarantined()}
-    assert q == {("device", "record"), ("ticket", "record")}
+    assert rec["EV-A02:b1:1"]["flags"] == ["no_ticket"] and rec["EV-A02:b1:1"]["window"] == "A02"
+    q = {(r["kind"], r["key"], r["stage"]) for r in p.journal.quarantined()}
+    assert q == {("queue", "q2", "attribute")}
     tickets = [k for (k,) in p.journal.db.execute("SELECT key FROM tickets")]
     assert tickets == ["H1:2026-11-23:A012"]
+    p.close()
+
+
+def test_a_record_that_cannot_be_built_is_quarantined_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record stage: building one vote's record raises (here: forced). That vote is
+    quarantined at stage "record" and forwarded flagged invalid; the other vote of the batch
+    gets its normal record."""
+    clock = Clock(NOW)
+    p, _ = make(tmp_path, clock)
+    p.recover()
+    real = Pipeline._record_body
+
+    def failing(self: Pipeline, key: str) -> Any:
+        if key == "EV-A02:b1:1":
+            raise ValueError("cannot build this record")
+        return real(self, key)
+
+    monkeypatch.setattr(Pipeline, "_record_body", failing)
+    p.process(
+        [
+            qev("q1", "finish", NOW - 20, NOW, window="A03", ticket="A012"),
+            qev("q2", "finish", NOW - 10, NOW, window="A02", ticket="B1"),
+            vote("EV-A03", 1, NOW),
+            vote("EV-A02", 1, NOW),
+        ]
+    )
+    rec = records(p)
+    assert rec["EV-A03:b1:1"]["ticket"] == "A012" and rec["EV-A03:b1:1"]["flags"] == []
+    assert rec["EV-A02:b1:1"]["flags"] == ["invalid"] and rec["EV-A02:b1:1"]["window"] == "A02"
+    q = {(r["kind"], r["key"], r["stage"]) for r in p.journal.quarantined()}
+    assert q == {("device", "EV-A02:b1:1", "record")}
     p.close()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import serial
 
+from firmware import wire
 from gateway.journal import Journal
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import NullDownlink, Pipeline
@@ -121,7 +122,7 @@ def test_a_line_outside_the_wire_bounds_is_a_bad_line_not_a_crash() -> None:
         format_line("FINISH", "A03", "A012", N=7, T="19991231235959"),
         format_line("FINISH", "W" * 17, "A012", N=8, T="20261123100000"),
     ]:
-        with pytest.raises(SerialLineError, match="field"):
+        with pytest.raises(wire.WireError, match="field"):  # the reader answers it $NAK
             to_queue_event(parse_line(line), "ser-ttyS0", 1795399200.0, TZ)
 
 
