@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ class Client:
         self.answer.messages += 1
         return {"type": "http.request", "body": chunk, "more_body": self.pending is not None}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start":
             self.answer.status = message["status"]
             self.answer.headers = {k.decode(): v.decode() for k, v in message["headers"]}
@@ -215,7 +215,7 @@ def test_deeply_nested_json_login_is_400(
 
 
 def test_deep_json_is_400_on_every_json_route(app: FastAPI) -> None:
-    deep = {"name": "x"}
+    deep: dict[str, Any] = {"name": "x"}
     for _ in range(40):
         deep = {"a": deep}
     gw = {"authorization": f"Bearer {GATEWAY_KEY}"}
