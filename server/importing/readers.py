@@ -70,7 +70,7 @@ def _csv_rows(lines: Iterator[str], limits: ReadLimits) -> Iterator[tuple[int, l
     delimiter = _sniff_delimiter(first.rstrip("\r\n"))
     old = csv.field_size_limit(limits.max_field)
     try:
-        reader = csv.reader(itertools.chain([first], lines), delimiter=delimiter)
+        reader = csv.reader(_no_nul(itertools.chain([first], lines)), delimiter=delimiter)
         start = 1
         for n in itertools.count(1):
             try:
@@ -85,6 +85,14 @@ def _csv_rows(lines: Iterator[str], limits: ReadLimits) -> Iterator[tuple[int, l
             start = reader.line_num + 1
     finally:
         csv.field_size_limit(old)
+
+
+def _no_nul(lines: Iterable[str]) -> Iterator[str]:
+    """A text file has no NUL characters; one that does is binary, whatever it decodes as."""
+    for n, line in enumerate(lines, start=1):
+        if "\x00" in line:
+            raise FileProblem(f"line {n}: the file contains NUL bytes; is it really a CSV?")
+        yield line
 
 
 def _csv_problem(exc: csv.Error, line: int, limits: ReadLimits) -> FileProblem:
@@ -194,7 +202,7 @@ def read_table(
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise FileProblem(f"cannot read {p}: {exc.strerror or exc}") from None
+        raise FileProblem(f"cannot read file {p}: {exc.strerror or exc}") from None
     if not p.is_file():
         raise FileProblem(f"{p} is not a file")
     if size > limits.max_bytes:
@@ -204,4 +212,4 @@ def read_table(
     try:
         return stream_csv(p, limits)
     except OSError as exc:
-        raise FileProblem(f"cannot read {p}: {exc.strerror or exc}") from None
+        raise FileProblem(f"cannot read file {p}: {exc.strerror or exc}") from None
