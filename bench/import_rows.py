@@ -61,9 +61,9 @@ def run_import(csv_path: Path, url: str) -> tuple[float, float]:
     """Seconds and the child's peak RSS in MB."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
+    argv = [str(csv_path), "--channel", "sms", "--hall", "H1", "--database-url", url]
     subprocess.run(
-        [sys.executable, "-m", "server.import_cli", str(csv_path), "--channel", "sms"]
-        + ["--hall", "H1", "--database-url", url],
+        [sys.executable, "-m", "server.import_cli", *argv],
         check=True,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

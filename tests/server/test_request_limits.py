@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi import FastAPI
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.api import auth, ingest, scores
 from server.app import create_app
@@ -283,3 +285,25 @@ def test_scores_beyond_their_slots_are_503_with_retry_after(
     assert "busy" in second.json()["detail"]
     assert first.status == 200, first.body
     assert third.status == 200, third.body
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+_text = st.text(alphabet='[]{}"\\ ab\n', max_size=6)
+_json = st.recursive(
+    st.none() | st.integers(-(2**63), 2**63 - 1) | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(_json)
+def test_json_depth_matches_the_parsed_structure(value: Any) -> None:
+    """Strings full of brackets, quotes and backslashes never change the measured depth."""
+    assert json_depth(orjson.dumps(value)) == _depth(value)
