@@ -20,6 +20,7 @@ from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
 from server.headers import SecurityHeaders
+from server.limits import RequestLimits
 from server.login_guard import HashPool, LoginThrottle
 from server.migrate import schema_behind
 from server.policy import load_policy
@@ -49,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLimits, limits=settings.limits)
+    app.add_middleware(SecurityHeaders)  # outermost: also on the limits' own answers
     app.state.settings = settings
     app.state.policy = policy
     app.state.engine = engine

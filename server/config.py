@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.limits import Limits
 from server.production import GATEWAY_KEY_BITS, is_placeholder, password_problem, secret_problem
 
 SECRET_FILE_NAME = "secret_key"
@@ -45,6 +46,15 @@ class Settings(BaseSettings):
     password_hash_queue: int = 32
     # /docs and /openapi.json: on by default in dev, off by default in production.
     api_docs: bool | None = None
+    # Request limits (docs/api.md, Limits): body bytes per request (ingest / every other
+    # route), JSON nesting, and expensive requests at once per class (0: no limit) with the
+    # seconds one may wait for a slot before a 503.
+    max_body_bytes: int = 16 * 1024
+    max_ingest_body_bytes: int = 8 * 1024 * 1024
+    max_json_depth: int = 32
+    max_concurrent_ingest: int = 4
+    max_concurrent_scores: int = 4
+    busy_wait_seconds: float = 10.0
 
     @field_validator("bootstrap_admin")
     @classmethod
@@ -81,6 +91,17 @@ class Settings(BaseSettings):
         """The codes of HALLRATE_BOOTSTRAP_WINDOWS, in order, without repeats."""
         codes = [c.strip() for c in self.bootstrap_windows.split(",") if c.strip()]
         return list(dict.fromkeys(codes))
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            body_bytes=self.max_body_bytes,
+            ingest_body_bytes=self.max_ingest_body_bytes,
+            json_depth=self.max_json_depth,
+            concurrent_ingest=self.max_concurrent_ingest,
+            concurrent_scores=self.max_concurrent_scores,
+            busy_wait_s=self.busy_wait_seconds,
+        )
 
     @property
     def docs_enabled(self) -> bool:

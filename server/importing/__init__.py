@@ -7,6 +7,8 @@ GB18030 / UTF-16, or XLSX) into ingest records; every bad row gets its line numb
 
 from server.importing.headers import FIELD_ALIASES, field_for_header
 from server.importing.readers import (
+    FileProblem,
+    ReadLimits,
     Table,
     decode_csv_bytes,
     read_csv_bytes,
@@ -18,10 +20,12 @@ from server.importing.rows import (
     HEADER_SEARCH_ROWS,
     IMPORT_CHANNELS,
     MAX_ID_LEN,
-    FileProblem,
+    MAX_LISTED,
     ImportChannel,
     ImportParse,
+    ReasonSummary,
     RowProblem,
+    iter_records,
     parse_table,
 )
 from server.importing.values import (
@@ -46,15 +50,19 @@ __all__ = [
     "INVALID_CALL_WORDS",
     "LEVEL_WORDS",
     "MAX_ID_LEN",
+    "MAX_LISTED",
     "NO_REPLY_WORDS",
     "VALID_CALL_WORDS",
     "FileProblem",
     "ImportChannel",
     "ImportParse",
+    "ReadLimits",
+    "ReasonSummary",
     "RowProblem",
     "Table",
     "decode_csv_bytes",
     "field_for_header",
+    "iter_records",
     "mask_phone",
     "parse_level_word",
     "parse_table",

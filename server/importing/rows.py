@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from server.codes import HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.importing.headers import field_for_header
-from server.importing.readers import Table
+from server.importing.readers import FileProblem, Table
 from server.importing.values import (
     CHANNEL_WORDS,
     GBT39046_CODES,
@@ -55,20 +56,64 @@ class ImportParse:
     ignored_columns: list[str] = field(default_factory=list)
     header_line: int | None = None
     encoding: str | None = None
+    # Counts over the whole file; ``records``, ``bad`` and ``skipped`` keep at most
+    # ``MAX_LISTED`` entries each when the parse streams (keep_records=False).
+    n_records: int = 0
+    levels: dict[str, int] = field(default_factory=lambda: {lv: 0 for lv in LEVELS})
+    bad_count: int = 0
+    skipped_count: int = 0
+    bad_reasons: ReasonSummary = field(default_factory=lambda: ReasonSummary())
+    skipped_reasons: ReasonSummary = field(default_factory=lambda: ReasonSummary())
 
     @property
     def ok(self) -> bool:
-        return not self.bad
+        return not self.bad_count
 
     def level_counts(self) -> dict[str, int]:
-        out = {lv: 0 for lv in LEVELS}
-        for r in self.records:
-            out[r["level"]] += 1
-        return out
+        return dict(self.levels)
+
+    def add_bad(self, problem: RowProblem, keep_all: bool) -> None:
+        self.bad_count += 1
+        self.bad_reasons.add(problem)
+        if keep_all or len(self.bad) < MAX_LISTED:
+            self.bad.append(problem)
+
+    def add_skipped(self, problem: RowProblem, keep_all: bool) -> None:
+        self.skipped_count += 1
+        self.skipped_reasons.add(problem)
+        if keep_all or len(self.skipped) < MAX_LISTED:
+            self.skipped.append(problem)
 
 
-class FileProblem(ValueError):
-    """The file as a whole cannot be read (no header, no level column, unreadable)."""
+MAX_LISTED = 1000  # rows listed one by one in a summary
+MAX_REASONS = 50  # distinct reasons summarised; the others are counted together
+LINES_SHOWN = 3  # lines shown per reason
+
+
+@dataclass
+class ReasonGroup:
+    reason: str
+    count: int
+    lines: list[int]  # the first LINES_SHOWN
+
+
+class ReasonSummary:
+    """Rows grouped by their reason, in order of first appearance, with bounded memory."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, ReasonGroup] = {}
+        self.other = 0  # rows whose reason came after MAX_REASONS distinct ones
+
+    def add(self, problem: RowProblem) -> None:
+        group = self.groups.get(problem.reason)
+        if group is None:
+            if len(self.groups) >= MAX_REASONS:
+                self.other += 1
+                return
+            group = self.groups[problem.reason] = ReasonGroup(problem.reason, 0, [])
+        group.count += 1
+        if len(group.lines) < LINES_SHOWN:
+            group.lines.append(problem.line)
 
 
 def _find_header(rows: Sequence[tuple[int, list[Any]]]) -> tuple[int, dict[int, str]]:
@@ -199,26 +244,54 @@ def parse_table(
     counts identical rows within the file — so re-importing (even a re-export in another
     encoding or date format) adds nothing, and two identical ratings in one file both count.
     """
+    result = ImportParse(channel=channel, hall=hall, encoding=table.encoding)
+    for record, line in iter_records(
+        table, channel=channel, hall=hall, policy=policy, source=source, now=now, into=result
+    ):
+        result.records.append(record)
+        result.record_lines.append(line)
+    return result
+
+
+def iter_records(
+    table: Table,
+    *,
+    channel: str,
+    hall: str,
+    policy: Policy | None = None,
+    source: str = "import",
+    now: datetime | None = None,
+    into: ImportParse,
+    keep_all: bool = True,
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """The records of a sheet with their file lines, one at a time, as ``parse_table`` makes
+    them; the header, counts and bad and skipped rows go into ``into``. Unless ``keep_all``,
+    at most ``MAX_LISTED`` bad and skipped rows are listed there (all are counted and
+    summarised by reason), so memory does not grow with them."""
     if channel not in IMPORT_CHANNELS:
         raise FileProblem(f"channel must be sms or phone, not {channel!r}")
     if HALL.problem(hall or ""):
         raise FileProblem(HALL.problem(hall or "", "hall code") or "")
     policy = policy or Policy.default()
-    result = ImportParse(channel=channel, hall=hall, encoding=table.encoding)
-    rows = [(line, cells) for line, cells in table.rows if any(cell_text(c) for c in cells)]
-    if not rows:
+    result = into
+    rows = ((line, cells) for line, cells in table.rows if any(cell_text(c) for c in cells))
+    head = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
+    if not head:
         raise FileProblem("the file has no rows")
-    header_idx, mapping = _find_header(rows)
-    header_line, header = rows[header_idx]
+    header_idx, mapping = _find_header(head)
+    header_line, header = head[header_idx]
     _check_mapping(header, mapping)
     result.header_line = header_line
     result.columns = {str(header[i]): f for i, f in mapping.items()}
     result.ignored_columns = [
         str(h) for i, h in enumerate(header) if i not in mapping and cell_text(h)
     ]
-    seen_keys: dict[str, tuple[int, dict[str, Any]]] = {}
-    occurrences: dict[str, int] = {}
-    for line, cells in rows[header_idx + 1 :]:
+    # Natural keys seen: file line and a fingerprint of the record (not the record itself).
+    seen_keys: dict[str, tuple[int, bytes]] = {}
+    occurrences: dict[int, int] = {}
+    bad: Callable[[RowProblem], None] = lambda p: result.add_bad(p, keep_all)  # noqa: E731
+    skipped: Callable[[RowProblem], None] = lambda p: result.add_skipped(p, keep_all)  # noqa: E731
+    for line, cells in itertools.chain(head[header_idx + 1 :], rows):
         raw = {f: cells[i] if i < len(cells) else None for i, f in mapping.items()}
         get = {f: cell_text(v) for f, v in raw.items()}
         try:
@@ -226,33 +299,32 @@ def parse_table(
             if now is not None and record["_instant"] > now + FUTURE_SLACK:
                 raise ValueError(f"time {record['occurred_at']} is in the future")
         except _Skip as skip:
-            result.skipped.append(RowProblem(line, str(skip)))
+            skipped(RowProblem(line, str(skip)))
             continue
         except ValueError as exc:
-            result.bad.append(RowProblem(line, str(exc)))
+            bad(RowProblem(line, str(exc)))
             continue
         del record["_instant"]
         natural = record.pop("_natural")
         digest = record.pop("_hash")
         if natural is not None:
             key = f"{channel}:{hall}:id:{natural}"
+            fingerprint = hashlib.blake2b(repr(record).encode(), digest_size=16).digest()
             if key in seen_keys:
                 first_line, first = seen_keys[key]
-                if first == record:
-                    result.skipped.append(RowProblem(line, f"same record as line {first_line}"))
+                if first == fingerprint:
+                    skipped(RowProblem(line, f"same record as line {first_line}"))
                 else:
-                    result.bad.append(
-                        RowProblem(line, f"id {natural!r} already used on line {first_line}")
-                    )
+                    bad(RowProblem(line, f"id {natural!r} already used on line {first_line}"))
                 continue
+            seen_keys[key] = (line, fingerprint)
         else:
-            occurrences[digest] = occurrences.get(digest, 0) + 1
-            key = f"{channel}:{hall}:h:{digest}:{occurrences[digest]}"
-        seen_keys[key] = (line, dict(record))
+            n = occurrences[int(digest, 16)] = occurrences.get(int(digest, 16), 0) + 1
+            key = f"{channel}:{hall}:h:{digest}:{n}"
         record["key"] = key
-        result.records.append(_ordered(record))
-        result.record_lines.append(line)
-    return result
+        result.n_records += 1
+        result.levels[record["level"]] += 1
+        yield _ordered(record), line
 
 
 class _Skip(Exception):

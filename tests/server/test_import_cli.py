@@ -83,7 +83,14 @@ def test_reimport_adds_nothing(hall_url: str, tmp_path: Path) -> None:
     rc, out = run(str(DATA / "sms_replies_zh.csv"), *args)
     assert rc == 0, out
     first = json.loads(out)
-    assert first["stored"] == {"accepted": 7, "updated": 0, "duplicates": 0, "rejected": 0}
+    assert first["stored"] == {
+        "accepted": 7,
+        "updated": 0,
+        "duplicates": 0,
+        "rejected": 0,
+        "committed": 7,
+        "transactions": 1,
+    }
     # the same results exported again by the platform: GBK, another name, other date format
     text = (
         (DATA / "sms_replies_zh.csv")
@@ -99,6 +106,8 @@ def test_reimport_adds_nothing(hall_url: str, tmp_path: Path) -> None:
         "updated": 0,
         "duplicates": 7,
         "rejected": 0,
+        "committed": 7,
+        "transactions": 1,
     }
     assert n_evaluations(hall_url) == 7
 
