@@ -105,7 +105,7 @@ def store(
     stored flagged unknown_window) and the rejected rows with file lines."""
     from server.config import Settings
     from server.db import begin_write, make_engine, make_sessionmaker
-    from server.ingest import ingest_evaluations
+    from server.ingest import Submitter, ingest_evaluations
 
     url = database_url or Settings().resolved_database_url
     engine = make_engine(url)
@@ -121,7 +121,7 @@ def store(
                 result = ingest_evaluations(
                     session,
                     chunk,
-                    chunk[0]["source"],
+                    Submitter.importer(chunk[0]["source"]),  # sms and phone only
                     hall=parsed.hall,
                     tz=policy.timezone,
                     rules=policy.directory,
