@@ -44,7 +44,8 @@ class EvaluationOut(BaseModel):
     review_reason: str | None
     reviewed_by: str | None
     reviewed_at: datetime | None
-    source: str
+    source: str = Field(description="set by the server: gateway:<code> or import:<file>")
+    gateway_id: int | None = Field(description="the gateway whose key submitted it")
 
 
 class EvaluationPage(BaseModel):
@@ -110,6 +111,7 @@ def _out(row: Any) -> EvaluationOut:
         reviewed_by=ev.reviewed_by,
         reviewed_at=ev.reviewed_at,
         source=ev.source,
+        gateway_id=ev.gateway_id,
     )
 
 
