@@ -188,7 +188,7 @@ def store(
     with file lines."""
     from server.config import Settings
     from server.db import begin_write, make_engine, make_sessionmaker
-    from server.ingest import ingest_evaluations
+    from server.ingest import Submitter, ingest_evaluations
 
     url = database_url or Settings().resolved_database_url
     engine = make_engine(url)
@@ -210,7 +210,7 @@ def store(
                 result = ingest_evaluations(
                     session,
                     batch,
-                    batch[0]["source"],
+                    Submitter.importer(batch[0]["source"]),  # sms and phone only
                     hall=hall,
                     tz=policy.timezone,
                     rules=policy.directory,

@@ -1,10 +1,12 @@
-"""Flag, exclude or un-flag a stored evaluation (申诉复核); the row stays, aggregates move."""
+"""Flag, exclude or un-flag a stored evaluation (申诉复核); the row stays, aggregates move, and
+every review is kept in the append-only history (server/history.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from server.aggregates import Deltas
+from server.history import add_changes, review_change
 from server.models import Evaluation
 from server.models.base import utcnow
 
@@ -19,6 +21,8 @@ def _snapshot(ev: Evaluation) -> dict[str, object]:
         "channel": ev.channel,
         "level": ev.level,
         "counted": ev.counted,
+        "flags": ev.flags,
+        "excluded": ev.excluded,
     }
 
 
@@ -30,17 +34,29 @@ def review(
     by: str,
     excluded: bool | None = None,
     flags: list[str] | None = None,
+    user_id: int | None = None,
 ) -> None:
-    """Set the exclusion and/or replace the flags, recording who and why. The caller commits."""
+    """Set the exclusion and/or replace the flags, recording who and why (on the row and in
+    the history). The caller commits.
+
+    Once reviewed, the flags and exclusion are the reviewer's: later gateway revisions keep
+    them (server/ingest/evaluations.py)."""
     before = _snapshot(ev)
     if excluded is not None:
         ev.excluded = excluded
     if flags is not None:
         ev.flags = ",".join(sorted(set(flags)))
     ev.counted = not ev.flags and not ev.excluded
+    now = utcnow()
     ev.review_reason = reason
     ev.reviewed_by = by
-    ev.reviewed_at = ev.updated_at = utcnow()
+    ev.reviewed_at = ev.updated_at = now
+    after = _snapshot(ev)
     deltas = Deltas()
-    deltas.move(before, _snapshot(ev))
+    deltas.move(before, after)
     deltas.apply(session)
+    session.flush()
+    add_changes(
+        session,
+        [review_change(ev.id, before, after, reason=reason, by=by, user_id=user_id, at=now)],
+    )

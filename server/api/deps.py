@@ -118,19 +118,20 @@ CityAdmin = Annotated[Caller, Depends(city_admin)]
 class GatewayCaller:
     code: str
     hall_code: str
+    id: int | None = None
 
 
 def current_gateway(session: SessionDep, creds: Credentials) -> GatewayCaller:
     if creds is None:
         raise _unauthorized("missing gateway API key (Authorization: Bearer <key>)")
     row = session.execute(
-        select(Gateway.code, Hall.code)
+        select(Gateway.code, Hall.code, Gateway.id)
         .join(Hall, Hall.id == Gateway.hall_id)
         .where(Gateway.key_hash == hash_api_key(creds.credentials), Gateway.active.is_(True))
     ).first()
     if row is None:
         raise _unauthorized("unknown or disabled gateway API key")
-    return GatewayCaller(row[0], row[1])
+    return GatewayCaller(row[0], row[1], row[2])
 
 
 GatewayDep = Annotated[GatewayCaller, Depends(current_gateway)]

@@ -1,4 +1,5 @@
-"""GET /api/v1/evaluations (filters, cursor pagination) and PATCH to flag / exclude / un-flag."""
+"""GET /api/v1/evaluations (filters, cursor pagination), PATCH to flag / exclude / un-flag, and
+GET /api/v1/evaluations/{id}/history (every review and revision, oldest first)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, SessionDep, Writer
 from server.api.scope import resolve_scope
 from server.db import begin_write
-from server.models import Device, Evaluation, Hall, Staff, Window
+from server.models import Device, Evaluation, EvaluationChange, Hall, Staff, Window
 from server.models.evaluations import CHANNELS, LEVELS
 from server.review import review
 
@@ -43,7 +44,8 @@ class EvaluationOut(BaseModel):
     review_reason: str | None
     reviewed_by: str | None
     reviewed_at: datetime | None
-    source: str
+    source: str = Field(description="set by the server: gateway:<code> or import:<file>")
+    gateway_id: int | None = Field(description="the gateway whose key submitted it")
 
 
 class EvaluationPage(BaseModel):
@@ -57,6 +59,19 @@ class Review(BaseModel):
     )
     excluded: bool | None = Field(default=None, description="exclude from counting, or restore")
     flags: list[Flag] | None = Field(default=None, max_length=8, description="replace the flags")
+
+
+class ChangeOut(BaseModel):
+    id: int
+    at: datetime
+    action: str = Field(description="review (an admin) or revision (a higher rev)")
+    actor_kind: str = Field(description="user, gateway, import or service")
+    actor: str = Field(description="username, or the gateway's / import's source")
+    user_id: int | None
+    gateway_id: int | None
+    reason: str | None
+    before: dict[str, Any] = Field(description="the changed fields before")
+    after: dict[str, Any] = Field(description="the same fields after")
 
 
 _W, _S, _D = aliased(Window), aliased(Staff), aliased(Device)
@@ -96,6 +111,7 @@ def _out(row: Any) -> EvaluationOut:
         reviewed_by=ev.reviewed_by,
         reviewed_at=ev.reviewed_at,
         source=ev.source,
+        gateway_id=ev.gateway_id,
     )
 
 
@@ -167,6 +183,36 @@ def get_evaluation(
     return _out(_load(session, caller, evaluation_id))
 
 
+@router.get("/{evaluation_id}/history", response_model=list[ChangeOut])
+def evaluation_history(
+    session: SessionDep, caller: CurrentUser, evaluation_id: BigItemId
+) -> list[ChangeOut]:
+    """Every review and attribution revision of the evaluation, oldest first (append-only)."""
+    _load(session, caller, evaluation_id)
+    changes = session.scalars(
+        select(EvaluationChange)
+        .where(EvaluationChange.evaluation_id == evaluation_id)
+        .order_by(EvaluationChange.id)
+    )
+    return [ChangeOut.model_validate(c, from_attributes=True) for c in changes]
+
+
+def check_review_role(caller: Any, ev: Evaluation, body: Review) -> None:
+    """Only a city admin may make a vote count again: remove a flag (``misuse`` etc.) or restore
+    an excluded evaluation. Hall admins may add flags and exclude."""
+    if caller.role == "city_admin":
+        return
+    removed = (
+        set() if body.flags is None else set(filter(None, ev.flags.split(","))) - set(body.flags)
+    )
+    if removed:
+        raise HTTPException(
+            403, f"only a city admin may remove flags ({', '.join(sorted(removed))})"
+        )
+    if body.excluded is False and ev.excluded:
+        raise HTTPException(403, "only a city admin may restore an excluded evaluation")
+
+
 @router.patch("/{evaluation_id}", response_model=EvaluationOut)
 def review_evaluation(
     session: SessionDep, caller: Writer, evaluation_id: BigItemId, body: Review
@@ -174,16 +220,21 @@ def review_evaluation(
     """Exclude / restore, or replace the flags, with a reason. Rows are never deleted."""
     if body.excluded is None and body.flags is None:
         raise HTTPException(422, "give excluded and/or flags")
+    reason = body.reason.strip()
+    if not reason:
+        raise HTTPException(422, "reason must not be blank")
     begin_write(session)
     row = _load(session, caller, evaluation_id)
     caller.check_write(row[0].hall_id)
+    check_review_role(caller, row[0], body)
     review(
         session,
         row[0],
-        reason=body.reason,
+        reason=reason,
         by=caller.username,
         excluded=body.excluded,
         flags=body.flags,
+        user_id=caller.user_id,
     )
     session.commit()
     return _out(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter
@@ -15,6 +16,7 @@ from server.db import begin_write
 from server.ingest import (
     MAX_BATCH,
     IngestResult,
+    Submitter,
     check_evaluations,
     check_tickets,
     store_evaluations,
@@ -72,11 +74,15 @@ def _store(
 def evaluations(
     batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep
 ) -> dict[str, Any]:
-    checked, result = check_evaluations(batch.records, gw.code, hall=gw.hall_code)
+    # Channel authority: a gateway key submits device channels only; the server sets source.
+    submitter = Submitter.gateway(gw.id, gw.code)
+    checked, result = check_evaluations(batch.records, submitter, hall=gw.hall_code)
     return _store(session, store_evaluations, checked, result, policy).to_dict()
 
 
 @router.post("/tickets", response_model=IngestOut)
 def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
-    checked, result = check_tickets(batch.records, gw.code, hall=gw.hall_code)
+    source = Submitter.gateway(gw.id, gw.code).source
+    checked, result = check_tickets(batch.records, source, hall=gw.hall_code)
+    checked = [(i, replace(t, source=source)) for i, t in checked]  # never the client's
     return _store(session, store_tickets, checked, result, policy).to_dict()

@@ -8,6 +8,7 @@ evaluation rows' SQL helpers.
 """
 
 from server.ingest.evaluations import ingest_evaluations, store_evaluations
+from server.ingest.principals import DEVICE_CHANNELS, IMPORT_CHANNELS, Submitter
 from server.ingest.records import (
     MAX_BATCH,
     MAX_FLAGS,
@@ -25,12 +26,15 @@ from server.ingest.records import (
 from server.ingest.tickets import ingest_tickets, store_tickets
 
 __all__ = [
+    "DEVICE_CHANNELS",
+    "IMPORT_CHANNELS",
     "MAX_BATCH",
     "MAX_FLAGS",
     "EvaluationIn",
     "IngestResult",
     "RecordError",
     "Rejection",
+    "Submitter",
     "TicketIn",
     "check_evaluation",
     "check_evaluations",

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from server.aggregates import CountKey, Deltas
 from server.directory import Directory
+from server.history import add_changes, revision_change
+from server.ingest.principals import DEVICE_CHANNELS, Submitter
 from server.ingest.records import (
-    DEVICE_CHANNELS,
     EvaluationIn,
     IngestResult,
     RecordError,
@@ -52,7 +53,7 @@ _REV_FIELDS = (
 def ingest_evaluations(
     session: Session,
     records: Sequence[Any],
-    source: str,
+    submitter: Submitter | str,
     *,
     hall: str | None = None,
     tz: str = DEFAULT_TZ,
@@ -60,11 +61,13 @@ def ingest_evaluations(
 ) -> IngestResult:
     """Store a batch of evaluation records; the caller commits.
 
-    ``hall``, when given (a gateway's hall), is the only hall the records may name.
-    Idempotent on (hall, key): the same key again is a duplicate; a higher ``rev`` updates the
-    attribution fields and moves the aggregate counts; level, channel and time never change.
+    ``submitter`` decides the channels allowed and the ``source`` stored (a plain string: a
+    service caller, any channel). ``hall``, when given (a gateway's hall), is the only hall the
+    records may name. Idempotent on (hall, key): the same key again is a duplicate; a higher
+    ``rev`` updates the attribution fields (and the flags, unless a reviewer has set them) and
+    moves the aggregate counts; level, channel and time never change.
     """
-    checked, result = check_evaluations(records, source, hall=hall)
+    checked, result = check_evaluations(records, submitter, hall=hall)
     return store_evaluations(session, checked, result, tz=tz, rules=rules)
 
 
@@ -124,6 +127,7 @@ def store_evaluations(
     pending: dict[tuple[int, str], tuple[tuple[Any, ...], CountKey] | dict[str, Any]] = {}
     first: dict[tuple[int, str], EvaluationIn] = {}  # the record behind each tuple in pending
     updates: dict[int, dict[str, Any]] = {}
+    changes: list[dict[str, Any]] = []  # history rows of revisions of stored rows
     deltas = Deltas()
     for index, ev in good:
         hall_id = directory.halls[ev.hall]
@@ -160,6 +164,7 @@ def store_evaluations(
                 False,
                 counted,
                 ev.source,
+                ev.by.gateway_id if ev.by else None,
                 stamp,
                 stamp,
             )
@@ -209,6 +214,9 @@ def store_evaluations(
         if row["rev"] <= current["rev"]:
             result.duplicates += 1
             continue
+        if current.get("reviewed_at") is not None:
+            # A reviewer's decision stands: a revision never changes reviewed flags.
+            row["flags"] = current["flags"]
         row["counted"] = not row["flags"] and not current.get("excluded", False)
         row["local_day"] = current["local_day"]
         if held is not None:
@@ -220,6 +228,8 @@ def store_evaluations(
             updates[current["id"]] = {"id": current["id"], "updated_at": now} | {
                 f: row[f] for f in _REV_FIELDS
             }
+            if change := revision_change(current["id"], before, current, ev.by, now):
+                changes.append(change)
         result.updated += 1
 
     if pending:
@@ -235,5 +245,6 @@ def store_evaluations(
         insert_evaluations(session, params_list)
     if updates:
         session.execute(update(Evaluation), list(updates.values()))
+        add_changes(session, changes)
     deltas.apply(session)
     return result

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
+from server.ingest.principals import DEVICE_CHANNELS, Submitter, as_submitter
 from server.models import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES
 
 MAX_BATCH = 5000
@@ -20,7 +21,6 @@ _CHANNELS = frozenset(CHANNELS)
 _LEVELS = frozenset(LEVELS)
 _ATTRIBUTIONS = frozenset(ATTRIBUTIONS)
 _TIME_SOURCES = frozenset(TIME_SOURCES)
-DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
 
 # The flags of docs/api.md. Any other short identifier is stored too (a newer gateway's flag):
 # whatever its flags, a flagged evaluation is stored and never counted.
@@ -146,8 +146,9 @@ class EvaluationIn:
     department: str | None
     attribution: str
     flags: str
-    source: str
+    source: str  # the submitter's, never the record's
     window_code: str | None = None  # set by the store: ``window`` named no window of the hall
+    by: Submitter | None = None  # who submitted it (None: a service caller)
 
     def unknown_window(self) -> None:
         """The hall has no window ``window`` (and policy creates none): keep the code in
@@ -156,7 +157,9 @@ class EvaluationIn:
         self.flags = ",".join(sorted({*self.flags.split(","), UNKNOWN_WINDOW} - {""}))
 
 
-def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
+def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:
+    """One record from ``submitter``; a ``source`` in the record is ignored (the server sets it)."""
+    by = as_submitter(submitter)
     if type(rec) is not dict and not isinstance(rec, Mapping):  # an ABC check costs 0.3 µs
         raise RecordError("record must be a JSON object")
     get = rec.get
@@ -169,14 +172,20 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
     channel = get("channel")
     if channel not in _CHANNELS:
         raise RecordError(f"channel must be one of {', '.join(CHANNELS)}")
+    if channel not in by.channels:
+        raise RecordError(by.channel_refusal(channel))
     level = get("level")
     if level not in _LEVELS:
         raise RecordError(f"level must be one of {', '.join(LEVELS)}")
     occurred_text = get("occurred_at")
     occurred_at = parse_instant(occurred_text, "occurred_at")
-    time_source = get("time_source") or ("device" if channel in DEVICE_CHANNELS else "import")
+    time_source = get("time_source") or by.default_time_source
+    if time_source is None:
+        time_source = "device" if channel in DEVICE_CHANNELS else "import"
     if time_source not in _TIME_SOURCES:
         raise RecordError(f"time_source must be one of {', '.join(TIME_SOURCES)}")
+    if time_source not in by.time_sources:
+        raise RecordError(by.time_source_refusal())
     window = code_field(rec, "window", WINDOW, False)
     attribution = get("attribution") or ("attributed" if window else "unattributed")
     if attribution not in _ATTRIBUTIONS:
@@ -210,14 +219,20 @@ def check_evaluation(rec: Any, default_source: str) -> EvaluationIn:
         code_field(rec, "department", DEPARTMENT, False),
         attribution,
         flag_text,
-        text_field(rec, "source", 64, False) or default_source,
+        by.source,
+        None,
+        by,
     )
 
 
 def check_evaluations(
-    records: Sequence[Any], source: str, *, hall: str | None = None
+    records: Sequence[Any], submitter: Submitter | str, *, hall: str | None = None
 ) -> tuple[list[tuple[int, EvaluationIn]], IngestResult]:
-    """The pure half of ingest: check every record; no database, so no lock is held."""
+    """The pure half of ingest: check every record; no database, so no lock is held.
+
+    ``submitter`` decides the channels and time sources allowed and the ``source`` stored
+    (a plain string: a service caller with that source, any channel)."""
+    source = as_submitter(submitter)
     result = IngestResult()
     if len(records) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} records per batch")

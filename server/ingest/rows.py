@@ -35,6 +35,7 @@ INSERT_COLUMNS = (
     "excluded",
     "counted",
     "source",
+    "gateway_id",
     "created_at",
     "updated_at",
 )
@@ -75,6 +76,14 @@ EXISTING_NAMES = (
     "staff_id",
     "excluded",
     "counted",
+    # Read for the history of a revision and to keep a reviewer's flags.
+    "flags",
+    "attribution",
+    "window_code",
+    "device_id",
+    "matter_id",
+    "ticket",
+    "reviewed_at",
 )
 
 
@@ -182,6 +191,7 @@ def record_row(
         "excluded": False,
         "counted": not ev.flags,
         "source": ev.source,
+        "gateway_id": ev.by.gateway_id if ev.by else None,
         "created_at": now,
         "updated_at": now,
     }

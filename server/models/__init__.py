@@ -4,6 +4,7 @@ from server.models.access import DEVICE_KINDS, ROLES, Device, Gateway, User
 from server.models.aggregates import DailyCount, MonthlyCount
 from server.models.base import Base
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
+from server.models.history import EvaluationChange
 from server.models.org import Department, DirectoryVersion, Hall, Matter, Staff, Window
 from server.models.tickets import Ticket
 
@@ -20,6 +21,7 @@ __all__ = [
     "Device",
     "DirectoryVersion",
     "Evaluation",
+    "EvaluationChange",
     "Gateway",
     "Hall",
     "Matter",

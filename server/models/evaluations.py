@@ -49,6 +49,11 @@ class Evaluation(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Derived: not flagged and not excluded. Stored so filters and aggregates agree.
     counted: Mapped[bool] = mapped_column(Boolean)
+    # Set by the server from the submitter: "gateway:<code>", "import:<file>" (never the client's).
     source: Mapped[str] = mapped_column(String(64))
+    # The gateway whose key submitted the record; null for hallrate import and service callers.
+    gateway_id: Mapped[int | None] = mapped_column(
+        ForeignKey("gateways.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,5 +1,6 @@
 """Property: the aggregate tables always equal a recomputation from the raw evaluation rows,
-after any sequence of ingest, re-ingest, rev updates, flagging, exclusion and un-flagging."""
+after any sequence of ingest, re-ingest, rev updates, flagging, exclusion and un-flagging; and
+the history holds every review, and a reviewed evaluation's flags are the last reviewer's."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import delete, select
 from server.bootstrap import ensure_gateway
 from server.db import make_engine, make_sessionmaker
 from server.ingest import ingest_evaluations
-from server.models import DailyCount, Evaluation, MonthlyCount
+from server.models import DailyCount, Evaluation, EvaluationChange, MonthlyCount
 from server.review import review
 from tests.server.conftest import check_aggregates
 
@@ -65,10 +66,11 @@ def test_aggregates_equal_recomputation(migrated_url: str, ops: list[tuple[str, 
     factory = make_sessionmaker(engine)
     try:
         with factory() as s:
-            for model in (DailyCount, MonthlyCount, Evaluation):
+            for model in (DailyCount, MonthlyCount, EvaluationChange, Evaluation):
                 s.execute(delete(model))
             ensure_gateway(s, "gw", "key", "H1")
             s.commit()
+        reviews = 0
         for kind, arg in ops:
             with factory() as s:
                 if kind == "ingest":
@@ -86,11 +88,25 @@ def test_aggregates_equal_recomputation(migrated_url: str, ops: list[tuple[str, 
                         excluded=arg["excluded"],
                         flags=arg["flags"],
                     )
+                    reviews += 1
                 s.commit()
             with factory() as s:
                 raw, stored = check_aggregates(s)
                 assert raw == stored
+                changes = s.scalars(select(EvaluationChange).order_by(EvaluationChange.id)).all()
+                assert sum(c.action == "review" for c in changes) == reviews
                 for ev in s.scalars(select(Evaluation)):
                     assert ev.counted == (not ev.flags and not ev.excluded)
+                    mine = [c for c in changes if c.evaluation_id == ev.id]
+                    flagged = [c.after["flags"] for c in mine if "flags" in c.after]
+                    if flagged:  # the history ends where the row is
+                        assert ",".join(flagged[-1]) == ev.flags
+                    if ev.reviewed_at is not None:
+                        first = next(i for i, c in enumerate(mine) if c.action == "review")
+                        last = [c for c in mine if c.action == "review"][-1]
+                        assert ",".join(last.after["flags"]) == ev.flags
+                        assert all(
+                            "flags" not in c.after for c in mine[first:] if c.action == "revision"
+                        )
     finally:
         engine.dispose()

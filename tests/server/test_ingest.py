@@ -60,7 +60,7 @@ def test_bad_records_rejected_with_reasons_good_ones_land(server: Server) -> Non
     assert "flags" in reasons[7]
     assert "rev" in reasons[8]
     assert "longer than" in reasons[9]
-    assert "cannot come from a device" in reasons[10]
+    assert "may not come from a gateway key" in reasons[10]
     assert out["rejected"][0]["key"] == "k2"
 
 
