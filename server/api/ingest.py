@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.api.deps import GatewayDep, PolicyDep, SessionDep
+from server.api.deps import GatewayDep, PolicyDep, SessionDep, SettingsDep
 from server.api.fast_json import FastJSONRoute
 from server.db import begin_write
 from server.ingest import (
@@ -77,6 +78,9 @@ def evaluations(
 
 
 @router.post("/tickets", response_model=IngestOut)
-def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
+def tickets(
+    batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep, settings: SettingsDep
+) -> dict[str, Any]:
     checked, result = check_tickets(batch.records, gw.code, hall=gw.hall_code)
-    return _store(session, store_tickets, checked, result, policy).to_dict()
+    store = partial(store_tickets, cipher=settings.phone_cipher)  # phones: encrypted + hashed
+    return _store(session, store, checked, result, policy).to_dict()
