@@ -8,11 +8,12 @@ the broker and the devices. Attribution results and forwarding state live in the
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,24 @@ def _write_lock(path: Path) -> threading.RLock:
         return lock
 
 
+def _private_file(path: Path) -> None:
+    """Create the journal readable by its owner only (0600; a new directory 0700) before SQLite
+    opens it: it holds every event of the hall (tickets, votes). An existing journal (and its
+    -wal/-shm files) readable by others is narrowed to 0600."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        try:
+            st = side.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            side.chmod(0o600)
+
+
 @dataclass(frozen=True)
 class PendingRecord:
     key: str
@@ -123,7 +142,7 @@ class Journal:
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         self.db = sqlite3.connect(
             str(self.path), isolation_level=None, timeout=30.0, check_same_thread=False
         )

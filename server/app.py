@@ -12,6 +12,7 @@ from server.api import (
     evaluations,
     health,
     ingest,
+    phones,
     rankings,
     scores,
     tickets,
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dummy_password_hash()  # computed once now, not on the first unknown-user login
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, ingest, scores, rankings, evaluations, tickets):
+    for module in (health, auth, ingest, scores, rankings, evaluations, tickets, phones):
         api.include_router(module.router)
     for router in admin.routers:
         api.include_router(router)

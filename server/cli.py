@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str, int]] = {
     "broker": ("gateway.embedded_broker", "run the embedded MQTT broker (amqtt)", 2),
     "simulate": ("simulator.cli", "simulate a hall through the real broker, gateway and server", 6),
     "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),
-    "db": ("server.db_cli", "database migrations: `hallrate db upgrade`", 3),
+    "db": ("server.db_cli", "database migrations and purges: `hallrate db upgrade`", 3),
     "import": ("server.import_cli", "import SMS / phone call-back results from CSV or XLSX", 3),
 }
 

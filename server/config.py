@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.limits import Limits
+from server.personal import PhoneCipher
 from server.production import GATEWAY_KEY_BITS, is_placeholder, password_problem, secret_problem
 
 SECRET_FILE_NAME = "secret_key"
@@ -55,6 +56,11 @@ class Settings(BaseSettings):
     max_concurrent_ingest: int = 4
     max_concurrent_scores: int = 4
     busy_wait_seconds: float = 10.0
+    # Citizens' phone numbers (docs/security.md): the key they are encrypted and hashed with
+    # (unset: derived from the token secret), and how many days after the ticket's day
+    # `hallrate db purge-personal-data` keeps them.
+    phone_key: SecretStr = SecretStr("")
+    phone_retention_days: int = Field(default=180, ge=1, le=36500)
 
     @field_validator("bootstrap_admin")
     @classmethod
@@ -141,12 +147,29 @@ class Settings(BaseSettings):
             fh.write(key)
         return key
 
+    @cached_property
+    def phone_cipher(self) -> PhoneCipher:
+        """Encrypts and hashes citizens' phone numbers (server/personal.py).
+
+        HALLRATE_PHONE_KEY if set (production: at least 32 random bytes), else the token secret:
+        then changing HALLRATE_SECRET_KEY makes the stored numbers unreadable.
+        """
+        value = self.phone_key.get_secret_value()
+        if not value:
+            return PhoneCipher(b"phone:" + self.token_secret)
+        if len(value) < 16:
+            raise ValueError("HALLRATE_PHONE_KEY needs at least 16 characters")
+        if self.environment != "dev" and (problem := secret_problem(value)):
+            raise ValueError(f"HALLRATE_PHONE_KEY {problem}; production needs a random value")
+        return PhoneCipher(value.encode())
+
     def check(self) -> None:
         """Fail at start-up, not at the first login, if the settings cannot work.
 
         In production, also refuse weak bootstrap credentials (one-line reasons).
         """
         _ = self.token_secret
+        _ = self.phone_cipher
         if self.environment == "dev":
             return
         if self.bootstrap_admin:

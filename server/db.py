@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,51 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine that never puts bound values (phone numbers, key hashes) into its errors and
+    logs: ``hide_parameters``; a SQLite file is made private to the server's user (0600)."""
     url = normalize_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and a missing parent directory, 0700) readable by its owner only
+    (0600), before SQLite opens it; an existing file readable by others is narrowed to 0600.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        _narrow(path.with_name(path.name + suffix))
+
+
+def _narrow(path: Path) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        path.chmod(0o600)
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A database error for a log line or a message: the error class, the driver's first
+    line and the statement, never bound values (PostgreSQL's DETAIL line repeats them)."""
+    orig = getattr(exc, "orig", None)
+    first = str(orig if orig is not None else exc).strip().splitlines()
+    head = f"{type(orig or exc).__name__}: {first[0] if first else ''}"
+    statement = getattr(exc, "statement", None)
+    if statement:
+        head += f" [SQL: {' '.join(str(statement).split())[:300]}]"
+    return head
 
 
 def _configure_sqlite(engine: Engine) -> None:

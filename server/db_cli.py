@@ -1,9 +1,12 @@
-"""`hallrate db`: apply or inspect the Alembic migrations of the server database."""
+"""`hallrate db`: apply or inspect the Alembic migrations of the server database, and purge
+citizens' phone numbers past their retention."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,11 +19,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--revision", default="head", help="target revision (default: %(default)s)")
     cur = sub.add_parser("current", help="show the revision the database is at")
     cur.add_argument("--database-url")
+    purge = sub.add_parser(
+        "purge-personal-data",
+        help="delete citizens' phone numbers of tickets older than the retention",
+        description="Delete the encrypted phone number and its hash from every ticket of a "
+        "hall-local day before --before (default: today minus HALLRATE_PHONE_RETENTION_DAYS). "
+        "The tickets and the audit of phone reads stay.",
+    )
+    purge.add_argument("--database-url")
+    purge.add_argument("--before", type=_day, help="first day kept, YYYY-MM-DD")
+    purge.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
     from server.config import Settings
 
-    url = args.database_url or Settings().resolved_database_url
+    settings = Settings()
+    url = args.database_url or settings.resolved_database_url
+    if args.action == "purge-personal-data":
+        return _purge(url, args.before, args.dry_run, settings)
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
@@ -34,6 +50,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database at {args.revision}: {_redact(url)}")
     else:
         command.current(alembic_config(url), verbose=False)
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def _purge(url: str, before: date | None, dry_run: bool, settings: Any) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from server.db import describe_db_error, make_engine, make_sessionmaker
+    from server.purge import default_before, purge_phones
+
+    if before is None:
+        before = default_before(settings.phone_retention_days, settings.tz)
+        why = f"retention {settings.phone_retention_days} days"
+    else:
+        why = "--before"
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            result = purge_phones(session, before, dry_run)
+    except SQLAlchemyError as exc:
+        print(f"hallrate db purge-personal-data: database error: {describe_db_error(exc)}")
+        return 2
+    finally:
+        engine.dispose()
+    verb = "would purge" if dry_run else "purged"
+    print(
+        f"{verb} the phone numbers of {result.purged} tickets before {result.before} ({why}); "
+        f"{result.kept} tickets from {result.before} on keep theirs"
+    )
     return 0
 
 

@@ -163,7 +163,7 @@ class GatewayOut(_Out):
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256, pattern=PLAIN_TEXT)
-    role: Literal["city_admin", "hall_admin", "viewer"]
+    role: Literal["city_admin", "hall_admin", "viewer", "agent"]
     hall_id: RefId | None = None
 
 

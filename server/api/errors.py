@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from server.db import describe_db_error
 from server.periods import PeriodError
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ async def _validation(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
-    log.info("integrity error: %s", exc)
+    log.info("integrity error: %s", describe_db_error(exc))
     return JSONResponse(
         {"detail": "conflict: a record with this code already exists, or the record is in use"},
         status_code=409,
@@ -40,7 +41,7 @@ async def _integrity(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _data(_request: Request, exc: Exception) -> JSONResponse:
     # A value the database cannot hold (out of range, NUL in text) that validation let through.
-    log.info("data error: %s", exc)
+    log.info("data error: %s", describe_db_error(exc))
     return JSONResponse(
         {"detail": "a value is out of range or contains characters that cannot be stored"},
         status_code=422,
@@ -48,7 +49,7 @@ async def _data(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _operational(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", exc)
+    log.warning("database unavailable: %s", describe_db_error(exc))
     return JSONResponse({"detail": "database busy or unavailable; retry"}, status_code=503)
 
 

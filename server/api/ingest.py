@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.api.deps import GatewayDep, PolicyDep, SessionDep
+from server.api.deps import GatewayDep, PolicyDep, SessionDep, SettingsDep
 from server.api.fast_json import FastJSONRoute
 from server.db import begin_write
 from server.ingest import (
@@ -81,8 +82,11 @@ def evaluations(
 
 
 @router.post("/tickets", response_model=IngestOut)
-def tickets(batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep) -> dict[str, Any]:
+def tickets(
+    batch: Batch, gw: GatewayDep, session: SessionDep, policy: PolicyDep, settings: SettingsDep
+) -> dict[str, Any]:
     source = Submitter.gateway(gw.id, gw.code).source
     checked, result = check_tickets(batch.records, source, hall=gw.hall_code)
     checked = [(i, replace(t, source=source)) for i, t in checked]  # never the client's
-    return _store(session, store_tickets, checked, result, policy).to_dict()
+    store = partial(store_tickets, cipher=settings.phone_cipher)  # phones: encrypted + hashed
+    return _store(session, store, checked, result, policy).to_dict()

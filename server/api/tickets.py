@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from server.api.deps import CurrentUser, SessionDep
+from server.api.deps import CurrentUser, SessionDep, SettingsDep
 from server.api.scope import resolve_scope
 from server.models import Hall, Matter, Staff, Ticket, Window
 
@@ -30,6 +30,10 @@ class TicketOut(BaseModel):
     finished_at: datetime | None
     local_day: date
     source: str
+    phone: str | None = Field(
+        description="the citizen's phone number, masked (138****0001); null if none. "
+        "Roles agent and city_admin read it unmasked with GET /tickets/{id}/phone (audited)"
+    )
 
 
 class TicketPage(BaseModel):
@@ -44,6 +48,7 @@ _W, _S, _M = aliased(Window), aliased(Staff), aliased(Matter)
 def list_tickets(
     session: SessionDep,
     caller: CurrentUser,
+    settings: SettingsDep,
     hall: Annotated[str | None, Query(max_length=64)] = None,
     window: Annotated[str | None, Query(max_length=64)] = None,
     staff: Annotated[str | None, Query(max_length=64)] = None,
@@ -78,6 +83,7 @@ def list_tickets(
     if end is not None:
         stmt = stmt.where(Ticket.local_day <= end)
     rows = session.execute(stmt.order_by(Ticket.id).limit(limit + 1)).all()
+    cipher = settings.phone_cipher
     items = [
         TicketOut(
             id=t.id,
@@ -92,6 +98,7 @@ def list_tickets(
             finished_at=t.finished_at,
             local_day=t.local_day,
             source=t.source,
+            phone=cipher.masked(t.phone_enc),
         )
         for t, h, m, w, s in rows[:limit]
     ]

@@ -25,6 +25,7 @@ from server.importing.values import (
     parse_level_word,
     parse_time,
 )
+from server.personal import scrub_phones
 from server.policy import LEVELS, Policy
 
 ImportChannel = Literal["sms", "phone"]
@@ -37,8 +38,14 @@ FUTURE_SLACK = timedelta(days=1)
 
 @dataclass(frozen=True)
 class RowProblem:
+    """A bad or skipped row. The reason may echo cells: phone-like numbers in it are masked
+    (138****5678), so a number in a reply column is never printed (docs/security.md)."""
+
     line: int
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", scrub_phones(self.reason))
 
 
 @dataclass

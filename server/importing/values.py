@@ -7,6 +7,7 @@ import unicodedata
 from datetime import date, datetime, time
 from typing import Any
 
+from server.personal import mask_phone as mask_phone
 from server.policy import LEVELS, Policy
 
 # ---- values -------------------------------------------------------------------------------
@@ -96,18 +97,6 @@ def cell_text(value: Any) -> str:
 
 def parse_level_word(value: Any) -> str | None:
     return LEVEL_WORDS.get(norm_value(value))
-
-
-def mask_phone(phone: str) -> str:
-    """Keep the first 3 and last 4 digits: 13812345678 -> 138****5678 (shorter: last 2)."""
-    digits = re.sub(r"\D", "", phone)
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    if len(digits) >= 7:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    if len(digits) > 2:
-        return "*" * (len(digits) - 2) + digits[-2:]
-    return "*" * len(digits)
 
 
 _TIME_FORMATS = (

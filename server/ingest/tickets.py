@@ -16,6 +16,7 @@ from server.ingest.rows import by_keys
 from server.models import Ticket
 from server.models.base import utcnow
 from server.periods import DEFAULT_TZ
+from server.personal import PhoneCipher
 from server.policy import DirectoryPolicy
 
 _TICKET_FIELDS = (
@@ -26,7 +27,7 @@ _TICKET_FIELDS = (
     "issued_at",
     "called_at",
     "finished_at",
-    "phone",
+    "phone_hash",  # phone_enc follows it: a ciphertext differs every time (random nonce)
 )
 
 
@@ -38,10 +39,11 @@ def ingest_tickets(
     hall: str | None = None,
     tz: str = DEFAULT_TZ,
     rules: DirectoryPolicy | None = None,
+    cipher: PhoneCipher | None = None,
 ) -> IngestResult:
     """Store queue tickets; a re-sent ticket fills in fields that were empty or changed."""
     checked, result = check_tickets(records, source, hall=hall)
-    return store_tickets(session, checked, result, tz=tz, rules=rules)
+    return store_tickets(session, checked, result, tz=tz, rules=rules, cipher=cipher)
 
 
 def store_tickets(
@@ -51,9 +53,15 @@ def store_tickets(
     *,
     tz: str = DEFAULT_TZ,
     rules: DirectoryPolicy | None = None,
+    cipher: PhoneCipher | None = None,
 ) -> IngestResult:
     """Store checked tickets. A window the hall does not have is created only where ``rules``
-    say so; otherwise the ticket keeps the code in ``window_code`` and has no window."""
+    say so; otherwise the ticket keeps the code in ``window_code`` and has no window.
+
+    A citizen's phone number is stored only encrypted and hashed with ``cipher`` (required
+    when a ticket carries one), never in clear."""
+    if cipher is None and any(t.phone for _, t in checked):
+        raise ValueError("tickets with phone numbers need the phone cipher (Settings.phone_cipher)")
     zone = ZoneInfo(tz)
     rules = rules or DirectoryPolicy()
     directory = Directory(session)
@@ -96,12 +104,15 @@ def store_tickets(
             "issued_at": t.issued_at,
             "called_at": t.called_at,
             "finished_at": t.finished_at,
-            "phone": t.phone,
         }
+        phone_enc, phone_hash = cipher.seal(t.phone) if cipher else (None, None)
+        values["phone_hash"] = phone_hash
         ident = (hall_id, t.key)
         if ident in new_rows:
             pending = new_rows[ident]
             pending.update({k: v for k, v in values.items() if v is not None})
+            if phone_enc is not None:
+                pending["phone_enc"] = phone_enc
             result.duplicates += 1
             continue
         if (row := existing.get(ident)) is not None:
@@ -111,6 +122,8 @@ def store_tickets(
                 if value is not None and getattr(row, name) != value:
                     setattr(row, name, value)
                     changed = True
+                    if name == "phone_hash":
+                        row.phone_enc = phone_enc
             if changed:
                 row.updated_at = now
                 result.updated += 1
@@ -125,6 +138,7 @@ def store_tickets(
             "source": t.source,
             "created_at": now,
             "updated_at": now,
+            "phone_enc": phone_enc,
             **values,
         }
         result.accepted += 1

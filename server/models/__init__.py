@@ -1,6 +1,14 @@
 """All tables; importing this package registers them on Base.metadata."""
 
-from server.models.access import DEVICE_KINDS, ROLES, Device, Gateway, User
+from server.models.access import (
+    DEVICE_KINDS,
+    PHONE_ROLES,
+    ROLES,
+    Device,
+    Gateway,
+    PhoneRead,
+    User,
+)
 from server.models.aggregates import DailyCount, MonthlyCount
 from server.models.base import Base
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
@@ -13,6 +21,7 @@ __all__ = [
     "CHANNELS",
     "DEVICE_KINDS",
     "LEVELS",
+    "PHONE_ROLES",
     "ROLES",
     "TIME_SOURCES",
     "Base",
@@ -26,6 +35,7 @@ __all__ = [
     "Hall",
     "Matter",
     "MonthlyCount",
+    "PhoneRead",
     "Staff",
     "Ticket",
     "User",

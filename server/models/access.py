@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, event, inspect
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, UTCDateTime, utcnow
+from server.models.base import Base, BigId, UTCDateTime, utcnow
 
 DEVICE_KINDS = ("evaluator", "ballot_box")
-ROLES = ("city_admin", "hall_admin", "viewer")
+ROLES = ("city_admin", "hall_admin", "viewer", "agent")
+# Roles that see citizens' phone numbers unmasked (each read is audited: PhoneRead).
+PHONE_ROLES = ("city_admin", "agent")
 
 
 class Device(Base):
@@ -55,6 +66,21 @@ class User(Base):
     # In every token's claims: a token whose version differs from the row's is refused.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PhoneRead(Base):
+    """Audit of unmasked phone reads: one row per read, never updated or deleted by the API."""
+
+    __tablename__ = "phone_reads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="RESTRICT"), index=True)
+    ticket_id: Mapped[int] = mapped_column(BigInteger)  # kept after the phone is purged
+    purpose: Mapped[str] = mapped_column(String(128), default="")
 
 
 # A change to any of these ends the user's existing tokens.

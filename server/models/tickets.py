@@ -29,7 +29,10 @@ class Ticket(Base):
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    phone: Mapped[str | None] = mapped_column(String(32), default=None)  # citizen, optional
+    # The citizen's phone number, if the queue system reports one: AES-GCM ciphertext and a
+    # keyed hash (HMAC-SHA256) for matching, never the number in clear (server/personal.py).
+    phone_enc: Mapped[str | None] = mapped_column(String(256), default=None)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     local_day: Mapped[date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
