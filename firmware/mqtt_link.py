@@ -12,7 +12,6 @@ from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-_CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
@@ -34,23 +33,6 @@ def _str(s):
     if isinstance(s, str):
         s = s.encode()
     return struct.pack("!H", len(s)) + s
-
-
-def connect_packet(client_id, keepalive, will=None, user=None, password=None):
-    """CONNECT bytes; ``will`` = (topic, payload, qos, retain)."""
-    flags = 0x02  # clean session: the outbox, not the broker, keeps what must not get lost
-    payload = _str(client_id)
-    if will:
-        flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
-        payload += _str(will[0]) + _str(will[1])
-    if user:
-        flags |= 0x80
-        payload += _str(user)
-        if password:
-            flags |= 0x40
-            payload += _str(password)
-    body = _str("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + payload
-    return bytes((_CONNECT,)) + _varlen(len(body)) + body
 
 
 def publish_packet(topic, payload, qos, retain, pid):
@@ -75,9 +57,10 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 
 
 class MqttLink:
-    """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
-    broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
-    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload).
+    """The device's connection: ``conf`` has broker_host, broker_port, backoff_base_ms,
+    backoff_max_ms; ``hello`` is the CONNECT packet (startup.connect_packet: client id,
+    keep-alive, the last will, broker_user and broker_password, the same on every connect);
+    ``dev`` gets on_up() on every connect and on_message(topic, payload).
     startup.build() sets one up (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
@@ -155,15 +138,7 @@ class MqttLink:
             )
             self._reader = r
             self._writer = w
-            w.write(
-                connect_packet(
-                    self.dev.id,
-                    self.keepalive,
-                    self.will,
-                    conf.get("broker_user"),
-                    conf.get("broker_password"),
-                )
-            )
+            w.write(self.hello)
             await w.drain()
             typ, body = await self._read_packet()
             if typ != _CONNACK or len(body) < 2 or body[1] != 0:

@@ -1,6 +1,7 @@
 """MQTT 3.1.1 packet bytes and reconnect backoff."""
 
-from mqtt_link import _varlen, backoff_ms, connect_packet, publish_packet, subscribe_packet
+from mqtt_link import _varlen, backoff_ms, publish_packet, subscribe_packet
+from startup import connect_packet
 
 
 def test_varlen():
