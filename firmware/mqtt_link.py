@@ -57,11 +57,11 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 
 
 class MqttLink:
-    """The device's connection: ``conf`` has broker_host, broker_port, backoff_base_ms,
-    backoff_max_ms; ``hello`` is the CONNECT packet (startup.connect_packet: client id,
-    keep-alive, the last will, broker_user and broker_password, the same on every connect);
-    ``dev`` gets on_up() on every connect and on_message(topic, payload).
-    startup.build() sets one up (start-up code is not kept in RAM)."""
+    """The device's connection: ``hello`` is the CONNECT packet (startup.connect_packet:
+    client id, keep-alive, the last will, broker_user and broker_password of the device config,
+    the same on every connect); ``dev`` gets on_up() on every connect and on_message(topic,
+    payload). startup.build() sets one up and starts run() with the config's broker_host,
+    broker_port, backoff_base_ms and backoff_max_ms (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -95,16 +95,16 @@ class MqttLink:
         """Declare the connection dead (Wi-Fi lost, timeout); the run loop reconnects."""
         self._dead = True
 
-    async def run(self):
-        """Connect, serve, reconnect forever."""
-        conf = self.conf
+    async def run(self, host, port, base_ms, max_ms):
+        """Connect to the broker at host:port, serve, reconnect forever (backoff base_ms up to
+        max_ms)."""
         fails = 0
         while True:
             if await self.hal.wifi_connect():
                 # _connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
                 # its own error in _err, so a task never ends with an exception nobody takes.
                 self._err = OSError("connect timed out")
-                t = asyncio.create_task(self._connect())
+                t = asyncio.create_task(self._connect(host, port))
                 t0 = ticks_ms()
                 while not t.done() and ticks_diff(ticks_ms(), t0) < 10000:
                     await asyncio.sleep_ms(20)
@@ -117,25 +117,15 @@ class MqttLink:
                     fails = 0
                     await self._serve()
             fails += 1
-            await asyncio.sleep_ms(
-                backoff_ms(
-                    fails - 1,
-                    conf.get("backoff_base_ms", 500),
-                    conf.get("backoff_max_ms", 30000),
-                    os.urandom(1)[0] / 256,
-                )
-            )
+            await asyncio.sleep_ms(backoff_ms(fails - 1, base_ms, max_ms, os.urandom(1)[0] / 256))
 
     # ---- connection -------------------------------------------------------------------------
 
-    async def _connect(self):
+    async def _connect(self, host, port):
         """Open, CONNECT, CONNACK, SUBSCRIBE; sets _err to None when done, or to the error."""
-        conf = self.conf
         self._dead = False
         try:
-            r, w = await self.hal.open_connection(
-                conf.get("broker_host", "127.0.0.1"), conf.get("broker_port", 1883)
-            )
+            r, w = await self.hal.open_connection(host, port)
             self._reader = r
             self._writer = w
             w.write(self.hello)

@@ -221,7 +221,6 @@ def build(hal, conf):
     # The link (MqttLink's state).
     k = dev.link = MqttLink()
     k.hal = hal
-    k.conf = conf
     k.keepalive = conf.get("keepalive", 30)
     # The last will is the retained "offline" status.
     k.hello = connect_packet(
@@ -245,7 +244,17 @@ def build(hal, conf):
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
     load_outbox(ob)
-    tasks = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()]
+    tasks = [
+        k.run(
+            conf.get("broker_host", "127.0.0.1"),
+            conf.get("broker_port", 1883),
+            conf.get("backoff_base_ms", 500),
+            conf.get("backoff_max_ms", 30000),
+        ),
+        dev.sender(),
+        dev.heartbeat(),
+        dev.watchdog(conf.get("watchdog_ms", 30000)),
+    ]
     if conf["kind"] == "ballot_box":
         app = ballot_app(dev, hal, conf, tasks)
     else:
