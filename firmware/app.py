@@ -93,11 +93,6 @@ class Device:
             text = ""
         self.hal.show(screen, text)
 
-    def _status(self, state):
-        return wire.encode(
-            wire.status(self.id, self.boot, state, self.kind, FW_VERSION, self.now())
-        )
-
     def status(self):
         return {
             "device": self.id,
@@ -140,7 +135,14 @@ class Device:
         self._sent_rn = -1  # resend everything unacked on every (re)connect
         self._kick = True
         asyncio.create_task(  # noqa: RUF006 - the scheduler holds it until it is done
-            self.link.publish(self.topic("status"), self._status("online"), 1, True)
+            self.link.publish(
+                self.topic("status"),
+                wire.encode(
+                    wire.status(self.id, self.boot, "online", self.kind, FW_VERSION, self.now())
+                ),
+                1,
+                True,
+            )
         )
 
     def on_message(self, topic, payload):

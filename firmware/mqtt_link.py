@@ -43,10 +43,9 @@ def publish_packet(topic, payload, qos, retain, pid):
     return bytes((_PUBLISH | (qos << 1) | (1 if retain else 0),)) + _varlen(len(body)) + body
 
 
-def subscribe_packet(pid, topics):
-    body = struct.pack("!H", pid)
-    for t, q in topics:
-        body += _str(t) + bytes((q,))
+def subscribe_packet(pid, filters):
+    """SUBSCRIBE bytes; ``filters`` = its payload, each topic filter as _str(topic) + QoS byte."""
+    body = struct.pack("!H", pid) + filters
     return bytes((_SUBSCRIBE,)) + _varlen(len(body)) + body
 
 
@@ -59,7 +58,8 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 class MqttLink:
     """The device's connection: ``hello`` is the CONNECT packet (startup.connect_packet:
     client id, keep-alive, the last will, broker_user and broker_password of the device config,
-    the same on every connect); ``dev`` gets on_up() on every connect and on_message(topic,
+    the same on every connect) and ``subscriptions`` the topic filters of the SUBSCRIBE sent
+    after it (subscribe_packet); ``dev`` gets on_up() on every connect and on_message(topic,
     payload). startup.build() sets one up and starts run() with the config's broker_host,
     broker_port, backoff_base_ms and backoff_max_ms (start-up code is not kept in RAM)."""
 

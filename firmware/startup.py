@@ -172,8 +172,9 @@ def build(hal, conf):
     import binascii
     from time import ticks_ms
 
-    from app import _DOWN, _TEXTS, Device
-    from mqtt_link import MqttLink
+    import wire
+    from app import _DOWN, _TEXTS, FW_VERSION, Device
+    from mqtt_link import MqttLink, _str
     from outbox import Outbox
     from wire import WireError, decode
 
@@ -215,9 +216,9 @@ def build(hal, conf):
     dev._overflowing = False
     dev._up_ms = 0
     dev._up_last = ticks_ms()
-    subs = []
+    subs = b""  # the SUBSCRIBE payload: the device's downlinks, QoS 1 (bytes, not topic strings)
     for ch in _DOWN:
-        subs.append((dev.topic(ch), 1))
+        subs += _str(dev.topic(ch)) + b"\x01"
     # The link (MqttLink's state).
     k = dev.link = MqttLink()
     k.hal = hal
@@ -226,7 +227,12 @@ def build(hal, conf):
     k.hello = connect_packet(
         dev.id,
         k.keepalive,
-        (dev.topic("status"), dev._status("offline"), 1, True),
+        (
+            dev.topic("status"),
+            wire.encode(wire.status(dev.id, dev.boot, "offline", dev.kind, FW_VERSION, dev.now())),
+            1,
+            True,
+        ),
         conf.get("broker_user"),
         conf.get("broker_password"),
     )
