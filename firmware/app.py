@@ -93,11 +93,6 @@ class Device:
             text = ""
         self.hal.show(screen, text)
 
-    def _status(self, state):
-        return wire.encode(
-            wire.status(self.id, self.boot, state, self.kind, FW_VERSION, self.now())
-        )
-
     def status(self):
         return {
             "device": self.id,
@@ -140,18 +135,26 @@ class Device:
         self._sent_rn = -1  # resend everything unacked on every (re)connect
         self._kick = True
         asyncio.create_task(  # noqa: RUF006 - the scheduler holds it until it is done
-            self.link.publish(self.topic("status"), self._status("online"), 1, True)
+            self.link.publish(
+                self.topic("status"),
+                wire.encode(
+                    wire.status(self.id, self.boot, "online", self.kind, FW_VERSION, self.now())
+                ),
+                1,
+                True,
+            )
         )
 
     def on_message(self, topic, payload):
         try:
             ch = topic[topic.rfind("/") + 1 :]
-            if ch not in _DOWN or topic != self.topic(ch):
-                # Another device's downlink (seen from amqtt after a broker restart): never apply.
+            msg = None
+            if ch in _DOWN and topic == self.topic(ch):
+                msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
+            if msg is None or msg["d"] != self.id:
+                # Another device's downlink (seen from amqtt after a broker restart), or a
+                # payload naming another device: never apply.
                 raise wire.WireError("not for this device")
-            msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
-            if msg["d"] != self.id:
-                raise wire.WireError("device id in payload does not match topic")
         except wire.WireError as e:
             self.hal.log({"ev": "bad_msg", "topic": topic, "err": str(e)})
             return
@@ -282,8 +285,7 @@ class Device:
                 await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
             await asyncio.sleep(self.hb_s)
 
-    async def watchdog(self):
-        ms = self.conf.get("watchdog_ms", 30000)
+    async def watchdog(self, ms):
         wdt = self.hal.watchdog(ms)
         while True:
             wdt.feed()  # a stuck event loop stops feeding and the chip resets

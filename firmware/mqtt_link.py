@@ -12,7 +12,6 @@ from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-_CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
@@ -36,23 +35,6 @@ def _str(s):
     return struct.pack("!H", len(s)) + s
 
 
-def connect_packet(client_id, keepalive, will=None, user=None, password=None):
-    """CONNECT bytes; ``will`` = (topic, payload, qos, retain)."""
-    flags = 0x02  # clean session: the outbox, not the broker, keeps what must not get lost
-    payload = _str(client_id)
-    if will:
-        flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
-        payload += _str(will[0]) + _str(will[1])
-    if user:
-        flags |= 0x80
-        payload += _str(user)
-        if password:
-            flags |= 0x40
-            payload += _str(password)
-    body = _str("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + payload
-    return bytes((_CONNECT,)) + _varlen(len(body)) + body
-
-
 def publish_packet(topic, payload, qos, retain, pid):
     body = _str(topic)
     if qos:
@@ -61,10 +43,9 @@ def publish_packet(topic, payload, qos, retain, pid):
     return bytes((_PUBLISH | (qos << 1) | (1 if retain else 0),)) + _varlen(len(body)) + body
 
 
-def subscribe_packet(pid, topics):
-    body = struct.pack("!H", pid)
-    for t, q in topics:
-        body += _str(t) + bytes((q,))
+def subscribe_packet(pid, filters):
+    """SUBSCRIBE bytes; ``filters`` = its payload, each topic filter as _str(topic) + QoS byte."""
+    body = struct.pack("!H", pid) + filters
     return bytes((_SUBSCRIBE,)) + _varlen(len(body)) + body
 
 
@@ -75,10 +56,12 @@ def backoff_ms(fails, base_ms, max_ms, rnd):
 
 
 class MqttLink:
-    """The device's connection: ``conf`` has broker_host, broker_port, broker_user,
-    broker_password, keepalive, backoff_base_ms, backoff_max_ms; ``will`` = (topic, payload,
-    qos, retain); ``dev`` gets on_up() on every connect and on_message(topic, payload).
-    startup.build() sets one up (start-up code is not kept in RAM)."""
+    """The device's connection: ``hello`` is the CONNECT packet (startup.connect_packet:
+    client id, keep-alive, the last will, broker_user and broker_password of the device config,
+    the same on every connect) and ``subscriptions`` the topic filters of the SUBSCRIBE sent
+    after it (subscribe_packet); ``dev`` gets on_up() on every connect and on_message(topic,
+    payload). startup.build() sets one up and starts run() with the config's broker_host,
+    broker_port, backoff_base_ms and backoff_max_ms (start-up code is not kept in RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -112,16 +95,16 @@ class MqttLink:
         """Declare the connection dead (Wi-Fi lost, timeout); the run loop reconnects."""
         self._dead = True
 
-    async def run(self):
-        """Connect, serve, reconnect forever."""
-        conf = self.conf
+    async def run(self, host, port, base_ms, max_ms):
+        """Connect to the broker at host:port, serve, reconnect forever (backoff base_ms up to
+        max_ms)."""
         fails = 0
         while True:
             if await self.hal.wifi_connect():
                 # _connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
                 # its own error in _err, so a task never ends with an exception nobody takes.
                 self._err = OSError("connect timed out")
-                t = asyncio.create_task(self._connect())
+                t = asyncio.create_task(self._connect(host, port))
                 t0 = ticks_ms()
                 while not t.done() and ticks_diff(ticks_ms(), t0) < 10000:
                     await asyncio.sleep_ms(20)
@@ -134,36 +117,18 @@ class MqttLink:
                     fails = 0
                     await self._serve()
             fails += 1
-            await asyncio.sleep_ms(
-                backoff_ms(
-                    fails - 1,
-                    conf.get("backoff_base_ms", 500),
-                    conf.get("backoff_max_ms", 30000),
-                    os.urandom(1)[0] / 256,
-                )
-            )
+            await asyncio.sleep_ms(backoff_ms(fails - 1, base_ms, max_ms, os.urandom(1)[0] / 256))
 
     # ---- connection -------------------------------------------------------------------------
 
-    async def _connect(self):
+    async def _connect(self, host, port):
         """Open, CONNECT, CONNACK, SUBSCRIBE; sets _err to None when done, or to the error."""
-        conf = self.conf
         self._dead = False
         try:
-            r, w = await self.hal.open_connection(
-                conf.get("broker_host", "127.0.0.1"), conf.get("broker_port", 1883)
-            )
+            r, w = await self.hal.open_connection(host, port)
             self._reader = r
             self._writer = w
-            w.write(
-                connect_packet(
-                    self.dev.id,
-                    self.keepalive,
-                    self.will,
-                    conf.get("broker_user"),
-                    conf.get("broker_password"),
-                )
-            )
+            w.write(self.hello)
             await w.drain()
             typ, body = await self._read_packet()
             if typ != _CONNACK or len(body) < 2 or body[1] != 0:

@@ -37,14 +37,6 @@ def encode_record(typ, payload):
     return struct.pack(_HDR, _MAGIC, typ, n, _crc(typ, n, payload)) + payload
 
 
-def _size(path):
-    """File size, or -1 when there is no such file."""
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return -1
-
-
 class Outbox:
     """Unacknowledged events in order. Entry i = (rn, boot, seq, offset, length), kept in
     parallel arrays (a tuple per entry would cost 4x the RAM during a long outage).

@@ -9,7 +9,7 @@ import json
 import os
 import struct
 
-from outbox import _HDR, _crc, _size
+from outbox import _HDR, _crc
 
 try:
     from micropython import const
@@ -22,6 +22,34 @@ _T_EVENT = const(0x45)
 _T_ACK = const(0x4B)
 _HDR_LEN = const(8)
 _MAX_PAYLOAD = const(2048)
+_CONNECT = const(0x10)  # MQTT packet type
+
+
+def connect_packet(client_id, keepalive, will=None, user=None, password=None):
+    """The CONNECT packet (MqttLink.hello); ``will`` = (topic, payload, qos, retain)."""
+    from mqtt_link import _str, _varlen  # here: Outbox.load imports this module on CPython too
+
+    flags = 0x02  # clean session: the outbox, not the broker, keeps what must not get lost
+    payload = _str(client_id)
+    if will:
+        flags |= 0x04 | (will[2] << 3) | (0x20 if will[3] else 0)
+        payload += _str(will[0]) + _str(will[1])
+    if user:
+        flags |= 0x80
+        payload += _str(user)
+        if password:
+            flags |= 0x40
+            payload += _str(password)
+    body = _str("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + payload
+    return bytes((_CONNECT,)) + _varlen(len(body)) + body
+
+
+def _size(path):
+    """File size, or -1 when there is no such file."""
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
 
 
 def load_outbox(ob):
@@ -144,8 +172,9 @@ def build(hal, conf):
     import binascii
     from time import ticks_ms
 
-    from app import _DOWN, _TEXTS, Device
-    from mqtt_link import MqttLink
+    import wire
+    from app import _DOWN, _TEXTS, FW_VERSION, Device
+    from mqtt_link import MqttLink, _str
     from outbox import Outbox
     from wire import WireError, decode
 
@@ -187,15 +216,26 @@ def build(hal, conf):
     dev._overflowing = False
     dev._up_ms = 0
     dev._up_last = ticks_ms()
-    subs = []
+    subs = b""  # the SUBSCRIBE payload: the device's downlinks, QoS 1 (bytes, not topic strings)
     for ch in _DOWN:
-        subs.append((dev.topic(ch), 1))
-    # The link (MqttLink's state): the last will is the retained "offline" status.
+        subs += _str(dev.topic(ch)) + b"\x01"
+    # The link (MqttLink's state).
     k = dev.link = MqttLink()
     k.hal = hal
-    k.conf = conf
     k.keepalive = conf.get("keepalive", 30)
-    k.will = (dev.topic("status"), dev._status("offline"), 1, True)
+    # The last will is the retained "offline" status.
+    k.hello = connect_packet(
+        dev.id,
+        k.keepalive,
+        (
+            dev.topic("status"),
+            wire.encode(wire.status(dev.id, dev.boot, "offline", dev.kind, FW_VERSION, dev.now())),
+            1,
+            True,
+        ),
+        conf.get("broker_user"),
+        conf.get("broker_password"),
+    )
     k.subscriptions = subs
     k.dev = dev
     k.up = False  # connected (a flag, no asyncio.Event: its module is heap of its own)
@@ -210,7 +250,17 @@ def build(hal, conf):
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
     load_outbox(ob)
-    tasks = [dev.link.run(), dev.sender(), dev.heartbeat(), dev.watchdog()]
+    tasks = [
+        k.run(
+            conf.get("broker_host", "127.0.0.1"),
+            conf.get("broker_port", 1883),
+            conf.get("backoff_base_ms", 500),
+            conf.get("backoff_max_ms", 30000),
+        ),
+        dev.sender(),
+        dev.heartbeat(),
+        dev.watchdog(conf.get("watchdog_ms", 30000)),
+    ]
     if conf["kind"] == "ballot_box":
         app = ballot_app(dev, hal, conf, tasks)
     else:

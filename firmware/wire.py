@@ -42,8 +42,9 @@ LEVELS = tuple(
         "very_dissatisfied",
     ]
 )
-# The ballot box (投票箱) has three slots, left to right.
-BALLOT_SLOTS = tuple(["satisfied", "basically_satisfied", "dissatisfied"])
+# The ballot box (投票箱) has three slots, left to right: the middle three levels (a slice
+# shares LEVELS' strings: every string of 11 or more characters is an object of its own).
+BALLOT_SLOTS = LEVELS[1:4]
 
 # Flags a device may attach to a vote. The gateway decides what counts; the device only
 # reports what it saw.

@@ -1,6 +1,7 @@
 """MQTT 3.1.1 packet bytes and reconnect backoff."""
 
-from mqtt_link import _varlen, backoff_ms, connect_packet, publish_packet, subscribe_packet
+from mqtt_link import _varlen, backoff_ms, publish_packet, subscribe_packet
+from startup import connect_packet
 
 
 def test_varlen():
@@ -29,7 +30,7 @@ def test_publish_qos0_and_qos1_retained():
 
 
 def test_subscribe():
-    assert subscribe_packet(1, [("a", 1)]) == b"\x82\x06\x00\x01\x00\x01a\x01"
+    assert subscribe_packet(1, b"\x00\x01a\x01") == b"\x82\x06\x00\x01\x00\x01a\x01"
 
 
 def test_backoff_grows_caps_and_jitters():
