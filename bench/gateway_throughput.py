@@ -260,6 +260,8 @@ def measure_gateway(
         env={
             "HALLRATE_DATA_DIR": str(srv_dir),
             "HALLRATE_BOOTSTRAP_GATEWAY": f"gw-{HALL}:{API_KEY}:{HALL}",
+            # The server creates no window from records: register the devices' windows.
+            "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(f"W{i:04d}" for i in range(len(devices))),
         },
     ).start()
     wait_port("127.0.0.1", srv_port, 60)
