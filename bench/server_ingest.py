@@ -58,7 +58,7 @@ def records(n: int) -> list[dict[str, Any]]:
                 "rev": 0,
                 "channel": "evaluator",
                 "level": LEVELS[i % 5],
-                # As the gateway sends it: seconds, the hall's offset (gateway/attribution.py).
+                # As the gateway sends it (attribution_types.iso): seconds, the hall's offset.
                 "occurred_at": (base + timedelta(seconds=37 * i)).astimezone(HALL_TZ).isoformat(),
                 "time_source": "device",
                 "hall": "H1",

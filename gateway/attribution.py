@@ -3,7 +3,8 @@
 Pure code, no I/O. The result for every vote is a deterministic function of the SET of queue
 events and votes known so far, never of their arrival order: `Attributor` keeps indices so that
 adding one event re-evaluates only the votes it can affect, and `attribute_all` is the same thing
-computed from scratch. The rules are documented in docs/gateway.md ("Attribution").
+computed from scratch. The rules are documented in docs/gateway.md ("Attribution"). Their
+vocabulary (events, votes, results, states, flags) is gateway/attribution_types.py, re-exported.
 """
 
 from __future__ import annotations
@@ -14,96 +15,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from gateway.attribution_types import (
+    ATTRIBUTED,
+    DUPLICATE_TICKET,
+    EVALUATOR,
+    FLAG_NO_TICKET,
+    MISUSE,
+    NO_TICKET,
+    PAUSED,
+    UNATTRIBUTED,
+    UNKNOWN_DEVICE,
+    WINDOW_MISMATCH,
+    Attribution,
+    QueueEvent,
+    Vote,
+    iso,
+)
+from gateway.attribution_types import BALLOT_BOX as BALLOT_BOX  # re-exported with the above
 from gateway.config import Policy
-
-EVALUATOR = "evaluator"
-BALLOT_BOX = "ballot_box"
-
-# Attribution states, as the server's ingest contract names them.
-ATTRIBUTED = "attributed"
-NO_TICKET = "no_ticket"
-UNATTRIBUTED = "unattributed"
-
-# Flags: a flagged record is stored and never counted.
-MISUSE = "misuse"
-FLAG_NO_TICKET = "no_ticket"
-PAUSED = "paused"
-DUPLICATE_TICKET = "duplicate_ticket"
-UNKNOWN_DEVICE = "unknown_device"
-WINDOW_MISMATCH = "window_mismatch"
-INVALID = "invalid"  # set by the pipeline on a quarantined event's record, never by the rules
-
-# The times attribution can work with: the wire's bound for device and queue times (2000-01-01
-# .. 2100-01-01 UTC, exclusive). An event outside it (a journal written before the wire checked
-# it) is quarantined by the pipeline instead of reaching the attributor.
-T_MIN = 946684800
-T_MAX = 4102444800
-
-
-class PoisonError(ValueError):
-    """An event the attributor cannot take (the pipeline quarantines it)."""
-
-
-def check_time(t: object, what: str = "t") -> None:
-    if type(t) is not int or not T_MIN <= t < T_MAX:
-        raise PoisonError(f"{what} {t!r} outside 2000-01-01..2100-01-01 (epoch s)")
-
 
 _STAFF_EVENTS = ("login", "logout")
 _PAUSE_EVENTS = ("pause", "resume", "login", "logout")
-
-
-@dataclass(frozen=True)
-class QueueEvent:
-    """One queue-system event (wire_gw.queue_event), whichever adapter it came in through."""
-
-    id: str
-    ev: str
-    t: int
-    w: str | None = None
-    tk: str | None = None
-    staff: str | None = None
-    m: str | None = None
-    to: str | None = None
-
-    @classmethod
-    def from_wire(cls, msg: Mapping[str, object]) -> QueueEvent:
-        def s(name: str) -> str | None:
-            v = msg.get(name)
-            return None if v is None else str(v)
-
-        t = msg["t"]
-        assert isinstance(t, int)
-        return cls(str(msg["id"]), str(msg["ev"]), t, s("w"), s("tk"), s("staff"), s("m"), s("to"))
-
-
-@dataclass(frozen=True)
-class Vote:
-    """An evaluator vote or a ballot drop, with the time it is attributed at (epoch seconds)."""
-
-    key: str
-    channel: str  # evaluator | ballot_box
-    device: str
-    t: int
-    level: str
-    rq: str | None = None
-    tk: str | None = None
-    w: str | None = None
-    device_flags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Attribution:
-    window: str | None
-    ticket: str | None
-    staff: str | None
-    matter: str | None
-    attribution: str
-    flags: tuple[str, ...] = ()
-
-    @property
-    def counted(self) -> bool:
-        return not self.flags
 
 
 @dataclass(frozen=True)
@@ -216,6 +148,13 @@ class Attributor:
     def local_date(self, t: int) -> str:
         return datetime.fromtimestamp(t, self._tz).date().isoformat()
 
+    def local_iso(self, t: float) -> str:
+        return iso(t, self._tz)
+
+    def ticket_log(self, tk: str) -> list[QueueEvent]:
+        """The queue events of ticket number `tk` (any day), in time order."""
+        return [self.events[eid] for _, eid in self._by_ticket.get(tk, [])]
+
     def staff_at(self, window: str, t: int) -> str | None:
         """工号 logged in at `window` at time t (events at exactly t count as before)."""
         ev = self._latest_at(window, t, _STAFF_EVENTS)
@@ -270,7 +209,8 @@ class Attributor:
                 matter = ev.m
         return matter
 
-    def _served_by(self, ev: QueueEvent) -> str | None:
+    def served_by(self, ev: QueueEvent) -> str | None:
+        """The staff member who served at a queue event: its own, else who was logged in."""
         if ev.staff is not None:
             return ev.staff
         return self.staff_at(ev.w, ev.t) if ev.w is not None else None
@@ -349,7 +289,7 @@ class Attributor:
         return _Base(
             window,
             finish.tk,
-            self._served_by(finish),
+            self.served_by(finish),
             self._ticket_matter(finish.tk, date),
             ATTRIBUTED,
             frozenset(flags),
@@ -380,7 +320,7 @@ class Attributor:
         return _Base(
             served.w,
             v.tk,
-            self._served_by(served),
+            self.served_by(served),
             self._ticket_matter(v.tk, date),
             ATTRIBUTED,
             frozenset(),
@@ -466,40 +406,3 @@ def attribute_all(
         a.add_vote(v)
     a.recompute_all()
     return a.results()
-
-
-def ticket_record(a: Attributor, hall: str, tk: str, date: str) -> dict[str, object]:
-    """The ticket (取号单) as the server's ingest/tickets contract wants it, from the queue log."""
-    called = finished = None
-    window = staff = matter = None
-    for et, eid in a._by_ticket.get(tk, []):
-        ev = a.events[eid]
-        if a.local_date(et) != date:
-            continue
-        if ev.m is not None:
-            matter = ev.m
-        if ev.ev in ("call", "recall") and called is None:
-            called = et
-            window = ev.w or window
-        if ev.ev == "finish":
-            finished = et
-            window = ev.w or window
-            staff = a._served_by(ev)
-        if ev.ev == "transfer" and ev.to is not None:
-            window = ev.to
-    return {
-        "key": f"{hall}:{date}:{tk}",
-        "hall": hall,
-        "number": tk,
-        "matter": matter,
-        "issued_at": None,
-        "called_at": iso(called, a._tz) if called is not None else None,
-        "finished_at": iso(finished, a._tz) if finished is not None else None,
-        "window": window,
-        "staff": staff,
-    }
-
-
-def iso(t: float, tz: ZoneInfo) -> str:
-    """Epoch seconds → ISO 8601 with the hall's offset (seconds precision)."""
-    return datetime.fromtimestamp(int(t), tz).isoformat()

@@ -14,10 +14,12 @@ from functools import partial
 from typing import Any
 
 from gateway import attribution as attr
+from gateway.attribution_types import check_time
 from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.metrics import GatewayMetrics
 from gateway.quarantine import DEVICE, QUEUE, Quarantine, admissible, error_text, queue_event
+from gateway.records import Records
 
 log = logging.getLogger("hallrate.gateway")
 
@@ -33,18 +35,9 @@ class Isolation:
     metrics: GatewayMetrics
     quarantine: Quarantine
     attributor: attr.Attributor
-    _time_source: dict[str, str]
+    records: Records
 
     def _load_attributor(self) -> attr.Attributor:
-        raise NotImplementedError
-
-    def _vote(self, key: str, m: dict[str, Any], received_at: float) -> attr.Vote:
-        raise NotImplementedError
-
-    def _tickets_of(self, events: list[attr.QueueEvent]) -> set[tuple[str, str]]:
-        raise NotImplementedError
-
-    def _write_records(self, keys: set[str], tickets: set[tuple[str, str]]) -> None:
         raise NotImplementedError
 
     def _load_once(self) -> attr.Attributor:
@@ -76,11 +69,11 @@ class Isolation:
     ) -> attr.Vote | None:
         try:
             admissible(m)
-            v = self._vote(key, m, received_at)
-            attr.check_time(v.t)
+            v = self.records.vote(key, m, received_at)
+            check_time(v.t)
             return v
         except Exception as e:
-            self._time_source.pop(key, None)
+            self.records.time_source.pop(key, None)
             self.quarantine.put(self.rjournal, DEVICE, key, stage, error_text(e), m, received_at)
             return None
 
@@ -104,11 +97,9 @@ class Isolation:
         """Rebuild attribution state from the journal and repair every record whose stored
         attribution is missing or stale."""
         self.attributor = self._load_attributor()
-        self._time_source = {
-            k: v for k, v in self._time_source.items() if k in self.attributor.votes
-        }
-        self._write_records(
-            set(self.attributor.votes), self._tickets_of(list(self.attributor.events.values()))
+        self.records.keep_only(self.attributor.votes)
+        self.records.write(
+            set(self.attributor.votes), self.records.tickets_of(self.attributor.events.values())
         )
 
     def _add_or_replay(

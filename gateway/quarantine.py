@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from firmware import wire
-from gateway import attribution as attr
+from gateway import attribution_types as attr
 from gateway.config import GatewayConfig
 from gateway.journal import Journal
 from gateway.logs import event

@@ -18,9 +18,9 @@ from gateway.attribution import (
     QueueEvent,
     Vote,
     attribute_all,
-    ticket_record,
 )
 from gateway.config import Policy
+from gateway.records import ticket_record
 
 T0 = 1795399200  # 2026-11-23 10:00 Asia/Shanghai
 DEVICES = {"EV-A01": "A01", "EV-A02": "A02", "EV-A03": "A03", "BB-01": None}

@@ -242,8 +242,8 @@ def test_fast_ack_payload_is_exactly_what_wire_encode_gives(tmp_path: Path) -> N
 
     cfg = gateway_config(tmp_path, "mqtt://127.0.0.1:1", "http://127.0.0.1:1")
     p = Pipeline(cfg, Journal(cfg.journal_path), Capture())
-    p._publish_ack("EV-A03", "3f2a9c01", 17, [19, 20])
-    p._publish_ack("EV-A03", "3f2a9c01", 0, [])
+    p.publisher.ack("EV-A03", "3f2a9c01", 17, [19, 20])
+    p.publisher.ack("EV-A03", "3f2a9c01", 0, [])
     assert sent == [
         (
             wire.device_topic("H1", "EV-A03", "ack"),

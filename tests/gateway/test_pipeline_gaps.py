@@ -72,10 +72,10 @@ _HUGE = textwrap.dedent(
     gaps = [(g.first, g.last) for g in p.gaps[("EV-A03", "b1")].values()]
     resends = [(m["from"], m["to"]) for m in cap.of("resend")]
     p.process([Inbound("device", gm, "mqtt", received_at=clock.t)])
-    b = p._boot("EV-A03", "b1")
+    b = p.acks.boot("EV-A03", "b1")
     # A restart loads the boot back from the journal.
     p2 = Pipeline(cfg, Journal(cfg.journal_path), Capture(), clock=clock)
-    b2 = p2._boot("EV-A03", "b1")
+    b2 = p2.acks.boot("EV-A03", "b1")
     peak = tracemalloc.get_traced_memory()[1]
     print(json.dumps({
         "gaps": gaps, "resends": resends, "acks": [(m["n"], m.get("x")) for m in cap.of("ack")],
@@ -141,7 +141,7 @@ def test_gone_above_the_highest_known_seq_is_malformed_and_not_applied(tmp_path:
     assert counter(p, "hallrate_gateway_malformed_total", source="mqtt") == 1
     assert p.journal.lost() == [] and cap.of("ack") == []
     assert counter(p, "hallrate_gateway_gaps_unclosable_total", reason="gone") == 0
-    assert p._boot(DEV, "b1").ack() == (2, [])
+    assert p.acks.boot(DEV, "b1").ack() == (2, [])
     # Up to a heartbeat's `s`, it is a real answer.
     p.process([hb(5), gone(3, 5)])
     assert [(r["first"], r["last"]) for r in p.journal.lost()] == [(3, 5)]
@@ -195,7 +195,7 @@ def test_heartbeats_reveal_a_lost_last_event(tmp_path: Path) -> None:
     p.close()
     p.journal.close()
     p2, cap2 = make(tmp_path, clock)
-    assert p2._boot(DEV, "b1").gaps() == [(2, 2)]
+    assert p2.acks.boot(DEV, "b1").gaps() == [(2, 2)]
     p2.process([gone(2, 2)])
     assert counter(p2, "hallrate_gateway_malformed_total", source="mqtt") == 0
     assert [(r["first"], r["last"], r["reason"]) for r in p2.journal.lost()] == [(2, 2, "gone")]

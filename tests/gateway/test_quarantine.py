@@ -22,6 +22,7 @@ from gateway.cli import render_status
 from gateway.cli import status as cli_status
 from gateway.journal import Journal
 from gateway.pipeline import Inbound, Pipeline
+from gateway.records import Records
 from tests.gateway.test_pipeline import NOW, Clock, make, qev, records, vote
 
 YEAR_10000 = 253402272000
@@ -277,14 +278,14 @@ def test_a_record_that_cannot_be_built_is_quarantined_alone(
     clock = Clock(NOW)
     p, _ = make(tmp_path, clock)
     p.recover()
-    real = Pipeline._record_body
+    real = Records.body
 
-    def failing(self: Pipeline, key: str) -> Any:
+    def failing(self: Records, key: str) -> Any:
         if key == "EV-A02:b1:1":
             raise ValueError("cannot build this record")
         return real(self, key)
 
-    monkeypatch.setattr(Pipeline, "_record_body", failing)
+    monkeypatch.setattr(Records, "body", failing)
     p.process(
         [
             qev("q1", "finish", NOW - 20, NOW, window="A03", ticket="A012"),
