@@ -27,6 +27,10 @@ log = logging.getLogger("hallrate.gateway")
 # a heartbeat may have changed.
 Settled = dict[tuple[str, str], list[Range]]
 
+# Boots kept in memory. Each is re-read from the journal on demand, so a boot without an open gap
+# may be dropped (least recently used first): a device that invents boot ids cannot grow memory.
+MAX_CACHED_BOOTS = 4096
+
 
 class Acks:
     def __init__(
@@ -46,12 +50,26 @@ class Acks:
         self.gaps: dict[tuple[str, str], dict[tuple[int, int], GapState]] = {}
 
     def boot(self, dev: str, boot: str) -> BootSeqs:
-        b = self.boots.get((dev, boot))
+        key = (dev, boot)
+        b = self.boots.pop(key, None)  # re-inserted last: the dict is in order of last use
         if b is None:
             j = self.journal
             b = BootSeqs.of(j.seqs_of_boot(dev, boot), j.high_seq(dev, boot))
-            self.boots[(dev, boot)] = b
+        self.boots[key] = b
         return b
+
+    def _evict(self) -> None:
+        """Forget the least recently used boots beyond MAX_CACHED_BOOTS that have no open gap
+        (their gap timers would be lost); `boot` reads them back from the journal if needed."""
+        excess = len(self.boots) - MAX_CACHED_BOOTS
+        for key in list(self.boots):
+            if excess <= 0:
+                return
+            if any(not g.reported for g in self.gaps.get(key, {}).values()):
+                continue
+            del self.boots[key]
+            self.gaps.pop(key, None)
+            excess -= 1
 
     # ---- inside the commit ----------------------------------------------------------------
 
@@ -128,9 +146,13 @@ class Acks:
                 n, x = b.ack()
                 self.publisher.ack(dev, boot, n, x)
             states, fresh = follow_gaps(self.gaps.get((dev, boot), {}), b.gaps(), now)
-            self.gaps[(dev, boot)] = states
+            if states:
+                self.gaps[(dev, boot)] = states
+            else:
+                self.gaps.pop((dev, boot), None)
             for first, last in fresh:
                 event(log, "gap_detected", device=dev, boot=boot, first=first, last=last)
+        self._evict()
 
     def tick(self, now: float) -> None:
         """Resend requests for old gaps, unclosable-gap reports, the open-gaps gauge."""

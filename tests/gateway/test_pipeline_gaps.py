@@ -199,7 +199,7 @@ def test_heartbeats_reveal_a_lost_last_event(tmp_path: Path) -> None:
     p2.process([gone(2, 2)])
     assert counter(p2, "hallrate_gateway_malformed_total", source="mqtt") == 0
     assert [(r["first"], r["last"], r["reason"]) for r in p2.journal.lost()] == [(2, 2, "gone")]
-    assert acks(cap2) == [(2, [])] and p2.gaps[(DEV, "b1")] == {}
+    assert acks(cap2) == [(2, [])] and p2.gaps.get((DEV, "b1"), {}) == {}
     p2.close()
     p2.journal.close()
 
@@ -210,9 +210,39 @@ def test_a_heartbeat_of_another_boot_leaves_this_boot_alone(tmp_path: Path) -> N
     p.process([vote(DEV, 1, NOW)])
     m: dict[str, Any] = wire.heartbeat(DEV, "b2", int(NOW), 1000, 0, 0, heap=1, rssi=-60)
     p.process([Inbound("device", m, "mqtt", received_at=NOW)])
-    assert p.gaps[(DEV, "b1")] == {} and p.gaps[(DEV, "b2")] == {}
+    assert p.gaps.get((DEV, "b1"), {}) == {} and p.gaps.get((DEV, "b2"), {}) == {}
     j = Journal(p.journal.path)
     assert j.high_seq(DEV, "b1") == 1 and j.high_seq(DEV, "b2") == 0
     j.close()
     p.close()
     p.journal.close()
+
+
+# ---- memory does not grow with invented boot ids ----------------------------------------------
+
+
+def test_boots_kept_in_memory_are_bounded_and_read_back_from_the_journal(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A device that invents a boot id per message: the gateway keeps at most MAX_CACHED_BOOTS
+    boots in memory (those without an open gap go first), and a forgotten boot's next event is
+    acked from what the journal holds, as if it had never been forgotten."""
+    from gateway import acks as acks_module
+
+    monkeypatch.setattr(acks_module, "MAX_CACHED_BOOTS", 3)
+    p, cap = make(tmp_path, Clock(NOW))
+    for i in range(10):
+        m = wire.vote(DEV, f"boot{i}", 1, "satisfied", int(NOW), 1)
+        p.process([Inbound("device", m, "mqtt", received_at=NOW)])
+    gapped = wire.vote(DEV, "gapped", 5, "satisfied", int(NOW), 1)  # 1..4 missing: an open gap
+    p.process([Inbound("device", gapped, "mqtt", received_at=NOW)])
+    for i in range(10, 14):
+        m = wire.vote(DEV, f"boot{i}", 1, "satisfied", int(NOW), 1)
+        p.process([Inbound("device", m, "mqtt", received_at=NOW)])
+    assert len(p.acks.boots) <= 4  # the cap, plus the boot whose gap is still open
+    assert (DEV, "gapped") in p.acks.boots and (DEV, "boot0") not in p.acks.boots
+    # boot0 was forgotten: its seq 2 is acked with the watermark the journal gives back.
+    m = wire.vote(DEV, "boot0", 2, "satisfied", int(NOW), 1)
+    p.process([Inbound("device", m, "mqtt", received_at=NOW)])
+    last = [a for a in cap.of("ack") if a["b"] == "boot0"][-1]
+    assert (last["n"], last.get("x", [])) == (2, [])
