@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from server.personal import mask_phone as mask_phone
@@ -141,8 +141,8 @@ def parse_time(value: Any, policy: Policy) -> datetime:
         result = _parse_time_text(text)
     if result.tzinfo is None:
         result = result.replace(tzinfo=tz)
-    if not 2000 <= result.astimezone(tz).year <= 2099:
-        raise ValueError(f"time {value!s} is outside 2000..2099")
+    if not 2000 <= result.astimezone(UTC).year <= 2099:  # in UTC, as the wire's bound
+        raise ValueError(f"time {value!s} is outside 2000..2099 (UTC)")
     return result.astimezone(tz)
 
 

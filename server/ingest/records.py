@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
@@ -121,8 +121,10 @@ def parse_instant(value: Any, name: str) -> datetime:
         raise RecordError(f"{name} {value!r} is not ISO 8601") from None
     if instant.tzinfo is None:  # fromisoformat gives a fixed offset or none at all
         raise RecordError(f"{name} {value!r} has no UTC offset")
-    if not 2000 <= instant.year <= 2099:
-        raise RecordError(f"{name} {value!r} is outside 2000..2099")
+    # The wire's bound (docs/protocol.md, Bounds): the instant in UTC, whatever the offset, so a
+    # time the gateway acked is never refused here (2099-12-31T23:59:59Z is 2100-01-01 in +08:00).
+    if not 2000 <= instant.astimezone(UTC).year <= 2099:
+        raise RecordError(f"{name} {value!r} is outside 2000..2099 (UTC)")
     return instant
 
 

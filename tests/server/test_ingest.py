@@ -229,3 +229,19 @@ def test_key_lookups_on_postgresql_are_never_prepared(pg_url: str) -> None:
         assert not [st for st in statements if "key = ANY" in st or "key IN" in st]
     finally:
         engine.dispose()
+
+
+def test_the_time_bound_is_the_wires_in_utc(server: Server) -> None:
+    """The gateway acks device times up to 2099-12-31T23:59:59Z (docs/protocol.md, Bounds), which
+    is 2100-01-01 in the hall's +08:00: the server must store it, and refuse a second later."""
+    out = server.ingest(
+        [
+            evaluation("edge-1", occurred_at="2100-01-01T07:59:59+08:00"),
+            evaluation("edge-2", occurred_at="2100-01-01T08:00:00+08:00"),
+            evaluation("edge-3", occurred_at="2000-01-01T08:00:00+08:00"),
+            evaluation("edge-4", occurred_at="2000-01-01T07:59:59+08:00"),
+        ]
+    )
+    assert out["accepted"] == 2
+    reasons = {r["index"]: r["reason"] for r in out["rejected"]}
+    assert sorted(reasons) == [1, 3] and all("2000..2099 (UTC)" in r for r in reasons.values())
