@@ -27,7 +27,7 @@ MAX_PAYLOAD = const(2048)
 # firmware starts a new boot id before its seq would pass it. MAX_SPAN bounds a gone/resend range.
 MAX_SEQ = const(1073741823)
 MAX_SPAN = const(65536)
-_MAX_OPEN = const(16)  # "[" and "{" characters in a payload: bounds the JSON nesting
+MAX_OPEN = const(16)  # "[" and "{" characters in a payload: bounds the JSON nesting
 
 # The label tuples are built from lists: the elements of a constant tuple load from .mpy as
 # string objects on the heap, a list display's are interned names (docs/benchmarks.md).
@@ -208,7 +208,7 @@ def encode(msg):
     text = json.dumps(msg, separators=(",", ":"))
     # MicroPython's json.dumps returns str like CPython's; some ports hand back bytes.
     data = text if isinstance(text, bytes) else text.encode()
-    if len(data) > MAX_PAYLOAD or data.count(b"[") + data.count(b"{") > _MAX_OPEN:
+    if len(data) > MAX_PAYLOAD or data.count(b"[") + data.count(b"{") > MAX_OPEN:
         raise WireError("payload over 2048 bytes or 16 [ and {")
     return data
 
@@ -221,7 +221,7 @@ def decode(payload, kind=None):
         raise WireError("payload is not bytes")
     # The nesting bound is a count (in strings too), in C, before any parser could recurse.
     payload = bytes(payload)
-    if len(payload) > MAX_PAYLOAD or payload.count(b"[") + payload.count(b"{") > _MAX_OPEN:
+    if len(payload) > MAX_PAYLOAD or payload.count(b"[") + payload.count(b"{") > MAX_OPEN:
         raise WireError("payload over 2048 bytes or 16 [ and {")
     try:
         msg = json.loads(payload.decode())

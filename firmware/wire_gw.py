@@ -74,6 +74,14 @@ def gateway_status_topic(hall):
     return wire.TOPIC_ROOT + "/" + hall + "/gw/status"
 
 
+def gateway_presence(state):
+    """The gateway's retained presence on gateway_status_topic (and its last will), compact JSON
+    bytes: {"v":1,"k":"gw","st":"online"|"offline"}."""
+    if state not in wire.STATUS_STATES:
+        raise wire.WireError("bad gateway state %r" % (state,))
+    return ('{"v":%d,"k":"gw","st":"%s"}' % (wire.PROTOCOL_VERSION, state)).encode()
+
+
 def parse_topic(topic):
     """Split a topic into (hall, device or None, channel). Raises wire.WireError."""
     if isinstance(topic, (bytes, bytearray)):
@@ -210,6 +218,8 @@ def _loads(payload):
         payload = payload.encode()
     if not isinstance(payload, (bytes, bytearray)) or len(payload) > wire.MAX_PAYLOAD:
         raise wire.WireError("payload is not bytes of at most %d" % wire.MAX_PAYLOAD)
+    if payload.count(b"[") + payload.count(b"{") > wire.MAX_OPEN:  # as wire.decode
+        raise wire.WireError("payload over 2048 bytes or 16 [ and {")
     try:
         return json.loads(bytes(payload).decode())
     except Exception:  # ValueError, UnicodeError, RecursionError (deep nesting)

@@ -21,10 +21,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="hallrate gateway",
         description="Run the hall gateway, show its state, or provision its broker accounts.",
+        epilog=(
+            "commands: run (the default) starts the gateway (--config, --log-level); "
+            "status shows devices, backlog, gaps and quarantine from the running gateway's "
+            "/status, else from the journal (--config, --json); provision writes the Mosquitto "
+            "password file, ACL and every account's credentials into --out DIR, which must be "
+            "outside git or git-ignored (docs/provisioning.md). Exit 2: a bad config or a "
+            "refused provisioning."
+        ),
     )
     parser.add_argument("command", nargs="?", choices=("run", "status", "provision"), default="run")
     parser.add_argument("--config", "-c", default="hall.toml", help="default %(default)s")
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="run: log level, any case (default %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="status: print JSON, not a table")
     parser.add_argument(
         "--out", help="provision: directory for the password file, ACL and credentials"

@@ -189,6 +189,12 @@ class GatewayHttp:
             {"accepted": sum(results), "duplicates": len(results) - sum(results), **summary},
         )
 
+    def _bad_body(self, h: BaseHTTPRequestHandler, reason: str) -> None:
+        """A 400 for the body's length, counted and logged like every other 400 body."""
+        self.metrics.malformed.labels("http").inc()
+        event(log, "malformed_queue_body", logging.WARNING, reason=reason)
+        _refuse(h, 400, reason)
+
     def _read_body(self, h: BaseHTTPRequestHandler) -> bytes | None:
         """The request body, or None after answering 411/413/400 (the body is then not read and
         the connection is closed)."""
@@ -204,13 +210,13 @@ class GatewayHttp:
         except ValueError:
             length = -1
         if length < 0:
-            _refuse(h, 400, "bad Content-Length")
+            self._bad_body(h, "bad Content-Length")
             return None
         if length > MAX_BODY:
             _refuse(h, 413, f"body larger than {MAX_BODY} bytes")
             return None
         if length == 0:
-            _refuse(h, 400, "a JSON body is required")
+            self._bad_body(h, "a JSON body is required")
             return None
         body = h.rfile.read(length)  # within the handler's read deadline
         if len(body) != length:  # the client closed early: nobody to answer

@@ -45,7 +45,7 @@ class MqttLink:
         )
         if b.username:
             c.username_pw_set(b.username, b.password)
-        c.will_set(self.status_topic, b'{"st":"offline"}', qos=1, retain=True)
+        c.will_set(self.status_topic, wire_gw.gateway_presence("offline"), qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.max_inflight_messages_set(100)
         c.max_queued_messages_set(0)
@@ -62,7 +62,9 @@ class MqttLink:
 
     def stop(self) -> None:
         if self.connected.is_set():
-            self.client.publish(self.status_topic, b'{"st":"offline"}', qos=1, retain=True)
+            self.client.publish(
+                self.status_topic, wire_gw.gateway_presence("offline"), qos=1, retain=True
+            )
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -85,7 +87,7 @@ class MqttLink:
         if self.cfg.mqtt_queue_enabled:
             subs.append((wire_gw.queue_topic(self.cfg.hall), wire_gw.QUEUE_QOS))
         client.subscribe(subs)
-        client.publish(self.status_topic, b'{"st":"online"}', qos=1, retain=True)
+        client.publish(self.status_topic, wire_gw.gateway_presence("online"), qos=1, retain=True)
         self.connected.set()
         self.metrics.broker_connected.set(1)
         if not flags.session_present:
@@ -140,7 +142,8 @@ class MqttLink:
     def _queue_rejected(self, client: mqtt.Client, payload: bytes | bytearray, reason: str) -> None:
         """Tell the queue system why its event was refused (hr/v1/{hall}/queue/err), log it."""
         err = wire_gw.queue_error_for_payload(payload, reason)
-        client.publish(self.queue_err_topic, json.dumps(err).encode(), qos=1, retain=False)
+        payload = json.dumps(err, separators=(",", ":")).encode()  # compact, as every message
+        client.publish(self.queue_err_topic, payload, qos=1, retain=False)
         event(
             log,
             "queue_event_rejected",

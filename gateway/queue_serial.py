@@ -96,7 +96,7 @@ def parse_line(raw: str | bytes) -> QueueLine:
     parts = body.split(",")
     name = parts[0].upper()
     if name not in SENTENCES:
-        raise SerialLineError(f"unknown sentence {name!r}")
+        raise SerialLineError(f"unknown sentence: {name!r}")
     spec = SENTENCES[name]
     positional = [p for p in parts[1:] if "=" not in p]
     opts = [p for p in parts[1:] if "=" in p]
@@ -106,23 +106,23 @@ def parse_line(raw: str | bytes) -> QueueLine:
     values: dict[str, Any] = {}
     for fname, value in zip(spec, positional, strict=False):
         if not _FIELD.match(value):
-            raise SerialLineError(f"bad {fname.lstrip('?')} field {value!r}")
+            raise SerialLineError(f"bad {fname.lstrip('?')} field: {value!r}")
         values[fname.lstrip("?")] = value
     for opt in opts:
         k, _, v = opt.partition("=")
         if k not in OPTIONS:
-            raise SerialLineError(f"unknown option {k!r}")
+            raise SerialLineError(f"unknown option: {k!r}")
         if k == "N":
             if not v.isdigit() or len(v) > 9:
-                raise SerialLineError(f"bad line number {v!r}")
+                raise SerialLineError(f"bad line number: {v!r}")
             values["n"] = int(v)
         elif k == "T":
             if not _TIME.match(v):
-                raise SerialLineError(f"bad time {v!r}, want YYYYMMDDhhmmss")
+                raise SerialLineError(f"bad time, want YYYYMMDDhhmmss: {v!r}")
             values["time"] = v
         else:
             if not _FIELD.match(v):
-                raise SerialLineError(f"bad {k} value {v!r}")
+                raise SerialLineError(f"bad {k} value: {v!r}")
             values[OPTIONS[k]] = v
     return QueueLine(ev=name.lower(), **values)
 
@@ -135,7 +135,7 @@ def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -
         try:
             dt = datetime.strptime(q.time, "%Y%m%d%H%M%S").replace(tzinfo=tz)
         except ValueError:
-            raise SerialLineError(f"bad time {q.time!r}") from None
+            raise SerialLineError(f"bad time: {q.time!r}") from None
         t = int(dt.timestamp())
     else:
         t = int(received_at)

@@ -146,7 +146,7 @@ class GapState:
 
     @property
     def reported(self) -> bool:
-        """Every chunk was asked max_attempts times and reported unclosable."""
+        """Nothing of the gap is left to ask: its unanswered rest was reported unclosable."""
         return self.next_first > self.last
 
     def chunk(self) -> Range:
@@ -200,8 +200,10 @@ def due_resends(
     interval_s: float,
     max_attempts: int,
 ) -> tuple[list[Chunk], list[Chunk]]:
-    """(chunks to ask a resend for now, chunks to report as unclosable now). Mutates the
-    states: a chunk reported unclosable makes way for the next chunk of its gap at once."""
+    """(chunks to ask a resend for now, ranges to report as unclosable now). Mutates the
+    states. A chunk the device answers (resends or `gone`) closes and the next chunk is asked;
+    a chunk left unanswered max_attempts times ends the gap: its whole remaining range is
+    reported unclosable."""
     ask: list[Chunk] = []
     give_up: list[Chunk] = []
     for g in gaps.values():
@@ -210,11 +212,12 @@ def due_resends(
         if g.attempts >= max_attempts:
             if g.requested_at is None or now - g.requested_at < interval_s:
                 continue
-            first, last = g.chunk()
-            give_up.append(Chunk(g, first, last))
-            g.next_first, g.attempts, g.requested_at = last + 1, 0, None
-            if g.reported:
-                continue
+            # A device that answered none of max_attempts requests (neither a resend nor a
+            # `gone`) will not answer for the rest of the gap either: the whole remaining gap is
+            # reported unclosable at once, one lost range, instead of one chunk per interval.
+            give_up.append(Chunk(g, g.next_first, g.last))
+            g.next_first, g.attempts, g.requested_at = g.last + 1, 0, None
+            continue
         else:
             waited = now - (g.requested_at if g.requested_at is not None else g.detected_at)
             limit = interval_s if g.requested_at is not None else grace_s

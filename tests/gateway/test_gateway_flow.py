@@ -328,7 +328,7 @@ def test_gateway_presence_is_retained_with_last_will(
     c.loop_start()
     try:
         wait_for(lambda: got, 10, "retained gateway status")
-        assert json.loads(got[-1]) == {"st": "online"}
+        assert got[-1] == b'{"v":1,"k":"gw","st":"online"}'  # compact, with v and k
     finally:
         c.loop_stop()
         c.disconnect()

@@ -174,6 +174,11 @@ def test_body_limits_answer_411_413_400_without_reading_a_too_large_body(
     assert post_raw(http, head(0))[0] == 400
     status, body = post_raw(http, head(4), b"nope")
     assert status == 400 and "not JSON" in json.loads(body)["detail"]
+    status, body = post_raw(http, head(2), b"\xff\xfe")
+    assert status == 400 and json.loads(body)["detail"] == "body is not UTF-8"
+    # Every 400 body is counted (docs/gateway.md): the length ones (0) as well as the rest (2).
+    metrics = httpx.get(url(http, "/metrics"), timeout=10).text
+    assert 'hallrate_gateway_malformed_total{source="http"} 3.0' in metrics
 
 
 def test_deeply_nested_json_answers_400(serve: Callable[..., GatewayHttp]) -> None:

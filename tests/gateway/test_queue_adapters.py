@@ -105,8 +105,11 @@ class QueueSystem:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"queue-{free_port()}")
         # Only the error topic: amqtt 0.12.1 has been seen delivering a device's retained status
         # to this subscription (a broker quirk, not a gateway answer).
+        self.raw: list[bytes] = []
         c.on_message = lambda _c, _u, m: (
-            self.errors.append((json.loads(m.payload), m.retain)) if m.topic == ERR_TOPIC else None
+            (self.errors.append((json.loads(m.payload), m.retain)), self.raw.append(m.payload))
+            if m.topic == ERR_TOPIC
+            else None
         )
         c.on_subscribe = lambda *_a: self.subscribed.set()
         c.connect(broker.host, broker.port)
@@ -169,6 +172,7 @@ def test_refused_mqtt_queue_event_is_answered_on_the_error_topic_logged_and_coun
     assert all(a["v"] == 1 and a["k"] == "queue_err" and a["reason"] for a in answers)
     assert "field ev" in answers[0]["reason"] and "JSON" in answers[1]["reason"]
     assert not any(retained for _e, retained in qs.errors)
+    assert all(r.startswith(b'{"v":1,"k":"queue_err","id":') for r in qs.raw)  # compact JSON
     assert queue_event_ids(gateway) == {"ok-4"}
     metrics = httpx.get(f"http://127.0.0.1:{gateway.cfg.http_port}/metrics").text
     assert 'hallrate_gateway_malformed_total{source="mqtt"} 3.0' in metrics
@@ -218,3 +222,12 @@ def test_serial_line_whose_event_the_validator_refuses_gets_nak_and_the_reader_c
     assert re.fullmatch(r"\$NAK,field_t_[A-Za-z0-9_.\-]+,N=1\*[0-9A-F]{2}\r\n", nak), nak
     assert ack == format_line("ACK", "2")
     assert reader.lines_bad == 1 and reader.lines_ok == 1
+
+
+def test_the_mqtt_queue_topic_has_the_wires_nesting_bound() -> None:
+    """docs/protocol.md, Bounds: at most 16 [ and { in a payload, the queue topic included."""
+    ok = json.dumps({"id": "n-1", "ev": "pause", "t": 1795399500, "w": "A01", "x": "{" * 15})
+    wire_gw.decode_for_topic(wire_gw.queue_topic(HALL), ok.encode())
+    deep = json.dumps({"id": "n-2", "ev": "pause", "t": 1795399500, "w": "A01", "x": "{" * 16})
+    with pytest.raises(wire.WireError, match="16"):
+        wire_gw.decode_for_topic(wire_gw.queue_topic(HALL), deep.encode())

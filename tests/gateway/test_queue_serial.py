@@ -23,6 +23,7 @@ from gateway.queue_serial import (
     SerialQueueReader,
     checksum,
     format_line,
+    nak_reason,
     parse_line,
     to_queue_event,
 )
@@ -253,3 +254,21 @@ def test_examples_in_the_protocol_doc_parse() -> None:
     assert len(examples) == 5
     for line in examples:
         parse_line(line)
+
+
+def test_nak_reasons_never_quote_the_value() -> None:
+    """docs/serial-protocol.md: `<reason>` is the reason without the value it quotes."""
+    lines = [
+        format_line("DANCE", "A03"),
+        format_line("CALL", "A03", "A12", Q=1),
+        format_line("CALL", "A03", "A12", N="1000000000x"),
+        format_line("CALL", "A03", "A12", T="20261302101500"),
+        format_line("CALL", "A03", "A" * 40),
+    ]
+    for line in lines:
+        with pytest.raises(SerialLineError) as e:
+            q = parse_line(line)
+            to_queue_event(q, "ser-ttyS0", 1795399200.0, TZ)
+        reason = nak_reason(str(e.value))
+        for quoted in ("DANCE", "Q", "1000000000x", "20261302101500", "A" * 40):
+            assert quoted not in reason.replace("YYYYMMDDhhmmss", ""), (line, reason)
