@@ -241,6 +241,8 @@ def start_platform(
 ) -> tuple[PlatformServer, threading.Thread]:
     """The platform on a real socket, served by a daemon thread; stop with server.shutdown()."""
     server = PlatformServer((host, port), PlatformState(config))
-    thread = threading.Thread(target=server.serve_forever, name="sms-platform", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="sms-platform", daemon=True
+    )
     thread.start()
     return server, thread

@@ -170,7 +170,6 @@ def _reply_row(r: Any) -> dict[str, Any]:
         "SignName": r.sign_name,
         "ReplyContent": r.text,
         "ReplyTime": _china(r.at),
-        "ReplyUnixTime": int(r.at.timestamp()),
     }
 
 
