@@ -20,6 +20,11 @@ COMMANDS: dict[str, tuple[str, str, int]] = {
     "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),
     "db": ("server.db_cli", "database migrations and purges: `hallrate db upgrade`", 3),
     "import": ("server.import_cli", "import SMS / phone call-back results from CSV or XLSX", 3),
+    "sms": (
+        "server.sms.cli",
+        "the SMS rating channel; `hallrate sms platform`: local SMS platform",
+        13,
+    ),
 }
 
 
