@@ -263,6 +263,6 @@ def test_examples_in_the_protocol_doc_parse() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "serial-protocol.md").read_text()
     block = doc.split("## Examples\n```\n", 1)[1].split("```", 1)[0]
     examples = [line for line in block.splitlines() if line.startswith("$")]
-    assert len(examples) == 5
+    assert len(examples) == 6
     for line in examples:
         parse_line(line)
