@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.db import begin_write
 from server.models import SMS_STATES, SmsMessage
+from server.personal import scrub_phones
 from server.sms.selection import Candidate
 
 TERMINAL = ("failed", "delivered", "undeliverable")
@@ -119,8 +120,8 @@ def set_state(
 ) -> bool:
     """One committed transition; False if the row was not in ``from_states``."""
     assert state in SMS_STATES
-    if isinstance(values.get("last_error"), str):
-        values["last_error"] = str(values["last_error"])[:MAX_ERROR]
+    if isinstance(values.get("last_error"), str):  # provider errors may echo the number
+        values["last_error"] = scrub_phones(str(values["last_error"]))[:MAX_ERROR]
     begin_write(session)
     res = session.execute(
         update(SmsMessage)
