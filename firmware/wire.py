@@ -68,7 +68,8 @@ QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
 # 2000..2099), U uptime ms 0..2^40-1, b bool, sN str of at most N chars, cN a code of 1..N chars
 # of A-Z a-z 0-9 - _ . (CN: and ":"), P staff {"id": C32, "name": s64}, M metrics (at most 32
 # keys c32, scalar values); the labels L (LEVELS), F (VOTE_FLAGS), A (ALARMS), S
-# (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); [x a list of at most 100 distinct x,
+# (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); N a phone (5..20 chars: digits after an
+# optional leading +); [x a list of at most 100 distinct x,
 # +x the same but not empty; ?x x or null.
 _DEVICE_HEAD = "v:i d:c32 b:c32"
 _EVENT_HEAD = " s:q t:?T up:U"  # and of every sequenced kind
@@ -84,7 +85,7 @@ SCHEMAS = {
     "req": "rq:C64 tk:C32 w:c16 t:?T ttl:i | staff:?P",
     "ack": "n:i | x:[q",
     "resend": "from:q to:q",
-    "queue": "id:C64 ev:Q t:T | w:?c16 tk:?C32 staff:?C32 m:?C64 to:?c16 src:s16",
+    "queue": "id:C64 ev:Q t:T | w:?c16 tk:?C32 staff:?C32 m:?C64 to:?c16 src:s16 ph:?N",
 }
 _LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS)
 
@@ -124,6 +125,12 @@ def _bad(t, v):
         return not isinstance(v, str) or len(v) > int(n)
     if c == "b":
         return not isinstance(v, bool)
+    if c == "N":
+        return (
+            not isinstance(v, str)
+            or not 4 < len(v) < 21
+            or (v[1:] if v[0] == "+" else v).strip("0123456789") != ""
+        )
     if c == "P":  # staff shown on a device: {"id": 工号, "name": ...}
         return (
             not isinstance(v, dict)

@@ -191,7 +191,16 @@ def resend(device, boot, first, last):
 
 
 def queue_event(
-    event_id, event, t, window=None, ticket=None, staff=None, matter=None, to=None, src=None
+    event_id,
+    event,
+    t,
+    window=None,
+    ticket=None,
+    staff=None,
+    matter=None,
+    to=None,
+    src=None,
+    phone=None,
 ):
     m = {"v": wire.PROTOCOL_VERSION, "k": "queue", "id": event_id, "ev": event, "t": t}
     if window is not None:
@@ -206,6 +215,8 @@ def queue_event(
         m["to"] = to
     if src is not None:
         m["src"] = src
+    if phone is not None:
+        m["ph"] = phone
     return m
 
 

@@ -55,6 +55,7 @@ class QueueEvent:
     staff: str | None = None
     m: str | None = None
     to: str | None = None
+    ph: str | None = None  # the citizen's phone, as the queue system reported it
 
     @classmethod
     def from_wire(cls, msg: Mapping[str, object]) -> QueueEvent:
@@ -64,7 +65,9 @@ class QueueEvent:
 
         t = msg["t"]
         assert isinstance(t, int)
-        return cls(str(msg["id"]), str(msg["ev"]), t, s("w"), s("tk"), s("staff"), s("m"), s("to"))
+        return cls(
+            str(msg["id"]), str(msg["ev"]), t, s("w"), s("tk"), s("staff"), s("m"), s("to"), s("ph")
+        )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ SENTENCES: dict[str, tuple[str, ...]] = {
     "PAUSE": ("w",),
     "RESUME": ("w",),
 }
-OPTIONS = {"N": "n", "T": "time", "M": "m", "S": "staff"}
+OPTIONS = {"N": "n", "T": "time", "M": "m", "S": "staff", "P": "ph"}
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 _TIME = re.compile(r"^\d{14}$")
 
@@ -56,6 +56,7 @@ class QueueLine:
     staff: str | None = None
     to: str | None = None
     m: str | None = None
+    ph: str | None = None  # the citizen's phone, digits only (P=)
     n: int | None = None  # the controller's line number, echoed in $ACK
     time: str | None = None  # YYYYMMDDhhmmss, hall local time
 
@@ -143,7 +144,7 @@ def to_queue_event(q: QueueLine, label: str, received_at: float, tz: ZoneInfo) -
         event_id = f"{label}-{q.time}-{q.n}"
     else:
         event_id = f"{label}-{int(received_at * 1000)}-{q.n if q.n is not None else 0}"
-    fields = {"w": q.w, "tk": q.tk, "staff": q.staff, "m": q.m, "to": q.to}
+    fields = {"w": q.w, "tk": q.tk, "staff": q.staff, "m": q.m, "to": q.to, "ph": q.ph}
     obj = {"id": event_id, "ev": q.ev, "t": t, "src": label}
     obj.update((k, v) for k, v in fields.items() if v is not None)
     # The same normalisation and validator as an HTTP or MQTT event (wire.WireError if refused).

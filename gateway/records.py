@@ -138,13 +138,15 @@ class Records:
 def ticket_record(a: attr.Attributor, hall: str, tk: str, date: str) -> dict[str, object]:
     """The ticket (取号单) as the server's ingest/tickets contract wants it, from the queue log."""
     called = finished = None
-    window = staff = matter = None
+    window = staff = matter = phone = None
     for ev in a.ticket_log(tk):
         et = ev.t
         if a.local_date(et) != date:
             continue
         if ev.m is not None:
             matter = ev.m
+        if ev.ph is not None:  # the latest number the queue system reported that day
+            phone = ev.ph
         if ev.ev in ("call", "recall") and called is None:
             called = et
             window = ev.w or window
@@ -164,4 +166,5 @@ def ticket_record(a: attr.Attributor, hall: str, tk: str, date: str) -> dict[str
         "finished_at": a.local_iso(finished) if finished is not None else None,
         "window": window,
         "staff": staff,
+        "phone": phone,
     }

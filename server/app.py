@@ -12,6 +12,7 @@ from server.api import (
     evaluations,
     health,
     ingest,
+    metrics,
     phones,
     rankings,
     scores,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)
+    app.include_router(metrics.router)  # /metrics, outside /api/v1 (Prometheus' default path)
     dashboard.mount(app)
     if settings.docs_enabled:
         apidocs.mount(app)

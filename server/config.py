@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # `hallrate db purge-personal-data` keeps them.
     phone_key: SecretStr = SecretStr("")
     phone_retention_days: int = Field(default=180, ge=1, le=36500)
+    # GET /metrics (Prometheus): the bearer token a scraper sends; unset, /metrics is 404.
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("bootstrap_admin")
     @classmethod

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from server.sms.policy import SmsPolicy
+
 # The five GB/T 39046 levels in code order 1..5; equal to firmware/wire.py LEVELS (tested).
 LEVELS: tuple[str, ...] = (
     "very_satisfied",
@@ -180,6 +182,8 @@ class Policy(BaseModel):
     )
     # Unknown codes in ingest and import: [directory] auto_create_windows (default false).
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
+    # The SMS rating channel: [sms] (server/sms/policy.py, docs/sms.md "Policy").
+    sms: SmsPolicy = Field(default_factory=SmsPolicy)
 
     @model_validator(mode="before")
     @classmethod
@@ -296,6 +300,7 @@ class Policy(BaseModel):
             "rounding": self.rounding,
             "sms_reply_digits": dict(sorted(self.sms_reply_digits.items())),
             "directory": self.directory.describe(),
+            "sms": self.sms.describe(),
         }
 
 

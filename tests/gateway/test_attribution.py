@@ -278,6 +278,17 @@ def test_ticket_record_from_queue_log() -> None:
     assert rec["window"] == "A03" and rec["staff"] == "1001" and rec["matter"] == "370000-1"
     assert rec["called_at"] == "2026-11-23T10:00:10+08:00"
     assert rec["finished_at"] == "2026-11-23T10:01:40+08:00"
+    assert rec["phone"] is None  # the queue system reported none
+
+
+def test_ticket_record_carries_the_phone_the_queue_system_reported() -> None:
+    a = Attributor(DEVICES, Policy())
+    for e in served_a03():
+        a.add_queue_event(e)
+    a.add_queue_event(QueueEvent("p1", "call", T0 + 5, "A03", "A012", ph="13800000000"))
+    a.add_queue_event(QueueEvent("p2", "finish", T0 + 95, "A03", "A012", ph="+8613812345678"))
+    rec = ticket_record(a, "H1", "A012", "2026-11-23")
+    assert rec["phone"] == "+8613812345678"  # the latest reported that day
 
 
 # ---- out of order ----------------------------------------------------------------------------

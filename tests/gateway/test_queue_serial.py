@@ -127,6 +127,19 @@ def test_a_line_outside_the_wire_bounds_is_a_bad_line_not_a_crash() -> None:
             to_queue_event(parse_line(line), "ser-ttyS0", 1795399200.0, TZ)
 
 
+def test_a_finish_line_carries_the_citizens_phone_as_p() -> None:
+    line = format_line("FINISH", "A03", "A012", N=9, T="20261123100000", P="13812345678")
+    q = parse_line(line)
+    assert q == QueueLine("finish", "A03", tk="A012", ph="13812345678", n=9, time="20261123100000")
+    assert to_queue_event(q, "ser-ttyS0", 1795399200.0, TZ)["ph"] == "13812345678"
+    with pytest.raises(SerialLineError, match="bad P value"):  # no "+" in the line grammar
+        parse_line(format_line("FINISH", "A03", "A012", P="+8613812345678"))
+    with pytest.raises(wire.WireError, match="field ph"):  # 5..20 digits (wire Bounds)
+        to_queue_event(
+            parse_line(format_line("FINISH", "A03", "A012", P="1234")), "s", 1795399200.0, TZ
+        )
+
+
 # ---- real ports ------------------------------------------------------------------------------
 
 
@@ -251,7 +264,7 @@ def test_examples_in_the_protocol_doc_parse() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "serial-protocol.md").read_text()
     block = doc.split("## Examples\n```\n", 1)[1].split("```", 1)[0]
     examples = [line for line in block.splitlines() if line.startswith("$")]
-    assert len(examples) == 5
+    assert len(examples) == 6
     for line in examples:
         parse_line(line)
 

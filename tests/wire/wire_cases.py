@@ -162,7 +162,16 @@ def _base(kind):
         "ack": wire_gw.ack(EV, BOOT, 17, [19, 20]),
         "resend": wire_gw.resend(EV, BOOT, 18, 18),
         "queue": wire_gw.queue_event(
-            "q-1", "finish", T, "A03", "A012", "1001", "370602-001-XK-0001", "A04", "http"
+            "q-1",
+            "finish",
+            T,
+            "A03",
+            "A012",
+            "1001",
+            "370602-001-XK-0001",
+            "A04",
+            "http",
+            "13812345678",
         ),
     }[kind]
 
@@ -280,6 +289,13 @@ def case_bound_ticket_staff_matter_and_ids():
     _bounds("vote", "rq", [None] + ids, ["", _code(65), "r#1"])
     _bounds("vote hb ack", "d", [EV, _code(32)], ["", _code(33), "EV:A03", "EV A03"])
     _bounds("vote ack cfg", "b", [BOOT, "gw", _code(32)], ["", _code(33), "3f:2a"])
+
+
+def case_bound_phone():
+    good = [None, "13812345678", "+8613812345678", "01012345678", "12345", "+1234", _code(20, "9")]
+    bad = ["", "1234", "+123", _code(21, "9"), "++12345", "138-1234-5678", "138 1234 5678"]
+    bad += ["1381234567x", "\uff11\uff13\uff18\uff11\uff12", 13812345678, "12+345"]
+    _bounds("queue", "ph", good, bad)
 
 
 def case_bound_short_texts():
