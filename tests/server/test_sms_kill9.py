@@ -1,16 +1,19 @@
 """Done-when of issue #13: kill -9 of `hallrate sms send` at random instants never texts a
-citizen twice and never forgets one. Real processes: the sender runs as a subprocess against a
-platform process-independent of it (here the TEMPORARY stand-in, tests/support/sms_standin.py,
-until the local SMS platform of simulator/sms_platform is merged), and is SIGKILLed mid-run."""
+citizen twice and never forgets one. Real processes: `hallrate sms send` runs as a subprocess
+with the real Alibaba Cloud SDK (HALLRATE_SMS_PROVIDER=local) against the local SMS platform
+(`hallrate sms platform`, another process), which verifies every signed request; the sender is
+SIGKILLed mid-run and started again."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -21,8 +24,8 @@ from server.db import make_engine, make_sessionmaker
 from server.migrate import upgrade
 from server.models import SmsMessage
 from tests.server.sms_fixtures import PHONE_KEY, add_hall, add_ticket, phone
+from tests.support.ports import free_port
 from tests.support.procs import REPO
-from tests.support.sms_standin import Platform, serve
 
 pytestmark = pytest.mark.timeout(120)
 N = 24
@@ -47,6 +50,26 @@ def _env(tmp_path: Path, url: str) -> dict[str, str]:
     }
 
 
+def _platform(port: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "server.cli", "sms", "platform", "--port", str(port)]
+    p = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/health", timeout=2):
+                return p
+        except OSError:
+            time.sleep(0.1)
+    p.kill()
+    raise AssertionError("the SMS platform did not start")
+
+
+def _texts(port: int) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/phones", timeout=10) as r:
+        inbox: dict[str, list[dict[str, object]]] = json.loads(r.read())
+    return [t for texts in inbox.values() for t in texts]
+
+
 def test_sender_killed_at_random_instants_texts_each_due_citizen_exactly_once(
     tmp_path: Path,
 ) -> None:
@@ -59,11 +82,14 @@ def test_sender_killed_at_random_instants_texts_each_due_citizen_exactly_once(
         for i in range(N):
             add_ticket(s, hall, f"A{i:03d}", phone(i), None)
         s.commit()
-    platform = Platform(delay_s=0.03)
-    http = serve(platform)
-    base = f"http://127.0.0.1:{http.server_address[1]}"
-    env = _env(tmp_path, url)
-    argv = [sys.executable, "-m", "tests.support.sms_standin", "send", base]
+    port = free_port()
+    platform = _platform(port)
+    env = {
+        **_env(tmp_path, url),
+        "HALLRATE_SMS_PROVIDER": "local",
+        "HALLRATE_SMS_ENDPOINT": f"127.0.0.1:{port}",
+    }
+    argv = [sys.executable, "-m", "server.cli", "sms", "send"]
     rng = random.Random(int(os.environ.get("SMS_KILL_SEED", "13")))
     kills = 0
     try:
@@ -85,10 +111,12 @@ def test_sender_killed_at_random_instants_texts_each_due_citizen_exactly_once(
             if not busy:
                 break
             time.sleep(0.35)
+        sent = _texts(port)
     finally:
-        http.shutdown()
+        platform.terminate()
+        platform.wait(10)
     assert kills >= 3  # the test really killed senders mid-run
-    per_phone = Counter(s["phone"] for s in platform.sent)
+    per_phone = Counter(str(t["phone"]) for t in sent)
     assert per_phone == Counter({phone(i): 1 for i in range(N)})  # each exactly once
     with sessions() as s:
         rows = s.scalars(select(SmsMessage)).all()
@@ -96,4 +124,4 @@ def test_sender_killed_at_random_instants_texts_each_due_citizen_exactly_once(
     assert len(rows) == N and len({r.ticket_id for r in rows}) == N
     assert {r.state for r in rows} <= {"sent", "delivered"}
     # every text on the platform is the outbox row's (the correlation id went out with it)
-    assert {s["out_id"] for s in platform.sent} == {r.out_id for r in rows}
+    assert {t["out_id"] for t in sent} == {r.out_id for r in rows}
