@@ -19,11 +19,10 @@ COMMANDS: dict[str, tuple[str, str, int]] = {
     "simulate": ("simulator.cli", "simulate a hall through the real broker, gateway and server", 6),
     "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),
     "db": ("server.db_cli", "database migrations and purges: `hallrate db upgrade`", 3),
-    "sms": ("server.sms.cli", "SMS channel: send due texts, outbox, reconcile, opt-outs", 13),
     "import": ("server.import_cli", "import SMS / phone call-back results from CSV or XLSX", 3),
     "sms": (
         "server.sms.cli",
-        "the SMS rating channel; `hallrate sms platform`: local SMS platform",
+        "SMS channel: send due texts, outbox, reconcile, opt-outs; `platform`: local SMS platform",
         13,
     ),
 }
