@@ -1,0 +1,1 @@
+"""SMS evaluation channel: provider adapters, outbox, reply intake (issue #13)."""
