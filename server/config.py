@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # `hallrate db purge-personal-data` keeps them.
     phone_key: SecretStr = SecretStr("")
     phone_retention_days: int = Field(default=180, ge=1, le=36500)
+    # The shared secret an SMS platform's reply push must present (docs/sms.md, "Replies"):
+    # ?token=... in the callback URL, or Authorization: Bearer. Unset: the push route is off.
+    sms_callback_token: SecretStr = SecretStr("")
 
     @field_validator("bootstrap_admin")
     @classmethod
@@ -176,6 +179,9 @@ class Settings(BaseSettings):
             username, password = self.bootstrap_admin.split(":", 1)
             if problem := password_problem(username, password):
                 raise ValueError(f"HALLRATE_BOOTSTRAP_ADMIN password {problem}")
+        token = self.sms_callback_token.get_secret_value()
+        if token and (problem := secret_problem(token, GATEWAY_KEY_BITS)):
+            raise ValueError(f"HALLRATE_SMS_CALLBACK_TOKEN {problem}")
         if self.bootstrap_gateway:
             key = self.bootstrap_gateway.split(":")[1]
             if problem := secret_problem(key, GATEWAY_KEY_BITS):
