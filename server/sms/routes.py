@@ -48,7 +48,7 @@ class PushProblem(ValueError):
 
 def _check_token(request: Request, expected: str) -> None:
     if not expected:
-        raise HTTPException(503, "reply push is off: HALLRATE_SMS_CALLBACK_TOKEN is not set")
+        raise HTTPException(403, "reply push is off: HALLRATE_SMS_CALLBACK_TOKEN is not set")
     given = request.query_params.get("token", "")
     header = request.headers.get("authorization", "")
     if not given and header.lower().startswith("bearer "):
