@@ -14,6 +14,7 @@ from server.models.base import Base
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
 from server.models.history import EvaluationChange
 from server.models.org import Department, DirectoryVersion, Hall, Matter, Staff, Window
+from server.models.sms import REPLY_OUTCOMES, SMS_STATES, SmsMessage, SmsOptOut, SmsReply
 from server.models.tickets import Ticket
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "DEVICE_KINDS",
     "LEVELS",
     "PHONE_ROLES",
+    "REPLY_OUTCOMES",
     "ROLES",
+    "SMS_STATES",
     "TIME_SOURCES",
     "Base",
     "DailyCount",
@@ -36,6 +39,9 @@ __all__ = [
     "Matter",
     "MonthlyCount",
     "PhoneRead",
+    "SmsMessage",
+    "SmsOptOut",
+    "SmsReply",
     "Staff",
     "Ticket",
     "User",

@@ -22,15 +22,14 @@ from sqlalchemy.orm import Session
 from server.config import Settings
 from server.db import begin_write
 from server.ingest import Submitter, ingest_evaluations
-from server.models import Hall, Matter, Staff, Ticket, Window
+from server.models import Hall, Matter, SmsMessage, SmsOptOut, SmsReply, Staff, Ticket, Window
 from server.personal import PhoneCipher, phone_digits, scrub_phones
 from server.policy import Policy, load_policy
 from server.sms.matching import CLOCK_SKEW, LATE_LOOKBACK, Match, SentText, match_reply
 from server.sms.provider import Reply, SmsProvider
 from server.sms.replies import parse_reply
-from server.sms.tables import SmsMessage, SmsOptOut, SmsReply
 
-MAX_TEXT = 512
+MAX_TEXT = 1024
 MAX_DEDUPE_KEY = 128
 MAX_PROVIDER = 16
 # States of a text the citizen may have received (a reply proves delivery, whatever the report).
@@ -137,7 +136,7 @@ def _store_one(
     elif match.outcome == "opt_out":
         exists = session.scalar(select(SmsOptOut.id).where(SmsOptOut.phone_hash == phone_hash))
         if exists is None:
-            session.add(SmsOptOut(phone_hash=phone_hash, source=row.id))
+            session.add(SmsOptOut(phone_hash=phone_hash, source=f"reply:{row.id}"))
             session.flush()
     result.stored += 1
     result.outcomes[row.outcome] += 1

@@ -21,14 +21,13 @@ from sqlalchemy.orm import aliased
 
 from server.api.deps import CurrentUser, PolicyDep, SessionDep, SettingsDep
 from server.api.scope import hall_by_code
-from server.models import Hall, Ticket, Window
+from server.models import Hall, SmsMessage, SmsReply, Ticket, Window
 from server.personal import phone_digits
 from server.policy import Policy
 from server.sms.intake import hashed_dedupe_key, store_replies
 from server.sms.matching import OUTCOMES, Outcome
 from server.sms.provider import Reply
 from server.sms.replies import parse_reply
-from server.sms.tables import SmsMessage, SmsReply
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 

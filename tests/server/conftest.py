@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session
 from server import aggregates
 from server.app import create_app
 from server.config import Settings
-from server.db import make_engine
 from server.migrate import upgrade
 from server.models import Evaluation
-from server.sms.tables import ensure_tables
 
 GATEWAY_KEY = "test-gateway-key-0123456789"
 ADMIN = ("root", "root-password")
@@ -27,9 +25,6 @@ ADMIN = ("root", "root-password")
 @pytest.fixture
 def migrated_url(db_url: str) -> str:
     upgrade(db_url)
-    engine = make_engine(db_url)  # TEMPORARY: the SMS tables until migration 0007 (sms-core)
-    ensure_tables(engine)
-    engine.dispose()
     return db_url
 
 

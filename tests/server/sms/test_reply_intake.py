@@ -14,10 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from server.models import Evaluation, Ticket
+from server.models import Evaluation, SmsMessage, SmsOptOut, SmsReply, Ticket
 from server.sms.intake import intake
 from server.sms.provider import Reply
-from server.sms.tables import SmsMessage, SmsOptOut, SmsReply
 from tests.server.conftest import Server, serve
 
 CN = ZoneInfo("Asia/Shanghai")
