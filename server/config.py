@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # before the next is refused with 503.
     password_hash_workers: int = 0
     password_hash_queue: int = 32
+    # The shared secret an SMS platform's reply push must present (docs/sms.md, "Replies"):
+    # ?token=... in the callback URL, or Authorization: Bearer. Unset: the push route is off.
+    sms_callback_token: SecretStr = SecretStr("")
     # /docs and /openapi.json: on by default in dev, off by default in production.
     api_docs: bool | None = None
     # Request limits (docs/api.md, Limits): body bytes per request (ingest / every other
@@ -61,9 +64,6 @@ class Settings(BaseSettings):
     # `hallrate db purge-personal-data` keeps them.
     phone_key: SecretStr = SecretStr("")
     phone_retention_days: int = Field(default=180, ge=1, le=36500)
-    # The shared secret an SMS platform's reply push must present (docs/sms.md, "Replies"):
-    # ?token=... in the callback URL, or Authorization: Bearer. Unset: the push route is off.
-    sms_callback_token: SecretStr = SecretStr("")
 
     @field_validator("bootstrap_admin")
     @classmethod
