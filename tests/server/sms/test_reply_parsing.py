@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from server.importing import parse_table
+from server.importing.readers import read_csv_bytes
 from server.policy import Policy, PolicyError, policy_from_mapping
 from server.sms.replies import parse_reply
 
@@ -173,3 +175,15 @@ def test_reply_window_values(window: str) -> None:
 def test_bad_reply_windows_are_refused(window: str) -> None:
     with pytest.raises(PolicyError, match="sms_reply_window"):
         policy_from_mapping({"sms_reply_window": window})
+
+
+def test_the_import_reads_sms_reply_columns_with_the_same_parser() -> None:
+    text = (
+        "回复内容,回复时间\n"
+        "满意，谢谢,2026-11-05 09:00\n"
+        "１😊,2026-11-05 09:01\n"
+        "1或2,2026-11-05 09:02\n"
+    )
+    r = parse_table(read_csv_bytes(text.encode("utf-8")), channel="sms", hall="H1", source="t")
+    assert [rec["level"] for rec in r.records] == [S, VS]
+    assert [p.line for p in r.bad] == [4] and "not a rating" in r.bad[0].reason
