@@ -27,6 +27,7 @@ from server.login_guard import HashPool, LoginThrottle
 from server.migrate import schema_behind
 from server.policy import load_policy
 from server.security import dummy_password_hash
+from server.sms import routes as sms_routes
 
 API_PREFIX = "/api/v1"
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, auth, ingest, scores, rankings, evaluations, tickets, phones):
         api.include_router(module.router)
+    api.include_router(sms_routes.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

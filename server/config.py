@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # before the next is refused with 503.
     password_hash_workers: int = 0
     password_hash_queue: int = 32
+    # The shared secret an SMS platform's reply push must present (docs/sms.md, "Replies"):
+    # ?token=... in the callback URL, or Authorization: Bearer. Unset: the push route is off.
+    sms_callback_token: SecretStr = SecretStr("")
     # /docs and /openapi.json: on by default in dev, off by default in production.
     api_docs: bool | None = None
     # Request limits (docs/api.md, Limits): body bytes per request (ingest / every other
@@ -178,6 +181,9 @@ class Settings(BaseSettings):
             username, password = self.bootstrap_admin.split(":", 1)
             if problem := password_problem(username, password):
                 raise ValueError(f"HALLRATE_BOOTSTRAP_ADMIN password {problem}")
+        token = self.sms_callback_token.get_secret_value()
+        if token and (problem := secret_problem(token, GATEWAY_KEY_BITS)):
+            raise ValueError(f"HALLRATE_SMS_CALLBACK_TOKEN {problem}")
         if self.bootstrap_gateway:
             key = self.bootstrap_gateway.split(":")[1]
             if problem := secret_problem(key, GATEWAY_KEY_BITS):

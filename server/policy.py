@@ -4,6 +4,7 @@ differ between cities. Configuration, never code: every score result carries ``d
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP
@@ -36,6 +37,30 @@ DEFAULT_SMS_REPLY_DIGITS: dict[str, str] = {
     "4": "dissatisfied",
     "5": "very_dissatisfied",
 }
+# SMS reply words -> level (server/sms/replies.py; docs/sms.md "Replies"). Matched whole, after
+# the reply is normalised (full-width, punctuation, emoji and polite words dropped).
+DEFAULT_SMS_REPLY_WORDS: dict[str, str] = {
+    "非常满意": "very_satisfied",
+    "很满意": "very_satisfied",
+    "十分满意": "very_satisfied",
+    "特别满意": "very_satisfied",
+    "满意": "satisfied",
+    "好评": "satisfied",
+    "基本满意": "basically_satisfied",
+    "比较满意": "basically_satisfied",
+    "一般": "basically_satisfied",
+    "不满意": "dissatisfied",
+    "不太满意": "dissatisfied",
+    "差评": "dissatisfied",
+    "非常不满意": "very_dissatisfied",
+    "很不满意": "very_dissatisfied",
+    "十分不满意": "very_dissatisfied",
+    "特别不满意": "very_dissatisfied",
+}
+# How long a text stays open for a rating reply: "next_working_day" (until the end of the first
+# working day after the send day, hall-local) or "<N>h" (N hours after sending, 1..720).
+DEFAULT_SMS_REPLY_WINDOW = "next_working_day"
+_REPLY_WINDOW = re.compile(r"^(?:next_working_day|([1-9][0-9]{0,2})h)$")
 
 
 class PolicyError(ValueError):
@@ -176,10 +201,15 @@ class Policy(BaseModel):
     calendar_outside_data: Literal["weekdays", "error"] = "weekdays"
     display_decimals: int = Field(default=2, ge=0, le=6)
     rounding: Literal["ROUND_HALF_UP", "ROUND_HALF_EVEN"] = "ROUND_HALF_UP"
-    # SMS reply text "1".."5" -> level (import of SMS replies).
+    # SMS reply text "1".."5" -> level (SMS replies, and their import).
     sms_reply_digits: Mapping[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_SMS_REPLY_DIGITS)
     )
+    # SMS reply words -> level, and how long a text waits for its rating (docs/sms.md).
+    sms_reply_words: Mapping[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_SMS_REPLY_WORDS)
+    )
+    sms_reply_window: str = DEFAULT_SMS_REPLY_WINDOW
     # Unknown codes in ingest and import: [directory] auto_create_windows (default false).
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
     # The SMS rating channel: [sms] (server/sms/policy.py, docs/sms.md "Policy").
@@ -230,6 +260,35 @@ class Policy(BaseModel):
                 raise PolicyError(f"SMS reply {key!r} maps to unknown level {level!r}")
             out[key] = level
         return out
+
+    @field_validator("sms_reply_words")
+    @classmethod
+    def _words(cls, value: Mapping[str, str]) -> dict[str, str]:
+        from server.sms.replies import is_opt_out, normalise
+
+        out: dict[str, str] = {}
+        for word, level in value.items():
+            key = normalise(str(word))
+            if not key or key.isdigit():
+                raise PolicyError(
+                    f"SMS reply word {word!r} is empty or digits (use sms_reply_digits)"
+                )
+            if is_opt_out(key):
+                raise PolicyError(f"SMS reply word {word!r} is an opt-out (退订/TD/T)")
+            if level not in LEVELS:
+                raise PolicyError(f"SMS reply word {word!r} maps to unknown level {level!r}")
+            out[key] = level
+        return out
+
+    @field_validator("sms_reply_window")
+    @classmethod
+    def _reply_window(cls, value: str) -> str:
+        match = _REPLY_WINDOW.match(value)
+        if not match or (match.group(1) and int(match.group(1)) > 720):
+            raise PolicyError(
+                f"sms_reply_window {value!r} must be next_working_day or <N>h with N in 1..720"
+            )
+        return value
 
     @model_validator(mode="after")
     def _check_groups(self) -> Policy:
@@ -299,6 +358,8 @@ class Policy(BaseModel):
             "display_decimals": self.display_decimals,
             "rounding": self.rounding,
             "sms_reply_digits": dict(sorted(self.sms_reply_digits.items())),
+            "sms_reply_words": dict(self.sms_reply_words),
+            "sms_reply_window": self.sms_reply_window,
             "directory": self.directory.describe(),
             "sms": self.sms.describe(),
         }

@@ -27,6 +27,7 @@ from server.importing.values import (
 )
 from server.personal import scrub_phones
 from server.policy import LEVELS, Policy
+from server.sms.replies import parse_reply
 
 ImportChannel = Literal["sms", "phone"]
 IMPORT_CHANNELS: tuple[str, ...] = ("sms", "phone")
@@ -189,7 +190,9 @@ def _level_of_row(
         if norm in NO_REPLY_WORDS and not candidates:
             return None, None, "no SMS reply"
         if norm:
-            lv = policy.sms_reply_digits.get(norm) if norm.isdigit() else parse_level_word(reply)
+            # The SMS channel's own parser (server/sms/replies.py), then the import's words.
+            parsed = parse_reply(reply, policy)
+            lv = parsed.level if parsed.kind == "level" else parse_level_word(reply)
             if lv is None:
                 return (
                     None,

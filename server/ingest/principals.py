@@ -1,8 +1,9 @@
 """Who submits a batch of evaluations, and therefore which channels it may send.
 
 Channel authority (docs/security.md): a gateway key submits device channels only; SMS and phone
-results come only through ``hallrate import``. ``source`` and the submitting principal are set here
-by the server, never taken from a record.
+results come through ``hallrate import``, and replies to the server's own texts through the SMS
+pipeline (``sms`` only). ``source`` and the submitting principal are set here by the server, never
+taken from a record.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from server.models import CHANNELS, TIME_SOURCES
 
 DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
 IMPORT_CHANNELS = frozenset({"sms", "phone"})
+SMS_CHANNELS = frozenset({"sms"})
 MAX_SOURCE = 64
 
 
@@ -21,7 +23,8 @@ class Submitter:
     """The principal behind a batch.
 
     ``kind`` is ``gateway`` (a gateway API key), ``import`` (``hallrate import``, a command with
-    database access) or ``service`` (library callers with database access: tests and tools, which
+    database access), ``sms`` (replies to the server's own rating texts, server/sms/intake.py) or
+    ``service`` (library callers with database access: tests and tools, which
     may send any channel). ``source`` is stored on every evaluation of the batch.
     """
 
@@ -51,6 +54,19 @@ class Submitter:
             source = f"import:{source}"
         return cls(
             "import", source[:MAX_SOURCE], IMPORT_CHANNELS, frozenset({"import"}), None, "import"
+        )
+
+    @classmethod
+    def sms_pipeline(cls, provider: str) -> Submitter:
+        """Replies to rating texts: ``sms`` evaluations only, ``source`` ``sms:<provider>``, the
+        time the platform received the reply (time source ``import``: not a device clock)."""
+        return cls(
+            "sms",
+            f"sms:{provider}"[:MAX_SOURCE],
+            SMS_CHANNELS,
+            frozenset({"import"}),
+            None,
+            "import",
         )
 
     @classmethod
