@@ -86,13 +86,16 @@ def main(argv: Sequence[str] | None = None, provider_factory: ProviderFactory | 
             sent = sender.refresh_sent(today - timedelta(days=max(0, args.days - 1)))
             print(f"sending rows: {_kv(report.reconciled)}; sent rows: {_kv(sent)}")
             return 0
+        since = datetime.now(UTC) - timedelta(days=2)  # overlap is harmless: replies dedupe
         while True:
             r = sender.run_once()
+            replies = _pull_replies(sessions, sender.provider, since, settings, policy)
             print(
                 f"reconciled {_kv(r.reconciled)}; expired {r.expired}; queued {r.enqueued}; "
                 f"accepted {r.accepted}; refused {r.refused}; pending check {r.uncertain}; "
                 f"skipped {_kv(r.skipped)}"
-                + (f"; BUDGET REACHED: {', '.join(r.budget_reached)}" if r.budget_reached else ""),
+                + (f"; BUDGET REACHED: {', '.join(r.budget_reached)}" if r.budget_reached else "")
+                + f"; replies {replies}",
                 flush=True,
             )
             if not args.every:
@@ -100,6 +103,22 @@ def main(argv: Sequence[str] | None = None, provider_factory: ProviderFactory | 
             time.sleep(args.every)
     finally:
         engine.dispose()
+
+
+def _pull_replies(sessions: Any, provider: Any, since: datetime, settings: Any, policy: Any) -> str:
+    """The pull step of reply intake (docs/sms.md, Replies): the provider's replies since
+    ``since``, stored once each (a reply also pushed to the callback route is a retry)."""
+    from server.sms.errors import ProviderError
+    from server.sms.intake import intake
+
+    try:
+        with sessions() as session:
+            res = intake(session, provider, since, settings=settings, policy=policy)
+    except ProviderError as e:
+        return f"not pulled ({e})"
+    return f"new {res.stored}, again {res.retried}" + (
+        f" ({_kv(dict(res.outcomes))})" if res.outcomes else ""
+    )
 
 
 def _kv(d: dict[str, int]) -> str:

@@ -128,7 +128,10 @@ def push_replies(
     _check_token(request, settings.sms_callback_token.get_secret_value())
     try:
         items = _items(payload)
-        replies = _tencent(items, provider) if provider == "tencent" else _aliyun(items, provider)
+        # The local platform speaks the Alibaba Cloud API: its replies are stored as "aliyun",
+        # so a reply both pulled (AliyunSms.replies) and pushed here dedupes on one key.
+        stored_as = "aliyun" if provider == "local" else provider
+        replies = _tencent(items, stored_as) if provider == "tencent" else _aliyun(items, stored_as)
     except PushProblem as exc:
         raise HTTPException(400, str(exc)) from exc
     store_replies(session, replies, settings.phone_cipher, policy)
