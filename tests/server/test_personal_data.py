@@ -175,6 +175,24 @@ def test_new_sqlite_database_files_are_private(tmp_path: Path, umask_022: None) 
     assert _mode(path.parent) == 0o700
 
 
+def test_server_creates_a_new_data_directory_0700(
+    tmp_path: Path, umask_022: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/security.md: a new data directory is 0700, also when `hallrate server` makes it
+    (dev mode writes its generated token secret there before the database exists)."""
+    from server.app import create_app
+
+    data = tmp_path / "x" / "data"
+    monkeypatch.setenv("HALLRATE_DATA_DIR", str(data))
+    settings = Settings()
+    settings.check()  # what `hallrate server` does first
+    assert _mode(data) == 0o700 and _mode(data.parent) == 0o700
+    assert _mode(data / "secret_key") == 0o600
+    upgrade(settings.resolved_database_url)
+    create_app(settings).state.engine.dispose()
+    assert _mode(data / "hallrate.db") == 0o600 and _mode(data) == 0o700
+
+
 def test_existing_world_readable_database_is_narrowed(tmp_path: Path, umask_022: None) -> None:
     path = tmp_path / "hallrate.db"
     path.touch(mode=0o644)
@@ -286,6 +304,20 @@ def test_purge_default_is_today_minus_the_retention(
     monkeypatch.setenv("HALLRATE_PHONE_RETENTION_DAYS", "30")
     assert db_cli.main(["purge-personal-data", "--database-url", migrated_url]) == 0
     assert "(retention 30 days)" in capsys.readouterr().out
+
+
+def test_purge_refuses_a_missing_sqlite_file_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "no" / "dir" / "x.db"
+    rc = db_cli.main(["purge-personal-data", "--database-url", f"sqlite:///{path}", "--dry-run"])
+    out = capsys.readouterr().out
+    assert rc == 2
+    assert out == (
+        f"hallrate db purge-personal-data: no database file {path} (nothing to purge; "
+        "is the URL right? `hallrate db upgrade` creates it)\n"
+    )
+    assert not (tmp_path / "no").exists()
 
 
 # ---- migration 0006 moves existing clear numbers
