@@ -136,7 +136,9 @@ def test_patch_checks_role_and_hall_like_creation(server: Server) -> None:
     assert (r.json()["role"], r.json()["hall_id"]) == ("city_admin", None)
     # A hall admin may not change users at all (city admins only).
     ha = _add_user(server, "v7", role="hall_admin")
-    r = patch(f"/api/v1/users/{ha}", json={"role": "viewer"}, headers=server.login("v7", "password1"))
+    r = patch(
+        f"/api/v1/users/{ha}", json={"role": "viewer"}, headers=server.login("v7", "password1")
+    )
     assert r.status_code == 403
 
 
