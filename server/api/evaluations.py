@@ -34,6 +34,9 @@ class EvaluationOut(BaseModel):
     time_source: str
     hall: str
     window: str | None
+    window_code: str | None = Field(
+        description="a window code the hall does not have, kept as reported (window is null)"
+    )
     staff: str | None
     device: str | None
     ticket: str | None
@@ -100,6 +103,7 @@ def _out(row: Any) -> EvaluationOut:
         time_source=ev.time_source,
         hall=hall,
         window=window,
+        window_code=ev.window_code,
         staff=staff,
         device=device,
         ticket=ev.ticket,

@@ -14,6 +14,7 @@ from typing import Any
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.ingest.principals import DEVICE_CHANNELS, Submitter, as_submitter
 from server.models import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES
+from server.personal import MAX_PHONE_CHARS, phone_problem
 
 MAX_BATCH = 5000
 MAX_FLAGS = 8
@@ -288,9 +289,16 @@ def check_ticket(rec: Any, default_source: str) -> TicketIn:
         issued_at=times["issued_at"],
         called_at=times["called_at"],
         finished_at=times["finished_at"],
-        phone=text_field(rec, "phone", 32, False),
+        phone=_phone(rec),
         source=text_field(rec, "source", 64, False) or default_source,
     )
+
+
+def _phone(rec: Mapping[str, Any]) -> str | None:
+    phone = text_field(rec, "phone", MAX_PHONE_CHARS, False)
+    if phone is not None and (problem := phone_problem(phone)):
+        raise RecordError(problem)
+    return phone
 
 
 def check_tickets(

@@ -96,6 +96,30 @@ def test_ticket_list_shows_phone_numbers_masked_to_every_role(server: Server) ->
         assert PHONE not in r.text
 
 
+def test_a_ticket_whose_phone_is_not_a_number_is_rejected(server: Server) -> None:
+    """docs/api.md: phone is 5..20 digits with an optional +, spaces, - and parentheses; any
+    other value rejects the record (its reason does not echo the value), the others land."""
+    bad = ['=HYPERLINK("x")', "1234", "call me", "+1+cmd", "1" * 21]
+    good = ["+86 138-0000-0001", "(0631) 5200-123", "12345"]
+    records = [_ticket(f"B{i}", phone=p) for i, p in enumerate(bad)]
+    records += [_ticket(f"G{i}", phone=p) for i, p in enumerate(good)]
+    body = _ingest_tickets(server, records)
+    assert body["accepted"] == len(good)
+    reason = "phone must be 5..20 digits, optionally with a leading +, spaces, - and parentheses"
+    assert [(r["key"], r["reason"]) for r in body["rejected"]] == [
+        (f"H1:2026-11-20:B{i}", reason) for i in range(len(bad))
+    ]
+    items = server.client.get("/api/v1/tickets", headers=server.admin).json()["items"]
+    assert [t["phone"] for t in items] == ["138****0001", "063****0123", "***45"]
+
+
+def test_a_stored_phone_without_digits_is_listed_as_null(server: Server) -> None:
+    """A number stored before phones were checked is shown masked or null, never as ''."""
+    cipher = server.settings.phone_cipher
+    assert cipher.masked(cipher.encrypt('=HYPERLINK("x")')) is None
+    assert cipher.masked(cipher.encrypt("138 0000 0001")) == MASKED
+
+
 # ---- unmasked reads: agent and city admin only, each audited
 
 
