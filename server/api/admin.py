@@ -230,7 +230,7 @@ def _check_user(
             raise HTTPException(422, f"{name} may not be null")
     # The role and hall the user will have: a PATCH may change either one alone.
     role = values.get("role", row.role if row is not None else None)
-    hall = values["hall_id"] if "hall_id" in values else (row.hall_id if row is not None else None)
+    hall = values.get("hall_id", row.hall_id if row is not None else None)
     if role == "hall_admin" and hall is None:
         raise HTTPException(422, "a hall admin needs hall_id")
     if role == "city_admin" and hall is not None:

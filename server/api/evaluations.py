@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, SessionDep, Writer
 from server.api.scope import resolve_scope
 from server.db import begin_write
+from server.ingest.records import UNKNOWN_WINDOW
 from server.models import Device, Evaluation, EvaluationChange, Hall, Staff, Window
 from server.models.evaluations import CHANNELS, LEVELS
 from server.review import review
@@ -206,8 +207,11 @@ def check_review_role(caller: Any, ev: Evaluation, body: Review) -> None:
     an excluded evaluation. Hall admins may add flags and exclude."""
     if caller.role == "city_admin":
         return
+    # unknown_window follows the attribution (server/review.py): leaving it out removes nothing.
     removed = (
-        set() if body.flags is None else set(filter(None, ev.flags.split(","))) - set(body.flags)
+        set()
+        if body.flags is None
+        else set(filter(None, ev.flags.split(","))) - set(body.flags) - {UNKNOWN_WINDOW}
     )
     if removed:
         raise HTTPException(

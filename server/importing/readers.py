@@ -175,7 +175,8 @@ def stream_xlsx(path: Path, sheet: str | None = None, limits: ReadLimits = DEFAU
                 for cell in r:
                     if isinstance(cell, str) and len(cell) > limits.max_field:
                         raise FileProblem(
-                            f"row {i}: a cell is longer than {limits.max_field} characters (--max-field)"
+                            f"row {i}: a cell is longer than {limits.max_field} characters "
+                            "(--max-field)"
                         )
                 yield i, list(r)
         except FileProblem:

@@ -14,11 +14,13 @@ from server.directory import Directory
 from server.history import add_changes, revision_change
 from server.ingest.principals import DEVICE_CHANNELS, Submitter
 from server.ingest.records import (
+    UNKNOWN_WINDOW,
     EvaluationIn,
     IngestResult,
     RecordError,
     Rejection,
     check_evaluations,
+    with_window_flag,
 )
 from server.ingest.rows import (
     existing_rows,
@@ -116,6 +118,8 @@ def store_evaluations(
         if (code := ev.window) and (halls[ev.hall], code) not in directory.windows:
             ev.unknown_window()
             result.unknown_windows[code] = result.unknown_windows.get(code, 0) + 1
+        elif UNKNOWN_WINDOW in ev.flags:  # the server's flag, not a gateway's to set
+            ev.flags = with_window_flag(ev.flags, None)
 
     existing = existing_rows(session, {(directory.halls[ev.hall], ev.key) for _, ev in good})
     now = utcnow()
@@ -214,9 +218,9 @@ def store_evaluations(
         if row["rev"] <= current["rev"]:
             result.duplicates += 1
             continue
-        if current.get("reviewed_at") is not None:
-            # A reviewer's decision stands: a revision never changes reviewed flags.
-            row["flags"] = current["flags"]
+        if current.get("flags_reviewed"):
+            # A reviewer's flags stand; only the server's unknown_window follows the attribution.
+            row["flags"] = with_window_flag(current["flags"], row["window_code"])
         row["counted"] = not row["flags"] and not current.get("excluded", False)
         row["local_day"] = current["local_day"]
         if held is not None:

@@ -155,7 +155,16 @@ class EvaluationIn:
         """The hall has no window ``window`` (and policy creates none): keep the code in
         ``window_code``, attribute to no window, and flag the record so it is never counted."""
         self.window_code, self.window = self.window, None
-        self.flags = ",".join(sorted({*self.flags.split(","), UNKNOWN_WINDOW} - {""}))
+        self.flags = with_window_flag(self.flags, self.window_code)
+
+
+def with_window_flag(flags: str, window_code: str | None) -> str:
+    """``flags`` (comma-separated) with ``unknown_window`` exactly when the evaluation keeps an
+    unknown window's code: the flag follows the attribution, it is nobody's decision."""
+    kept = set(flags.split(",")) - {"", UNKNOWN_WINDOW}
+    if window_code is not None:
+        kept.add(UNKNOWN_WINDOW)
+    return ",".join(sorted(kept))
 
 
 def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:

@@ -18,7 +18,7 @@ def test_placeholder_secret_refused_in_production(tmp_path: Path) -> None:
 def test_production_names_an_unset_secret_not_set(tmp_path: Path) -> None:
     for value in ("", "   "):
         s = Settings(environment="production", data_dir=tmp_path, secret_key=value)  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="^HALLRATE_SECRET_KEY is not set; production needs"):
+        with pytest.raises(ValueError, match=r"^HALLRATE_SECRET_KEY is not set; production needs"):
             s.check()
 
 
