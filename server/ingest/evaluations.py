@@ -14,7 +14,6 @@ from server.directory import Directory
 from server.history import add_changes, revision_change
 from server.ingest.principals import DEVICE_CHANNELS, Submitter
 from server.ingest.records import (
-    UNKNOWN_WINDOW,
     EvaluationIn,
     IngestResult,
     RecordError,
@@ -118,8 +117,6 @@ def store_evaluations(
         if (code := ev.window) and (halls[ev.hall], code) not in directory.windows:
             ev.unknown_window()
             result.unknown_windows[code] = result.unknown_windows.get(code, 0) + 1
-        elif UNKNOWN_WINDOW in ev.flags:  # the server's flag, not a gateway's to set
-            ev.flags = with_window_flag(ev.flags, None)
 
     existing = existing_rows(session, {(directory.halls[ev.hall], ev.key) for _, ev in good})
     now = utcnow()
