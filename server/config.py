@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _windows_need_a_hall(self) -> Settings:
         if self.bootstrap_windows.strip() and not self.bootstrap_gateway:
-            raise ValueError("bootstrap_windows needs bootstrap_gateway (it names the hall)")
+            raise ValueError(
+                "HALLRATE_BOOTSTRAP_WINDOWS needs HALLRATE_BOOTSTRAP_GATEWAY (it names the hall)"
+            )
         return self
 
     @property
@@ -145,7 +147,9 @@ class Settings(BaseSettings):
         path = self.data_dir / SECRET_FILE_NAME
         if path.exists():
             return path.read_bytes().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from server.db import private_dir
+
+        private_dir(self.data_dir)
         key = secrets.token_urlsafe(32).encode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:

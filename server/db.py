@@ -46,16 +46,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL's database file if it does not exist (None otherwise, and for
+    other databases and in-memory SQLite)."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(normalize_url(url)).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return None if Path(database).exists() else database
+
+
 def private_file(path: Path) -> None:
     """Create ``path`` (and a missing parent directory, 0700) readable by its owner only
     (0600), before SQLite opens it; an existing file readable by others is narrowed to 0600.
     SQLite gives its -wal and -shm files the database file's mode."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for suffix in ("", "-wal", "-shm", "-journal"):
         _narrow(path.with_name(path.name + suffix))
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` and each missing parent directory readable by its owner only (0700);
+    an existing directory is left as it is."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        with suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
 
 
 def _narrow(path: Path) -> None:

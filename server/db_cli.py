@@ -31,16 +31,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     purge.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
     args = parser.parse_args(list(argv) if argv is not None else None)
 
-    from server.config import Settings
+    import sys
 
-    settings = Settings()
+    from server.settings_cli import load_settings
+
+    settings = load_settings(f"db {args.action}", sys.stdout)
     url = args.database_url or settings.resolved_database_url
     if args.action == "purge-personal-data":
         return _purge(url, args.before, args.dry_run, settings)
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        from server.db import private_dir
+
+        private_dir(Path(url.removeprefix("sqlite:///")).parent)
     from alembic import command
 
     from server.migrate import alembic_config, upgrade
@@ -63,9 +67,15 @@ def _day(text: str) -> date:
 def _purge(url: str, before: date | None, dry_run: bool, settings: Any) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from server.db import describe_db_error, make_engine, make_sessionmaker
+    from server.db import describe_db_error, make_engine, make_sessionmaker, missing_sqlite_file
     from server.purge import default_before, purge_phones
 
+    if missing := missing_sqlite_file(url):
+        print(
+            f"hallrate db purge-personal-data: no database file {missing} "
+            "(nothing to purge; is the URL right? `hallrate db upgrade` creates it)"
+        )
+        return 2
     if before is None:
         before = default_before(settings.phone_retention_days, settings.tz)
         why = f"retention {settings.phone_retention_days} days"

@@ -186,11 +186,11 @@ def store(
     Returns the ingest counts (``committed``: records in committed transactions;
     ``unknown_windows``: code -> ratings stored flagged unknown_window) and the rejected rows
     with file lines."""
-    from server.config import Settings
     from server.db import begin_write, make_engine, make_sessionmaker
     from server.ingest import Submitter, ingest_evaluations
+    from server.settings_cli import load_settings
 
-    url = database_url or Settings().resolved_database_url
+    url = database_url or load_settings("import").resolved_database_url
     engine = make_engine(url)
     counts: dict[str, Any] = {
         "accepted": 0,

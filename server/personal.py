@@ -41,6 +41,23 @@ def phone_digits(phone: str) -> str:
     return digits
 
 
+# A reported phone number: digits with an optional leading +, spaces, - and parentheses.
+_PHONE_SHAPE = re.compile(r"\+?[0-9 ()-]+")
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 5, 20
+PHONE_RULE = (
+    f"{MIN_PHONE_DIGITS}..{MAX_PHONE_DIGITS} digits, optionally with a leading +, "
+    "spaces, - and parentheses"
+)
+
+
+def phone_problem(phone: str) -> str | None:
+    """Why ``phone`` is not a phone number (the number itself is not echoed); None if it is."""
+    digits = sum(c.isdigit() for c in phone)
+    if not _PHONE_SHAPE.fullmatch(phone) or not MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+        return f"phone must be {PHONE_RULE}"
+    return None
+
+
 def mask_phone(phone: str) -> str:
     """Keep the first 3 and last 4 digits: 13812345678 -> 138****5678 (shorter: last 2)."""
     digits = phone_digits(phone)
@@ -111,6 +128,6 @@ class PhoneCipher:
         if stored is None:
             return None
         try:
-            return mask_phone(self.decrypt(stored))
+            return mask_phone(self.decrypt(stored)) or None  # no digits: nothing to show
         except PhoneKeyError:
             return None

@@ -71,6 +71,8 @@ def estimated_bits(value: str) -> float:
 
 def secret_problem(value: str, bits: int = SECRET_BITS) -> str | None:
     """Why a secret or key is too weak for production; None if it is acceptable."""
+    if not value.strip():
+        return "is not set"
     if is_placeholder(value):
         return "is a placeholder"
     if estimated_bits(value) < bits:

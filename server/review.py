@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from server.aggregates import Deltas
 from server.history import add_changes, review_change
+from server.ingest.records import with_window_flag
 from server.models import Evaluation
 from server.models.base import utcnow
 
@@ -39,13 +40,16 @@ def review(
     """Set the exclusion and/or replace the flags, recording who and why (on the row and in
     the history). The caller commits.
 
-    Once reviewed, the flags and exclusion are the reviewer's: later gateway revisions keep
-    them (server/ingest/evaluations.py)."""
+    The exclusion is the reviewer's from then on; so are the flags once a review has set them
+    (``flags_reviewed``): later gateway revisions keep them (server/ingest/evaluations.py).
+    ``unknown_window`` is no review's: it stays while the evaluation has an unknown window's
+    code and cannot be added without one."""
     before = _snapshot(ev)
     if excluded is not None:
         ev.excluded = excluded
     if flags is not None:
-        ev.flags = ",".join(sorted(set(flags)))
+        ev.flags = with_window_flag(",".join(flags), ev.window_code)
+        ev.flags_reviewed = True
     ev.counted = not ev.flags and not ev.excluded
     now = utcnow()
     ev.review_reason = reason

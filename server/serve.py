@@ -6,9 +6,10 @@ import argparse
 import gc
 import logging
 import os
+import sys
 from typing import Any
 
-from server.config import Settings
+from server.settings_cli import load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.database_url:
         overrides["database_url"] = args.database_url
     logging.basicConfig(level=args.log_level.upper())
+    settings = load_settings("server", sys.stdout, **overrides)
     try:
-        settings = Settings(**overrides)
         settings.check()
     except ValueError as exc:
         print(f"hallrate server: {exc}")

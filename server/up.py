@@ -331,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.windows < 1 or args.windows > len(_STAFF_NAMES):
         print(f"hallrate up: --windows must be 1..{len(_STAFF_NAMES)}", file=sys.stderr)
         return 2
+    from server.settings_cli import load_settings
+
+    load_settings("up", data_dir=Path(args.data_dir))  # a bad HALLRATE_* value: one line, exit 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -160,15 +160,26 @@ class GatewayOut(_Out):
     api_key: str | None = Field(default=None, description="only in the create response")
 
 
+USERNAME = r"^[A-Za-z0-9_.@-]+$"
+Role = Literal["city_admin", "hall_admin", "viewer", "agent"]
+
+
 class UserCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: str = Field(min_length=1, max_length=64, pattern=USERNAME)
     password: str = Field(min_length=8, max_length=256, pattern=PLAIN_TEXT)
-    role: Literal["city_admin", "hall_admin", "viewer", "agent"]
+    role: Role
     hall_id: RefId | None = None
 
 
 class UserUpdate(BaseModel):
+    """Any subset; a field not named here is a 422. A change of any field ends the user's
+    existing tokens (token_version, server/models/access.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str | None = Field(default=None, min_length=1, max_length=64, pattern=USERNAME)
     password: str | None = Field(default=None, min_length=8, max_length=256, pattern=PLAIN_TEXT)
+    role: Role | None = None
+    hall_id: RefId | None = None
     active: bool | None = None
 
 
@@ -211,17 +222,24 @@ def _check_hall(session: Session, values: dict[str, Any], hall_id: RefId | None)
     _hall_exists(session, values.get("hall_id"))
 
 
-def _check_user(session: Session, values: dict[str, Any], hall_id: RefId | None) -> None:
-    if "role" in values:
-        if values["role"] == "hall_admin" and values.get("hall_id") is None:
-            raise HTTPException(422, "a hall admin needs hall_id")
-        if values["role"] == "city_admin" and values.get("hall_id") is not None:
-            raise HTTPException(422, "a city admin is not bound to a hall")
+def _check_user(
+    session: Session, values: dict[str, Any], hall_id: RefId | None, row: Any = None
+) -> None:
+    for name in ("username", "password", "role", "active"):
+        if name in values and values[name] is None:  # a PATCH with an explicit null
+            raise HTTPException(422, f"{name} may not be null")
+    # The role and hall the user will have: a PATCH may change either one alone.
+    role = values.get("role", row.role if row is not None else None)
+    hall = values.get("hall_id", row.hall_id if row is not None else None)
+    if role == "hall_admin" and hall is None:
+        raise HTTPException(422, "a hall admin needs hall_id")
+    if role == "city_admin" and hall is not None:
+        raise HTTPException(422, "a city admin is not bound to a hall")
     _hall_exists(session, values.get("hall_id"))
-    if "username" in values and session.scalar(
-        select(User.id).where(User.username == values["username"])
-    ):
-        raise HTTPException(409, f"username {values['username']!r} is taken")
+    if "username" in values:
+        taken = session.scalar(select(User.id).where(User.username == values["username"]))
+        if taken is not None and (row is None or taken != row.id):
+            raise HTTPException(409, f"username {values['username']!r} is taken")
 
 
 def _prepare_user(values: dict[str, Any]) -> dict[str, Any]:
@@ -277,6 +295,7 @@ resources = [
         UserOut,
         _hall_id,
         check=_check_user,
+        check_update=_check_user,
         prepare=_prepare_user,
         city_admin_only=True,
     ),

@@ -28,6 +28,8 @@ class Resource:
     hall_of: Callable[[Any], int | None]
     # Check references (e.g. a window's department is in the same hall); raise HTTPException.
     check: Callable[[Session, dict[str, Any], int | None], None] | None = None
+    # The same for a PATCH, given the row as it is (for checks across old and new values).
+    check_update: Callable[[Session, dict[str, Any], int | None, Any], None] | None = None
     # Turn the create payload into column values (e.g. hash a password); may add output extras.
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     extras_on_create: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -105,7 +107,9 @@ def build_router(res: Resource) -> APIRouter:
         row = _get(session, res, caller, item_id)
         _guard(res, caller, res.hall_of(row))
         values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
-        if res.check:
+        if res.check_update:
+            res.check_update(session, values, res.hall_of(row), row)
+        elif res.check:
             res.check(session, values, res.hall_of(row))
         if res.prepare:
             values = res.prepare(values)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, SessionDep, Writer
 from server.api.scope import resolve_scope
 from server.db import begin_write
+from server.ingest.records import UNKNOWN_WINDOW
 from server.models import Device, Evaluation, EvaluationChange, Hall, Staff, Window
 from server.models.evaluations import CHANNELS, LEVELS
 from server.review import review
@@ -34,6 +35,9 @@ class EvaluationOut(BaseModel):
     time_source: str
     hall: str
     window: str | None
+    window_code: str | None = Field(
+        description="a window code the hall does not have, kept as reported (window is null)"
+    )
     staff: str | None
     device: str | None
     ticket: str | None
@@ -100,6 +104,7 @@ def _out(row: Any) -> EvaluationOut:
         time_source=ev.time_source,
         hall=hall,
         window=window,
+        window_code=ev.window_code,
         staff=staff,
         device=device,
         ticket=ev.ticket,
@@ -202,8 +207,11 @@ def check_review_role(caller: Any, ev: Evaluation, body: Review) -> None:
     an excluded evaluation. Hall admins may add flags and exclude."""
     if caller.role == "city_admin":
         return
+    # unknown_window follows the attribution (server/review.py): leaving it out removes nothing.
     removed = (
-        set() if body.flags is None else set(filter(None, ev.flags.split(","))) - set(body.flags)
+        set()
+        if body.flags is None
+        else set(filter(None, ev.flags.split(","))) - set(body.flags) - {UNKNOWN_WINDOW}
     )
     if removed:
         raise HTTPException(

@@ -24,6 +24,9 @@ class TicketOut(BaseModel):
     number: str
     matter: str | None
     window: str | None
+    window_code: str | None = Field(
+        description="a window code the hall does not have, kept as reported (window is null)"
+    )
     staff: str | None
     issued_at: datetime | None
     called_at: datetime | None
@@ -92,6 +95,7 @@ def list_tickets(
             number=t.number,
             matter=m,
             window=w,
+            window_code=t.window_code,
             staff=s,
             issued_at=t.issued_at,
             called_at=t.called_at,

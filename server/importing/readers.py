@@ -98,7 +98,9 @@ def _no_nul(lines: Iterable[str]) -> Iterator[str]:
 def _csv_problem(exc: csv.Error, line: int, limits: ReadLimits) -> FileProblem:
     text = str(exc)
     if "field larger than field limit" in text:
-        return FileProblem(f"line {line}: a cell is longer than {limits.max_field} characters")
+        return FileProblem(
+            f"line {line}: a cell is longer than {limits.max_field} characters (--max-field)"
+        )
     if "NUL" in text:
         return FileProblem(f"line {line}: the file contains NUL bytes; is it really a CSV?")
     return FileProblem(f"line {line}: not readable as CSV ({text})")
@@ -173,7 +175,8 @@ def stream_xlsx(path: Path, sheet: str | None = None, limits: ReadLimits = DEFAU
                 for cell in r:
                     if isinstance(cell, str) and len(cell) > limits.max_field:
                         raise FileProblem(
-                            f"row {i}: a cell is longer than {limits.max_field} characters"
+                            f"row {i}: a cell is longer than {limits.max_field} characters "
+                            "(--max-field)"
                         )
                 yield i, list(r)
         except FileProblem:

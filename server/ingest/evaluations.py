@@ -19,6 +19,7 @@ from server.ingest.records import (
     RecordError,
     Rejection,
     check_evaluations,
+    with_window_flag,
 )
 from server.ingest.rows import (
     existing_rows,
@@ -214,9 +215,9 @@ def store_evaluations(
         if row["rev"] <= current["rev"]:
             result.duplicates += 1
             continue
-        if current.get("reviewed_at") is not None:
-            # A reviewer's decision stands: a revision never changes reviewed flags.
-            row["flags"] = current["flags"]
+        if current.get("flags_reviewed"):
+            # A reviewer's flags stand; only the server's unknown_window follows the attribution.
+            row["flags"] = with_window_flag(current["flags"], row["window_code"])
         row["counted"] = not row["flags"] and not current.get("excluded", False)
         row["local_day"] = current["local_day"]
         if held is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.ingest.principals import DEVICE_CHANNELS, Submitter, as_submitter
 from server.models import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES
+from server.personal import MAX_PHONE_CHARS, phone_problem
 
 MAX_BATCH = 5000
 MAX_FLAGS = 8
@@ -156,7 +157,16 @@ class EvaluationIn:
         """The hall has no window ``window`` (and policy creates none): keep the code in
         ``window_code``, attribute to no window, and flag the record so it is never counted."""
         self.window_code, self.window = self.window, None
-        self.flags = ",".join(sorted({*self.flags.split(","), UNKNOWN_WINDOW} - {""}))
+        self.flags = with_window_flag(self.flags, self.window_code)
+
+
+def with_window_flag(flags: str, window_code: str | None) -> str:
+    """``flags`` (comma-separated) with ``unknown_window`` exactly when the evaluation keeps an
+    unknown window's code: the flag follows the attribution, it is nobody's decision."""
+    kept = set(flags.split(",")) - {"", UNKNOWN_WINDOW}
+    if window_code is not None:
+        kept.add(UNKNOWN_WINDOW)
+    return ",".join(sorted(kept))
 
 
 def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:
@@ -290,9 +300,16 @@ def check_ticket(rec: Any, default_source: str) -> TicketIn:
         issued_at=times["issued_at"],
         called_at=times["called_at"],
         finished_at=times["finished_at"],
-        phone=text_field(rec, "phone", 32, False),
+        phone=_phone(rec),
         source=text_field(rec, "source", 64, False) or default_source,
     )
+
+
+def _phone(rec: Mapping[str, Any]) -> str | None:
+    phone = text_field(rec, "phone", MAX_PHONE_CHARS, False)
+    if phone is not None and (problem := phone_problem(phone)):
+        raise RecordError(problem)
+    return phone
 
 
 def check_tickets(

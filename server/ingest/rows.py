@@ -84,6 +84,7 @@ EXISTING_NAMES = (
     "matter_id",
     "ticket",
     "reviewed_at",
+    "flags_reviewed",
 )
 
 
@@ -127,6 +128,7 @@ def stored_row(values: Sequence[Any], sqlite: bool) -> dict[str, Any]:
         row["local_day"] = date.fromisoformat(row["local_day"])
         row["excluded"] = bool(row["excluded"])
         row["counted"] = bool(row["counted"])
+        row["flags_reviewed"] = bool(row["flags_reviewed"])
     return row
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, BigId, UTCDateTime, utcnow
@@ -47,6 +47,9 @@ class Evaluation(Base):
     review_reason: Mapped[str | None] = mapped_column(String(512), default=None)
     reviewed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # A review set the flags: later revisions keep them (but for the server's unknown_window,
+    # which always follows the attribution). A review of the exclusion alone leaves it false.
+    flags_reviewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Derived: not flagged and not excluded. Stored so filters and aggregates agree.
     counted: Mapped[bool] = mapped_column(Boolean)
     # Set by the server from the submitter: "gateway:<code>", "import:<file>" (never the client's).

@@ -1,6 +1,8 @@
 """Property: the aggregate tables always equal a recomputation from the raw evaluation rows,
-after any sequence of ingest, re-ingest, rev updates, flagging, exclusion and un-flagging; and
-the history holds every review, and a reviewed evaluation's flags are the last reviewer's."""
+after any sequence of ingest, re-ingest, rev updates, flagging, exclusion, un-flagging and
+windows entered later; the history holds every review; an evaluation whose flags a review set
+keeps the last such reviewer's flags, and unknown_window is set exactly while the evaluation
+keeps an unknown window's code."""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from server.bootstrap import ensure_gateway
 from server.db import make_engine, make_sessionmaker
 from server.ingest import ingest_evaluations
-from server.models import DailyCount, Evaluation, EvaluationChange, MonthlyCount
+from server.models import DailyCount, Evaluation, EvaluationChange, Hall, MonthlyCount, Window
 from server.review import review
 from tests.server.conftest import check_aggregates
 
@@ -40,6 +42,7 @@ record = st.fixed_dictionaries(
     }
 )
 operation = st.one_of(
+    st.tuples(st.just("window"), st.sampled_from(["A01", "A02"])),
     st.tuples(st.just("ingest"), st.lists(record, min_size=1, max_size=6)),
     st.tuples(
         st.just("review"),
@@ -66,15 +69,21 @@ def test_aggregates_equal_recomputation(migrated_url: str, ops: list[tuple[str, 
     factory = make_sessionmaker(engine)
     try:
         with factory() as s:
-            for model in (DailyCount, MonthlyCount, EvaluationChange, Evaluation):
+            for model in (DailyCount, MonthlyCount, EvaluationChange, Evaluation, Window):
                 s.execute(delete(model))
             ensure_gateway(s, "gw", "key", "H1")
             s.commit()
         reviews = 0
+        flag_reviews: dict[int, list[str]] = {}  # evaluation id -> flags its last such review set
+        pinned_from: dict[int, int] = {}  # evaluation id -> history id of its first such review
         for kind, arg in ops:
             with factory() as s:
                 if kind == "ingest":
                     ingest_evaluations(s, arg, "gw", hall="H1")
+                elif kind == "window":  # an admin enters the window (codes are then known)
+                    hall_id = s.scalars(select(Hall.id).where(Hall.code == "H1")).one()
+                    if not s.scalars(select(Window.id).where(Window.code == arg)).first():
+                        s.add(Window(hall_id=hall_id, code=arg))
                 else:
                     rows = s.scalars(select(Evaluation).order_by(Evaluation.id)).all()
                     if not rows or (arg["excluded"] is None and arg["flags"] is None):
@@ -89,6 +98,10 @@ def test_aggregates_equal_recomputation(migrated_url: str, ops: list[tuple[str, 
                         flags=arg["flags"],
                     )
                     reviews += 1
+                    if arg["flags"] is not None:
+                        flag_reviews[ev.id] = sorted(set(arg["flags"]))
+                        s.flush()
+                        pinned_from.setdefault(ev.id, s.scalar(func.max(EvaluationChange.id)))
                 s.commit()
             with factory() as s:
                 raw, stored = check_aggregates(s)
@@ -97,16 +110,27 @@ def test_aggregates_equal_recomputation(migrated_url: str, ops: list[tuple[str, 
                 assert sum(c.action == "review" for c in changes) == reviews
                 for ev in s.scalars(select(Evaluation)):
                     assert ev.counted == (not ev.flags and not ev.excluded)
+                    flags = ev.flags.split(",") if ev.flags else []
+                    assert ("unknown_window" in flags) == (ev.window_code is not None)
                     mine = [c for c in changes if c.evaluation_id == ev.id]
                     flagged = [c.after["flags"] for c in mine if "flags" in c.after]
                     if flagged:  # the history ends where the row is
                         assert ",".join(flagged[-1]) == ev.flags
-                    if ev.reviewed_at is not None:
-                        first = next(i for i, c in enumerate(mine) if c.action == "review")
-                        last = [c for c in mine if c.action == "review"][-1]
-                        assert ",".join(last.after["flags"]) == ev.flags
-                        assert all(
-                            "flags" not in c.after for c in mine[first:] if c.action == "revision"
-                        )
+                    assert ev.flags_reviewed == (ev.id in flag_reviews)
+                    if ev.id in flag_reviews:
+                        # The reviewer's flags; unknown_window only as the attribution says.
+                        assert [f for f in flags if f != "unknown_window"] == [
+                            f for f in flag_reviews[ev.id] if f != "unknown_window"
+                        ]
+                    reviewed = [c for c in mine if c.action == "review"]
+                    if reviewed:  # the exclusion is always the last reviewer's
+                        assert reviewed[-1].after["excluded"] == ev.excluded
+                    assert all(  # a revision after a flags review moves no flag but that one
+                        {*c.before["flags"]} ^ {*c.after["flags"]} <= {"unknown_window"}
+                        for c in mine
+                        if c.action == "revision"
+                        and "flags" in c.after
+                        and c.id > pinned_from.get(ev.id, c.id)
+                    )
     finally:
         engine.dispose()

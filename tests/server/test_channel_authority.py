@@ -141,3 +141,15 @@ def test_the_importer_submits_sms_and_phone_only(server: Server) -> None:
         ]
         raw, stored = check_aggregates(s)
         assert raw == stored
+
+
+def test_the_body_gateway_field_is_ignored_the_key_decides(server: Server) -> None:
+    """docs/api.md: the body's `gateway` is ignored; the batch is stored as the key's."""
+    r = server.client.post(
+        "/api/v1/ingest/evaluations",
+        json={"gateway": "gw-somebody-else", "records": [evaluation("k1")]},
+        headers=server.gw,
+    )
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    (item,) = server.client.get("/api/v1/evaluations", headers=server.admin).json()["items"]
+    assert item["source"] == "gateway:gw-h1"

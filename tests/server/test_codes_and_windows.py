@@ -72,6 +72,12 @@ def test_unknown_window_is_stored_once_flagged_and_not_counted(server: Server) -
     assert [(e["key"], e["flags"], e["counted"]) for e in flagged["items"]] == [
         ("k2", ["unknown_window"], False)
     ]
+    # The API shows the code kept (docs/api.md: "the code kept in its window_code").
+    assert (flagged["items"][0]["window"], flagged["items"][0]["window_code"]) == (None, "NEWWIN")
+    one = server.client.get(f"/api/v1/evaluations/{row.id}", headers=server.admin).json()
+    assert (one["window"], one["window_code"]) == (None, "NEWWIN")
+    known = server.client.get("/api/v1/evaluations?flagged=false", headers=server.admin).json()
+    assert [(e["window"], e["window_code"]) for e in known["items"]] == [("A03", None)]
 
 
 def test_window_entered_later_counts_from_the_next_revision(server: Server) -> None:
@@ -101,6 +107,8 @@ def test_ticket_for_unknown_window_keeps_the_code_and_creates_nothing(server: Se
     )
     assert r.json()["accepted"] == 1, r.text
     assert _directory(server)["windows"] == windows
+    (ticket,) = server.client.get("/api/v1/tickets", headers=server.admin).json()["items"]
+    assert (ticket["window"], ticket["window_code"]) == (None, "NEWWIN")
 
 
 @pytest.fixture

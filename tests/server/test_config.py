@@ -15,6 +15,13 @@ def test_placeholder_secret_refused_in_production(tmp_path: Path) -> None:
         s.check()
 
 
+def test_production_names_an_unset_secret_not_set(tmp_path: Path) -> None:
+    for value in ("", "   "):
+        s = Settings(environment="production", data_dir=tmp_path, secret_key=value)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^HALLRATE_SECRET_KEY is not set; production needs"):
+            s.check()
+
+
 def test_dev_mode_generates_and_keeps_a_secret(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path).token_secret
     again = Settings(data_dir=tmp_path).token_secret
@@ -125,3 +132,78 @@ def test_serve_refuses_production_placeholder_with_one_line(
     assert serve.main(["--port", "1"]) == 2
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "HALLRATE_SECRET_KEY is a placeholder" in out
+
+
+# ---- a bad setting ends every command with one line and exit 2 (docs/api.md)
+
+BAD_SETTINGS = [
+    ("HALLRATE_PHONE_RETENTION_DAYS", "0", "Input should be greater than or equal to 1"),
+    ("HALLRATE_ENVIRONMENT", "prod", "Input should be 'dev' or 'production'"),
+    ("HALLRATE_PORT", "abc", "Input should be a valid integer"),
+]
+
+
+def _one_line_exit_2(
+    run: object, capsys: pytest.CaptureFixture[str], command: str, name: str, reason: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run()  # type: ignore[operator]
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert text.count("\n") == 1, text
+    assert text.startswith(f"hallrate {command}: {name}: {reason}"), text
+    assert "Traceback" not in text and "validation error" not in text
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), BAD_SETTINGS)
+def test_bad_setting_stops_server_and_db_commands_with_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+    reason: str,
+) -> None:
+    from server import db_cli, serve
+
+    monkeypatch.setenv("HALLRATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(name, value)
+    url = f"sqlite:///{tmp_path}/x.db"
+    runs = {
+        "server": lambda: serve.main([]),
+        "db purge-personal-data": lambda: db_cli.main(["purge-personal-data", "--dry-run"]),
+        "db upgrade": lambda: db_cli.main(["upgrade", "--database-url", url]),
+    }
+    for command, run in runs.items():
+        _one_line_exit_2(run, capsys, command, name, reason)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "x.db").exists()
+
+
+def test_bad_setting_stops_an_import_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server import import_cli
+
+    monkeypatch.setenv("HALLRATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HALLRATE_PHONE_RETENTION_DAYS", "0")
+    csv = Path(__file__).parent / "data" / "sms_replies_zh.csv"
+    argv = [str(csv), "--channel", "sms", "--hall", "H1"]
+    _one_line_exit_2(
+        lambda: import_cli.main(argv),
+        capsys,
+        "import",
+        "HALLRATE_PHONE_RETENTION_DAYS",
+        "Input should be greater than or equal to 1 (got '0')",
+    )
+
+
+def test_bad_setting_echoes_no_secret() -> None:
+    from pydantic import ValidationError
+
+    from server.settings_cli import describe
+
+    with pytest.raises(ValidationError) as exc:
+        Settings(bootstrap_admin="root-and-s3cret-password")
+    line = describe(exc.value)
+    assert line == "HALLRATE_BOOTSTRAP_ADMIN: bootstrap_admin must be 'username:password'"

@@ -67,7 +67,7 @@ def _unreadable(tmp_path: Path, case: str) -> tuple[Path, list[str], str]:
     if case == "128kb-field":
         f = tmp_path / "long.csv"
         f.write_text(HEADER + "R1,满意,2026-11-05 09:00," + "x" * 128 * 1024 + "\n", "utf-8")
-        return f, [], "line 2: a cell is longer than 4096 characters"
+        return f, [], "line 2: a cell is longer than 4096 characters (--max-field)"
     if case == "binary":
         f = tmp_path / "binary.csv"
         f.write_bytes(bytes(range(256)) * 64)
@@ -87,7 +87,18 @@ def _unreadable(tmp_path: Path, case: str) -> tuple[Path, list[str], str]:
     if case == "max-field":
         f = tmp_path / "field.csv"
         f.write_text(HEADER + "R1,满意,2026-11-05 09:00," + "x" * 101 + "\n", "utf-8")
-        return f, ["--max-field", "100"], "longer than 100 characters"
+        return f, ["--max-field", "100"], "longer than 100 characters (--max-field)"
+    if case == "max-field-xlsx":
+        from openpyxl import Workbook
+
+        f = tmp_path / "field.xlsx"
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.append(["记录编号", "评价结果", "评价时间"])
+        ws.append(["R1", "满意" + "x" * 101, "2026-11-05 09:00"])
+        wb.save(f)
+        return f, ["--max-field", "100"], "a cell is longer than 100 characters (--max-field)"
     raise AssertionError(case)
 
 
@@ -101,6 +112,7 @@ CASES = [
     "max-rows",
     "max-bytes",
     "max-field",
+    "max-field-xlsx",
 ]
 
 

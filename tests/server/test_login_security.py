@@ -78,6 +78,70 @@ def test_role_change_ends_existing_tokens(server: Server) -> None:
     assert _me(server, old) == 401
 
 
+def _hall(server: Server, code: str) -> int:
+    r = server.client.post("/api/v1/halls", json={"code": code}, headers=server.admin)
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"role": "agent"}, {"hall_id": "second"}, {"username": "renamed"}],
+    ids=["role", "hall", "username"],
+)
+def test_patch_of_role_hall_or_username_changes_the_user_and_ends_its_tokens(
+    server: Server, change: dict[str, Any]
+) -> None:
+    """docs/api.md: a change of the user's role, hall or username ends every token before it."""
+    uid = _add_user(server, "v5")
+    old = server.login("v5", "password1")
+    if change.get("hall_id") == "second":
+        change = {"hall_id": _hall(server, "H2")}
+    r = server.client.patch(f"/api/v1/users/{uid}", json=change, headers=server.admin)
+    assert r.status_code == 200, r.text
+    for name, value in change.items():
+        assert r.json()[name] == value
+        assert server.client.get(f"/api/v1/users/{uid}", headers=server.admin).json()[name] == value
+    assert _me(server, old) == 401
+    name = change.get("username", "v5")
+    assert _me(server, server.login(name, "password1")) == 200
+
+
+def test_patch_checks_role_and_hall_like_creation(server: Server) -> None:
+    uid = _add_user(server, "v6")  # a viewer of hall 1
+    patch = server.client.patch
+    bad = [
+        ({"role": "city_admin"}, 422, "a city admin is not bound to a hall"),
+        ({"role": "hall_admin", "hall_id": None}, 422, "a hall admin needs hall_id"),
+        ({"role": "owner"}, 422, ""),
+        ({"hall_id": 999}, 422, "hall 999 does not exist"),
+        ({"username": "root"}, 409, "username 'root' is taken"),
+        ({"username": "has space"}, 422, ""),
+        ({"username": None}, 422, "username may not be null"),
+        ({"rolle": "agent"}, 422, "rolle"),
+    ]
+    for body, status, detail in bad:
+        r = patch(f"/api/v1/users/{uid}", json=body, headers=server.admin)
+        assert r.status_code == status, (body, r.text)
+        assert detail in r.text, (body, r.text)
+    user = server.client.get(f"/api/v1/users/{uid}", headers=server.admin).json()
+    assert user == {"id": uid, "username": "v6", "role": "viewer", "hall_id": 1, "active": True}
+    # Both at once are consistent; the own username again is no conflict.
+    r = patch(
+        f"/api/v1/users/{uid}",
+        json={"role": "city_admin", "hall_id": None, "username": "v6"},
+        headers=server.admin,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["role"], r.json()["hall_id"]) == ("city_admin", None)
+    # A hall admin may not change users at all (city admins only).
+    ha = _add_user(server, "v7", role="hall_admin")
+    r = patch(
+        f"/api/v1/users/{ha}", json={"role": "viewer"}, headers=server.login("v7", "password1")
+    )
+    assert r.status_code == 403
+
+
 def test_token_without_the_current_version_is_refused(server: Server) -> None:
     old = server.admin
     with server.client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]

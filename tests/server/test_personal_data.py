@@ -96,6 +96,30 @@ def test_ticket_list_shows_phone_numbers_masked_to_every_role(server: Server) ->
         assert PHONE not in r.text
 
 
+def test_a_ticket_whose_phone_is_not_a_number_is_rejected(server: Server) -> None:
+    """docs/api.md: phone is 5..20 digits with an optional +, spaces, - and parentheses; any
+    other value rejects the record (its reason does not echo the value), the others land."""
+    bad = ['=HYPERLINK("x")', "1234", "call me", "+1+cmd", "1" * 21]
+    good = ["+86 138-0000-0001", "(0631) 5200-123", "12345"]
+    records = [_ticket(f"B{i}", phone=p) for i, p in enumerate(bad)]
+    records += [_ticket(f"G{i}", phone=p) for i, p in enumerate(good)]
+    body = _ingest_tickets(server, records)
+    assert body["accepted"] == len(good)
+    reason = "phone must be 5..20 digits, optionally with a leading +, spaces, - and parentheses"
+    assert [(r["key"], r["reason"]) for r in body["rejected"]] == [
+        (f"H1:2026-11-20:B{i}", reason) for i in range(len(bad))
+    ]
+    items = server.client.get("/api/v1/tickets", headers=server.admin).json()["items"]
+    assert [t["phone"] for t in items] == ["138****0001", "063****0123", "***45"]
+
+
+def test_a_stored_phone_without_digits_is_listed_as_null(server: Server) -> None:
+    """A number stored before phones were checked is shown masked or null, never as ''."""
+    cipher = server.settings.phone_cipher
+    assert cipher.masked(cipher.encrypt('=HYPERLINK("x")')) is None
+    assert cipher.masked(cipher.encrypt("138 0000 0001")) == MASKED
+
+
 # ---- unmasked reads: agent and city admin only, each audited
 
 
@@ -173,6 +197,24 @@ def test_new_sqlite_database_files_are_private(tmp_path: Path, umask_022: None) 
     engine.dispose()
     assert _mode(path) == 0o600
     assert _mode(path.parent) == 0o700
+
+
+def test_server_creates_a_new_data_directory_0700(
+    tmp_path: Path, umask_022: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/security.md: a new data directory is 0700, also when `hallrate server` makes it
+    (dev mode writes its generated token secret there before the database exists)."""
+    from server.app import create_app
+
+    data = tmp_path / "x" / "data"
+    monkeypatch.setenv("HALLRATE_DATA_DIR", str(data))
+    settings = Settings()
+    settings.check()  # what `hallrate server` does first
+    assert _mode(data) == 0o700 and _mode(data.parent) == 0o700
+    assert _mode(data / "secret_key") == 0o600
+    upgrade(settings.resolved_database_url)
+    create_app(settings).state.engine.dispose()
+    assert _mode(data / "hallrate.db") == 0o600 and _mode(data) == 0o700
 
 
 def test_existing_world_readable_database_is_narrowed(tmp_path: Path, umask_022: None) -> None:
@@ -286,6 +328,20 @@ def test_purge_default_is_today_minus_the_retention(
     monkeypatch.setenv("HALLRATE_PHONE_RETENTION_DAYS", "30")
     assert db_cli.main(["purge-personal-data", "--database-url", migrated_url]) == 0
     assert "(retention 30 days)" in capsys.readouterr().out
+
+
+def test_purge_refuses_a_missing_sqlite_file_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "no" / "dir" / "x.db"
+    rc = db_cli.main(["purge-personal-data", "--database-url", f"sqlite:///{path}", "--dry-run"])
+    out = capsys.readouterr().out
+    assert rc == 2
+    assert out == (
+        f"hallrate db purge-personal-data: no database file {path} (nothing to purge; "
+        "is the URL right? `hallrate db upgrade` creates it)\n"
+    )
+    assert not (tmp_path / "no").exists()
 
 
 # ---- migration 0006 moves existing clear numbers

@@ -179,3 +179,83 @@ def test_unreviewed_revisions_still_flag_and_unflag_and_are_recorded(server: Ser
         )
     ]
     _aggregates_agree(server)
+
+
+def _item(server: Server, key: str) -> dict[str, Any]:
+    items = server.client.get("/api/v1/evaluations", headers=server.admin).json()["items"]
+    return next(e for e in items if e["key"] == key)
+
+
+def test_a_reviewed_unknown_window_vote_counts_once_the_window_exists(server: Server) -> None:
+    """The review decided only the exclusion: the next revision, once window Q55 exists,
+    attributes the vote to it, drops unknown_window (the server's flag, not a decision) and
+    counts it."""
+    server.ingest([evaluation("q1", window="Q55")])
+    ev_id = _ids(server)["q1"]
+    assert (_item(server, "q1")["flags"], _counted(server)) == (["unknown_window"], 0)
+    ha = _hall_admin(server)
+    assert _patch(server, ev_id, ha, excluded=False, reason="seen").status_code == 200
+    r = server.client.post("/api/v1/windows", json={"hall_id": 1, "code": "Q55"}, headers=ha)
+    assert r.status_code == 201, r.text
+    assert server.ingest([evaluation("q1", rev=1, window="Q55")])["updated"] == 1
+    item = _item(server, "q1")
+    assert (item["window"], item["window_code"], item["flags"], item["counted"]) == (
+        "Q55",
+        None,
+        [],
+        True,
+    )
+    assert _counted(server) == 1
+    history = server.client.get(f"/api/v1/evaluations/{ev_id}/history", headers=ha).json()
+    assert [(h["action"], h["after"].get("flags"), h["after"]["counted"]) for h in history] == [
+        ("review", ["unknown_window"], False),
+        ("revision", [], True),
+    ]
+    _aggregates_agree(server)
+
+
+def test_a_reviewers_flags_stand_and_unknown_window_follows_the_attribution(
+    server: Server,
+) -> None:
+    """A review that set flags pins them, also when it confirms the gateway's own flags; the
+    unknown_window flag is never pinned, and no review adds or removes it."""
+    server.ingest([evaluation("c1", flags=["misuse"]), evaluation("w1", window="Q56")])
+    ids = _ids(server)
+    ha = _hall_admin(server)
+    # Confirming the gateway's flag is a decision: a later revision without it keeps it.
+    assert _patch(server, ids["c1"], ha, flags=["misuse"], reason="confirmed").status_code == 200
+    server.ingest([evaluation("c1", rev=1, flags=[])])
+    assert (_item(server, "c1")["flags"], _item(server, "c1")["counted"]) == (["misuse"], False)
+    # A hall admin adds misuse to the unknown-window vote without naming unknown_window:
+    # no 403 (nothing it may not remove), and unknown_window stays while the window is unknown.
+    r = _patch(server, ids["w1"], ha, flags=["misuse"], reason="按键三次")
+    assert r.status_code == 200, r.text
+    assert r.json()["flags"] == ["misuse", "unknown_window"]
+    # A city admin cannot clear unknown_window by review either.
+    r = _patch(server, ids["w1"], server.admin, flags=[], reason="not misuse")
+    assert (r.json()["flags"], r.json()["counted"]) == (["unknown_window"], False)
+    # Once the window exists, the next revision drops unknown_window; the reviewer's [] stands
+    # against the gateway's paused.
+    server.client.post("/api/v1/windows", json={"hall_id": 1, "code": "Q56"}, headers=ha)
+    server.ingest([evaluation("w1", rev=1, window="Q56", flags=["paused"])])
+    item = _item(server, "w1")
+    assert (item["window"], item["flags"], item["counted"]) == ("Q56", [], True)
+    # And back to an unknown window: the flag returns.
+    server.ingest([evaluation("w1", rev=2, window="Q99", flags=[])])
+    item = _item(server, "w1")
+    assert (item["window_code"], item["flags"], item["counted"]) == (
+        "Q99",
+        ["unknown_window"],
+        False,
+    )
+    _aggregates_agree(server)
+
+
+def test_an_exclusion_review_leaves_later_revisions_the_gateways_flags(server: Server) -> None:
+    server.ingest([evaluation("x1", flags=["no_ticket"])])
+    ev_id = _ids(server)["x1"]
+    assert _patch(server, ev_id, server.admin, excluded=True, reason="申诉").status_code == 200
+    server.ingest([evaluation("x1", rev=1, flags=[])])
+    item = _item(server, "x1")
+    assert (item["flags"], item["excluded"], item["counted"]) == ([], True, False)
+    _aggregates_agree(server)
