@@ -1,7 +1,7 @@
 """evaluations.flags_reviewed: a review set the flags, so later revisions keep them
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2027-01-12 00:00:00
 
 (0008, not 0007: the SMS channel's migration is 0007 on another branch; when both are merged,
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
