@@ -1,5 +1,6 @@
 """GET /api/v1/sms/stats on SQLite and PostgreSQL: tickets through the ingest route, texts
-through the outbox functions the sender uses, replies through the push route."""
+through the outbox functions the sender uses, replies through the push route; and
+`hallrate db purge-personal-data` on those SMS rows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Hall, Ticket
+from server import db_cli
+from server.models import Hall, SmsMessage, SmsReply, Ticket
 from server.sms import outbox
 from server.sms.selection import Candidate
 from tests.server.conftest import Server, serve
@@ -186,3 +188,53 @@ def test_a_hall_viewer_sees_its_own_hall_only(outbox_rows: Server) -> None:
     assert _stats(outbox_rows, "period=2026-11-23&by=hall", view2)["items"] == []
     r = c.get("/api/v1/sms/stats?hall=H1&period=2026-11-23", headers=view2)
     assert r.status_code == 403
+
+
+def _phone_data(server: Server) -> tuple[dict[str, tuple[bool, str]], list[str]]:
+    """Ticket number -> (text has a phone ciphertext, text's phone_hash); replies' hashes."""
+    with _session(server) as s:
+        texts = s.execute(
+            select(Ticket.number, SmsMessage.phone_enc, SmsMessage.phone_hash).join(
+                Ticket, Ticket.id == SmsMessage.ticket_id
+            )
+        ).all()
+        replies = list(s.scalars(select(SmsReply.phone_hash).order_by(SmsReply.id)))
+    return {n: (enc is not None, h) for n, enc, h in texts}, replies
+
+
+def test_purge_personal_data_clears_sms_phones_of_the_same_age_and_keeps_rows(
+    outbox_rows: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = outbox_rows.settings.resolved_database_url
+    before = _stats(outbox_rows, "hall=H1&from=2026-11-22&to=2026-11-23&by=window")
+    assert (
+        db_cli.main(["purge-personal-data", "--database-url", url, "--before", "2026-11-23"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "purged the phone numbers of 1 SMS texts and the phone hashes of 0 SMS replies "
+        "before 2026-11-23"
+    )
+    texts, replies = _phone_data(outbox_rows)
+    assert texts["A006"][0] is False and texts["A006"][1].startswith("purged:")
+    assert all(enc and not h.startswith("purged:") for n, (enc, h) in texts.items() if n != "A006")
+    assert len(replies) == 3 and not any(h.startswith("purged:") for h in replies)
+
+    assert (
+        db_cli.main(["purge-personal-data", "--database-url", url, "--before", "2026-11-24"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "purged the phone numbers of 5 SMS texts and the phone hashes of 3 SMS replies "
+        "before 2026-11-24"
+    )
+    texts, replies = _phone_data(outbox_rows)
+    assert len(texts) == 6 and not any(enc for enc, _ in texts.values())
+    assert len(set(h for _, h in texts.values())) == 6
+    assert all(h.startswith("purged:") for _, h in texts.values())
+    assert len(replies) == 3 and all(h.startswith("purged:") for h in replies)
+    # The rows stay: the figures are the same.
+    after = _stats(outbox_rows, "hall=H1&from=2026-11-22&to=2026-11-23&by=window")
+    assert after == before
+    assert (
+        db_cli.main(["purge-personal-data", "--database-url", url, "--before", "2026-11-24"]) == 0
+    )
+    assert "of 0 SMS texts and the phone hashes of 0 SMS replies" in capsys.readouterr().out
