@@ -21,10 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cur.add_argument("--database-url")
     purge = sub.add_parser(
         "purge-personal-data",
-        help="delete citizens' phone numbers of tickets older than the retention",
-        description="Delete the encrypted phone number and its hash from every ticket of a "
-        "hall-local day before --before (default: today minus HALLRATE_PHONE_RETENTION_DAYS). "
-        "The tickets and the audit of phone reads stay.",
+        help="delete citizens' phone numbers of tickets and SMS texts older than the retention",
+        description="Delete the encrypted phone number and its hash from every ticket and SMS "
+        "text of a hall-local day before --before (default: today minus "
+        "HALLRATE_PHONE_RETENTION_DAYS), and the phone hash of every SMS reply received before "
+        "that day. The tickets, texts, replies, the opt-out list and the audit of phone reads "
+        "stay.",
     )
     purge.add_argument("--database-url")
     purge.add_argument("--before", type=_day, help="first day kept, YYYY-MM-DD")
@@ -84,7 +86,7 @@ def _purge(url: str, before: date | None, dry_run: bool, settings: Any) -> int:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            result = purge_phones(session, before, dry_run)
+            result = purge_phones(session, before, dry_run, settings.tz)
     except SQLAlchemyError as exc:
         print(f"hallrate db purge-personal-data: database error: {describe_db_error(exc)}")
         return 2
@@ -94,6 +96,10 @@ def _purge(url: str, before: date | None, dry_run: bool, settings: Any) -> int:
     print(
         f"{verb} the phone numbers of {result.purged} tickets before {result.before} ({why}); "
         f"{result.kept} tickets from {result.before} on keep theirs"
+    )
+    print(
+        f"{verb} the phone numbers of {result.sms_texts} SMS texts and the phone hashes of "
+        f"{result.sms_replies} SMS replies before {result.before}"
     )
     return 0
 

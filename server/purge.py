@@ -1,16 +1,22 @@
-"""`hallrate db purge-personal-data`: delete citizens' phone numbers past their retention."""
+"""`hallrate db purge-personal-data`: delete citizens' phone numbers past their retention, on
+tickets, SMS texts (sms_messages) and SMS replies (sms_replies); the rows stay."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from server.db import begin_write
-from server.models import Ticket
+from server.models import SmsMessage, SmsReply, Ticket
+
+# What a purged SMS row's phone_hash becomes: unique per row (sms_messages keeps its unique
+# (phone_hash, local_day)), never a hash of anything.
+PURGED = "purged:"
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,8 @@ class PurgeResult:
     before: date
     purged: int  # tickets whose phone ciphertext and hash were deleted
     kept: int  # tickets on or after ``before`` that still have a phone number
+    sms_texts: int = 0  # SMS texts (hall-local day before ``before``) whose phone was deleted
+    sms_replies: int = 0  # SMS replies (received before ``before``) whose phone hash was deleted
 
 
 def default_before(retention_days: int, tz: str, now: datetime | None = None) -> date:
@@ -26,9 +34,17 @@ def default_before(retention_days: int, tz: str, now: datetime | None = None) ->
     return today - timedelta(days=retention_days)
 
 
-def purge_phones(session: Session, before: date, dry_run: bool = False) -> PurgeResult:
-    """Delete the phone ciphertext and hash of every ticket of a hall-local day before
-    ``before``; the tickets themselves stay. One transaction; idempotent."""
+def _placeholder(row_id: Any) -> Any:
+    return literal(PURGED).concat(cast(row_id, String))
+
+
+def purge_phones(
+    session: Session, before: date, dry_run: bool = False, tz: str = "Asia/Shanghai"
+) -> PurgeResult:
+    """Delete the phone ciphertext and hash of every ticket and SMS text of a hall-local day
+    before ``before``, and the phone hash of every SMS reply received before that day began
+    in ``tz``; the rows themselves stay. One transaction; idempotent. The opt-out list keeps
+    its hashes: a 退订 is honoured for good."""
     has_phone = (Ticket.phone_enc.is_not(None)) | (Ticket.phone_hash.is_not(None))
     old = has_phone & (Ticket.local_day < before)
     begin_write(session)
@@ -39,11 +55,25 @@ def purge_phones(session: Session, before: date, dry_run: bool = False) -> Purge
         )
         or 0
     )
-    if purged and not dry_run:
-        stmt = update(Ticket).where(old).values(phone_enc=None, phone_hash=None)
-        session.execute(stmt.execution_options(synchronize_session=False))
+    old_text = (SmsMessage.local_day < before) & (
+        SmsMessage.phone_enc.is_not(None) | ~SmsMessage.phone_hash.startswith(PURGED)
+    )
+    cutoff = datetime.combine(before, time(), ZoneInfo(tz))
+    old_reply = (SmsReply.received_at < cutoff) & ~SmsReply.phone_hash.startswith(PURGED)
+    texts = session.scalar(select(func.count()).select_from(SmsMessage).where(old_text)) or 0
+    replies = session.scalar(select(func.count()).select_from(SmsReply).where(old_reply)) or 0
+    if not dry_run:
+        updates: list[Any] = [
+            update(Ticket).where(old).values(phone_enc=None, phone_hash=None),
+            update(SmsMessage)
+            .where(old_text)
+            .values(phone_enc=None, phone_hash=_placeholder(SmsMessage.id)),
+            update(SmsReply).where(old_reply).values(phone_hash=_placeholder(SmsReply.id)),
+        ]
+        for stmt in updates:
+            session.execute(stmt.execution_options(synchronize_session=False))
     if dry_run:
         session.rollback()
     else:
         session.commit()
-    return PurgeResult(before, int(purged), int(kept))
+    return PurgeResult(before, int(purged), int(kept), int(texts), int(replies))

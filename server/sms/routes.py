@@ -5,6 +5,8 @@ POST /api/v1/sms/replies/{provider}  a platform's reply push (aliyun | local: Al
                                      authenticated by HALLRATE_SMS_CALLBACK_TOKEN; idempotent
 GET  /api/v1/sms/replies             stored replies for follow-up (outcome=not_a_rating …),
                                      phones masked
+GET  /api/v1/sms/stats               sent / delivered / replied / reply rates per day, window
+                                     or hall (server/sms/stats.py); no phone data
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from server.api.deps import CurrentUser, PolicyDep, SessionDep, SettingsDep
-from server.api.scope import hall_by_code
+from server.api.scope import describe_period, hall_by_code, resolve_period, resolve_scope
 from server.models import Hall, SmsMessage, SmsReply, Ticket, Window
 from server.personal import phone_digits
 from server.policy import Policy
@@ -28,6 +30,7 @@ from server.sms.intake import hashed_dedupe_key, store_replies
 from server.sms.matching import OUTCOMES, Outcome
 from server.sms.provider import Reply
 from server.sms.replies import parse_reply
+from server.sms.stats import By, stats
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 
@@ -230,3 +233,36 @@ def list_replies(
         for r, m, hall_code, number, window_code, code in rows[:limit]
     ]
     return ReplyPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+@router.get("/stats")
+def sms_stats(
+    session: SessionDep,
+    policy: PolicyDep,
+    caller: CurrentUser,
+    hall: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[str | None, Query(max_length=32, examples=["2026Q4"])] = None,
+    start: Annotated[date | None, Query(alias="from", description="hall-local day")] = None,
+    end: Annotated[date | None, Query(alias="to", description="inclusive")] = None,
+    by: Annotated[By, Query()] = "day",
+) -> dict[str, Any]:
+    """The SMS channel's figures of texts whose ticket's hall-local day is in the period, in
+    total and per day, window or hall (docs/sms.md "Operations")."""
+    p = resolve_period(period, start, end, policy.timezone)
+    scope = resolve_scope(session, caller, hall)
+    total, buckets = stats(session, p.start, p.end, scope.hall.id if scope.hall else None, by)
+    items = []
+    for b in buckets:
+        key: dict[str, Any] = (
+            {"day": b.day.isoformat() if b.day else None}
+            if by == "day"
+            else {"hall": b.hall} | ({"window": b.window} if by == "window" else {})
+        )
+        items.append(key | b.figures.to_dict(policy))
+    return {
+        "scope": {"hall": scope.hall.code if scope.hall else None},
+        "period": describe_period(p),
+        "by": by,
+        "total": total.to_dict(policy),
+        "items": items,
+    }

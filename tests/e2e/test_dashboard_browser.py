@@ -96,3 +96,107 @@ def test_dashboard_assets_are_served_from_the_package(server: ServerProc) -> Non
     for asset in ("dashboard.js", "dashboard.css"):
         r = httpx.get(f"{server.url}/dashboard/{asset}")
         assert r.status_code == 200 and len(r.content) > 500
+
+
+def _sms_texts(server: ServerProc) -> None:
+    """Four texts on 2026-11-20 (A01: 2 sent, both replied, 1 with a rating; A02: 1 delivered
+    and rated, 1 failed): tickets through the ingest route, texts through the outbox functions."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from server.db import make_engine, make_sessionmaker
+    from server.models import SmsReply, Ticket
+    from server.sms import outbox
+    from server.sms.selection import Candidate
+
+    at = datetime(2026, 11, 20, 17, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    records = [
+        {
+            "key": f"{HALL}:2026-11-20:A{i:03d}",
+            "hall": HALL,
+            "number": f"A{i:03d}",
+            "window": window,
+            "issued_at": "2026-11-20T09:00:00+08:00",
+            "finished_at": "2026-11-20T09:20:00+08:00",
+            "phone": f"1380000{i:04d}",
+        }
+        for i, window in enumerate(["A01", "A01", "A02", "A02"])
+    ]
+    r = httpx.post(
+        f"{server.url}/api/v1/ingest/tickets",
+        json={"gateway": GATEWAY_ID, "records": records},
+        headers={"Authorization": f"Bearer {GATEWAY_KEY}"},
+    )
+    r.raise_for_status()
+    engine = make_engine(server.database_url)
+    with make_sessionmaker(engine)() as s:
+        tickets = s.scalars(select(Ticket).order_by(Ticket.number)).all()
+        due = [
+            Candidate(t.id, t.hall_id, HALL, "", t.number, t.window_code, f"x{t.id}",
+                      f"hash{t.id}", f"enc{t.id}", t.local_day, at, at)
+            for t in tickets
+        ]  # fmt: skip
+        assert outbox.enqueue(s, due, 1, at) == 4
+        ids = [m.id for m in outbox.claim(s, "aliyun", 10, at, outbox.Timing())]
+        for mid, path in zip(
+            ids, [["sent"], ["sent"], ["sent", "delivered"], ["failed"]], strict=True
+        ):
+            prev = "sending"
+            for state in path:
+                assert outbox.set_state(s, mid, state, from_states=(prev,))
+                prev = state
+        for n, (mid, outcome) in enumerate([(ids[0], "rated"), (ids[1], "not_a_rating"),
+                                            (ids[2], "rated")]):  # fmt: skip
+            s.add(SmsReply(provider="aliyun", dedupe_key=f"k{n}", phone_hash=f"hash{n}",
+                           text="1", received_at=at + timedelta(minutes=5), message_id=mid,
+                           outcome=outcome))  # fmt: skip
+        s.commit()
+    engine.dispose()
+
+
+def _row(page: object, selector: str) -> list[str]:
+    cells = page.eval_on_selector_all(  # type: ignore[attr-defined]
+        f"{selector} td", "tds => tds.map(td => td.textContent)"
+    )
+    return list(cells)
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_dashboard_sms_panel_shows_the_figures_of_the_api(server: ServerProc) -> None:
+    require_service("chromium", shutil.which("chromium") is not None, "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    _sms_texts(server)
+    api = server.get("/sms/stats", hall=HALL, period="2026Q4", by="window")
+    assert (api["total"]["sent"], api["total"]["reply_rate"]["percent"]) == (3, "100.00")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.fill("input[name=username]", ADMIN[0])
+        page.fill("input[name=password]", ADMIN[1])
+        page.click("#login button[type=submit]")
+        page.fill("#period", "2026Q4")
+        page.dispatch_event("#filters", "change")
+        page.wait_for_selector("#sms-windows tr[data-window=A02]")
+        assert page.inner_text("#sms h2") == "短信评价 SMS"
+        #                                        sent delivered replied reply-rate valid-rate
+        assert _row(page, "#sms-summary tr[data-bucket=period]") == [
+            "3", "1", "3", "100.00%", "66.67%"
+        ]  # fmt: skip
+        assert _row(page, "#sms-windows tr[data-window=A01]") == [
+            "A01", "2", "0", "2", "100.00%", "50.00%"
+        ]  # fmt: skip
+        assert _row(page, "#sms-windows tr[data-window=A02]") == [
+            "A02", "1", "1", "1", "100.00%", "100.00%"
+        ]  # fmt: skip
+        assert page.locator("#sms-summary tr[data-bucket=today]").count() == 1
+        page.click("#lang")
+        page.wait_for_function(
+            "() => document.querySelector('#sms h2').textContent === 'SMS ratings (短信评价)'"
+        )
+        browser.close()

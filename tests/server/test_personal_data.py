@@ -301,12 +301,16 @@ def test_purge_personal_data_deletes_old_phones_and_reports_counts(
     assert capsys.readouterr().out == (
         "would purge the phone numbers of 2 tickets before 2026-06-01 (--before); "
         "1 tickets from 2026-06-01 on keep theirs\n"
+        "would purge the phone numbers of 0 SMS texts and the phone hashes of 0 SMS replies "
+        "before 2026-06-01\n"
     )
     assert sum(r["phone_enc"] is not None for r in _ticket_rows(server)) == 3
     assert db_cli.main(base) == 0
     assert capsys.readouterr().out == (
         "purged the phone numbers of 2 tickets before 2026-06-01 (--before); "
         "1 tickets from 2026-06-01 on keep theirs\n"
+        "purged the phone numbers of 0 SMS texts and the phone hashes of 0 SMS replies "
+        "before 2026-06-01\n"
     )
     kept = {r["number"]: (r["phone_enc"], r["phone_hash"]) for r in _ticket_rows(server)}
     assert kept["A001"] == kept["A002"] == kept["A004"] == (None, None)

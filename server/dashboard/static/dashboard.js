@@ -20,6 +20,8 @@ const TEXT = {
     phone: "电话回访", online: "网上评价", system_default: "默认评价",
     very_satisfied: "非常满意", satisfied_lv: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意",
     very_dissatisfied: "非常不满意", sessionExpired: "登录已过期，请重新登录",
+    smsPanel: "短信评价 SMS", smsSent: "发送", smsDelivered: "送达", smsReplied: "回复", smsReplyRate: "回复率",
+    smsValidRate: "有效回复率", smsToday: "今日", smsPeriod: "本期",
   },
   en: {
     title: "Service hall public satisfaction", logout: "Sign out", login: "Admin sign-in", username: "Username",
@@ -39,6 +41,8 @@ const TEXT = {
     very_satisfied: "very satisfied", satisfied_lv: "satisfied", basically_satisfied: "basically satisfied",
     dissatisfied: "dissatisfied", very_dissatisfied: "very dissatisfied",
     sessionExpired: "session expired, please sign in again",
+    smsPanel: "SMS ratings (短信评价)", smsSent: "sent", smsDelivered: "delivered", smsReplied: "replied",
+    smsReplyRate: "reply rate", smsValidRate: "valid-reply rate", smsToday: "today", smsPeriod: "period",
   },
 };
 const LEVELS = ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"];
@@ -57,6 +61,11 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   document.title = `${t("title")} · hallrate`;
   $("#lang").textContent = t("langButton");
+}
+
+function today() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date());
 }
 
 function currentQuarter() {
@@ -148,6 +157,25 @@ function renderRanking(data) {
   }
 }
 
+// The SMS panel (GET /sms/stats): today's and the period's figures, and one row per window.
+function smsCells(f) {
+  return [f.sent, f.delivered, f.replied].map((n) => el("td", { className: "num" }, n))
+    .concat([el("td", { className: "num" }, pct(f.reply_rate)), el("td", { className: "num" }, pct(f.valid_reply_rate))]);
+}
+
+async function refreshSms(hall, period) {
+  const q = `hall=${encodeURIComponent(hall)}`;
+  const [day, span] = await Promise.all([
+    api(`/sms/stats?${q}&period=${today()}`),
+    api(`/sms/stats?${q}&period=${encodeURIComponent(period)}&by=window`),
+  ]);
+  $("#sms-summary tbody").replaceChildren(
+    el("tr", { dataset: { bucket: "today" } }, el("th", {}, t("smsToday")), smsCells(day.total)),
+    el("tr", { dataset: { bucket: "period" } }, el("th", {}, `${t("smsPeriod")} ${span.period.label}`), smsCells(span.total)));
+  $("#sms-windows tbody").replaceChildren(...span.items.map((item) =>
+    el("tr", { dataset: { window: item.window ?? "" } }, el("td", {}, item.window ?? "—"), smsCells(item))));
+}
+
 async function refresh() {
   const hall = $("#hall").value;
   const period = $("#period").value.trim() || currentQuarter();
@@ -162,6 +190,7 @@ async function refresh() {
       : t(r.score.basis);
     renderGroups(r);
     renderRanking(ranking);
+    await refreshSms(hall, period);
     $("#policy").textContent = JSON.stringify(r.policy, null, 2);
     $("#updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB")}`;
   } catch (err) {
