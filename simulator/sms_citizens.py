@@ -71,7 +71,7 @@ def plan(script: Script, spec: HallSpec, seed: int) -> tuple[Script, list[Citize
         if rng.random() >= P_PHONE:
             continue
         assert e.ticket is not None
-        phone = f"139{len(citizens) + 1:08d}"
+        phone = f"139{seed % 1000:03d}{len(citizens) + 1:05d}"  # unique per seed (demo: per day)
         phones[e.ticket] = phone
         after = max(60, min(e.t - fin.t, 3 * 3600))
         text: str | None
@@ -186,6 +186,20 @@ def run_live(
         "reply_outcomes": dict(res.outcomes),
         "reply_kinds": _count(c.kind for c in citizens),
     }
+
+
+def answer_texts(endpoint: str, citizens: dict[str, Citizen], answered: set[str]) -> int:
+    """The demo's citizens: each answers its first text at once (late ones never do)."""
+    n = 0
+    for phone in _sim(endpoint, "phones"):
+        c = citizens.get(phone)
+        if c is None or phone in answered:
+            continue
+        answered.add(phone)
+        if c.text is not None and c.kind != "late":
+            _sim(endpoint, "reply", {"phone": phone, "text": c.text})
+            n += 1
+    return n
 
 
 def _count(items: Any) -> dict[str, int]:
