@@ -153,6 +153,8 @@ async def _feed(
             while not drive.done():
                 if stop.is_set():
                     drive.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await drive
                     break
                 await asyncio.sleep(0.2)
             with_result = not drive.cancelled()
