@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from server.up_sms import sms_env, start_sms
+
 DEMO_HALL = "DEMO"
 DEMO_GATEWAY = "gw-DEMO"
 
@@ -45,6 +47,7 @@ class Stack:
     hall_toml: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stop_broker: threading.Event | None = None
+    sms_endpoint: str | None = None  # the local SMS platform (host:port)
 
     def score_url(self, period: str) -> str:
         return f"{self.server_url}/api/v1/scores?hall={self.hall}&period={period}"
@@ -189,6 +192,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
         "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(windows),  # the server creates none from votes
         "HALLRATE_MQTT_URL": stack.mqtt_url,
         "PYTHONUNBUFFERED": "1",
+        **sms_env(data, _secret),
     }
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
@@ -217,6 +221,8 @@ def start_stack(args: argparse.Namespace) -> Stack:
     )
     stack.procs.append(gateway)
     _wait_http(f"{stack.gateway_http}/status", 60, gateway, "gateway")
+    stack.sms_endpoint, sms_procs = start_sms(server_url, env, logs, data, _spawn)
+    stack.procs.extend(sms_procs)
     return stack
 
 
@@ -250,6 +256,7 @@ def banner(stack: Stack, period: str) -> str:
             f"  gateway status       {stack.gateway_http}/status",
             f"  gateway metrics      {stack.gateway_http}/metrics",
             f"  MQTT broker          {stack.mqtt_url}",
+            f"  SMS platform 短信     http://{stack.sms_endpoint}/_sim/phones (texts sent)",
             f"  data and logs        {stack.data_dir}",
             "",
             "  Read the score from the command line:",
@@ -386,6 +393,7 @@ def _start_feed(stack: Stack, args: argparse.Namespace, stop: threading.Event) -
                 database_url=database_url,
                 workdir=stack.data_dir / "simulator",
                 stop=stop,
+                sms_endpoint=stack.sms_endpoint,
             )
         except Exception as exc:  # the stack keeps running; the user sees why the feed stopped
             print(f"hallrate up: simulated hall stopped: {exc!r}", file=sys.stderr)

@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulated day, YYYY-MM-DD (default: yesterday in the hall's time zone, so the "
         "next day's phone call-backs can be imported)",
     )
+    p.add_argument(
+        "--sms",
+        choices=("live", "import"),
+        default="live",
+        help="live: texts through `hallrate sms send` and the local platform, citizens reply "
+        "(default); import: the day's SMS replies as a CSV (`hallrate import`)",
+    )
     p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
     p.add_argument(
         "--real-firmware",
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         ballot_boxes=args.ballot_boxes or max(1, args.windows // 10),
         progress=not args.quiet,
         database_url=args.database_url,
+        sms=args.sms,
     )
     res = run(opts)
     if args.json:

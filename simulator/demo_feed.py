@@ -9,6 +9,8 @@ The gateway's hall.toml must list the simulated devices: ``demo_devices_toml(win
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import random
 import threading
 from dataclasses import dataclass
@@ -16,10 +18,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from simulator import import_files
+from simulator import import_files, sms_citizens
 from simulator.device_models import Fleet
 from simulator.orchestrator import SimOptions, Simulation
 from simulator.queue_driver import HttpQueueDriver
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def run_demo_feed(
     database_url: str | None = None,
     workdir: Path | None = None,
     stop: threading.Event | None = None,
+    sms_endpoint: str | None = None,
 ) -> int:
     """Feed the running chain until ``stop`` is set (or ``days`` days are done); blocking.
 
@@ -89,6 +94,7 @@ def run_demo_feed(
             database_url,
             workdir,
             stop or threading.Event(),
+            sms_endpoint,
         )
     )
 
@@ -108,12 +114,17 @@ async def _feed(
     database_url: str | None,
     workdir: Path | None,
     stop: threading.Event,
+    sms_endpoint: str | None = None,
 ) -> int:
     day = first_day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
     broker = _broker(mqtt_url)
     queue = HttpQueueDriver(gateway_url, queue_token, rng=random.Random(seed))
     fleet: Fleet | None = None
     done = 0
+    citizens: dict[str, sms_citizens.Citizen] = {}
+    replier = None
+    if sms_endpoint:
+        replier = asyncio.create_task(_replies(sms_endpoint, citizens, stop))
     try:
         while not stop.is_set() and (days is None or done < days):
             opts = SimOptions(
@@ -126,8 +137,10 @@ async def _feed(
                 ballot_boxes=max(1, windows // 10),
                 workdir=workdir,
                 hall=hall,
+                sms="live" if sms_endpoint else "import",
             )
             sim = Simulation(opts)
+            citizens.update({c.phone: c for c in sim.citizens})
             sim.req_wait = 0.3
             if fleet is None:
                 fleet = sim._make_devices(broker)
@@ -140,6 +153,8 @@ async def _feed(
             while not drive.done():
                 if stop.is_set():
                     drive.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await drive
                     break
                 await asyncio.sleep(0.2)
             with_result = not drive.cancelled()
@@ -147,15 +162,35 @@ async def _feed(
                 await drive
                 done += 1
                 if database_url:
+                    events = sim.script.events
+                    if sms_endpoint:  # the SMS channel is live: only the call-backs are files
+                        events = [e for e in events if e.kind != "sms"]
                     files = import_files.write_files(
-                        sim.script.events, sim.spec.tz, sim.workdir / f"imports-{done}"
+                        events, sim.spec.tz, sim.workdir / f"imports-{done}"
                     )
                     for channel, path in files.items():
                         await asyncio.to_thread(
                             import_files.run_import, path, channel, hall, database_url
                         )
     finally:
+        if replier is not None:
+            replier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replier
         await queue.close()
         if fleet is not None:
             await fleet.close()
     return done
+
+
+async def _replies(
+    endpoint: str, citizens: dict[str, sms_citizens.Citizen], stop: threading.Event
+) -> None:
+    """Citizens answer the texts the sender loop sends them (`hallrate up`)."""
+    answered: set[str] = set()
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(sms_citizens.answer_texts, endpoint, citizens, answered)
+        except OSError as exc:  # the platform restarting: try again
+            log.warning("sms replies: %s", exc)
+        await asyncio.sleep(1.0)

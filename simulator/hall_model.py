@@ -130,6 +130,7 @@ class Event:
     device: str | None = None
     slot: int | None = None
     role: str | None = None  # press: first|again|stray; drop: first|again|unreadable
+    phone: str | None = None  # queue finish: the citizen's phone (`ph`); sms: the reply's form
 
     def to_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

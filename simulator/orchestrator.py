@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
+import secrets
 import signal
 import sys
 import tempfile
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from simulator import checker, faults, import_files, vote_audit
+from simulator import checker, faults, import_files, sms_citizens, vote_audit
 from simulator.device_models import DeviceModel, Fleet
 from simulator.ground_truth import HALL, Ledger, compute, period
 from simulator.hall_model import Event, HallSpec, Script, build
@@ -53,6 +55,7 @@ class SimOptions:
     micropython: str | None = None
     database_url: str | None = None
     hall: str = "H1"
+    sms: str = "live"  # live: texts and replies through the local platform | import: a CSV
 
     def spec(self) -> HallSpec:
         day = self.day or default_day()
@@ -106,6 +109,11 @@ class Simulation:
         self.out = out or sys.stderr
         self.spec = opts.spec()
         self.script: Script = build(self.spec)
+        self.citizens: list[sms_citizens.Citizen] = []
+        if opts.sms == "live":
+            self.script, self.citizens = sms_citizens.plan(self.script, self.spec, opts.seed)
+            self.script = sms_citizens.retime(self.script, self.citizens)
+        self.sms_stats: dict[str, Any] = {}
         self.ledger = compute(self.script)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if opts.workdir is None:
@@ -144,7 +152,16 @@ class Simulation:
             mqtt_url=self.opts.mqtt_url,
             database_url=self.opts.database_url,
             serial_port=serial_gw,
+            server_env=self._sms_env(),
         )
+
+    def _sms_env(self) -> dict[str, str]:
+        if self.opts.sms != "live":
+            return {}
+        policy = self.workdir / "policy.toml"
+        policy.write_text(sms_citizens.POLICY_TOML)
+        self.phone_key = secrets.token_hex(32)
+        return {"HALLRATE_PHONE_KEY": self.phone_key, "HALLRATE_POLICY_FILE": str(policy)}
 
     def _make_devices(self, svc: Any) -> Fleet:
         host, port = svc.broker_host_port
@@ -594,7 +611,21 @@ class Simulation:
             await asyncio.sleep(0.5)
 
     async def _import(self, svc: HallServices) -> None:
-        files = import_files.write_files(self.script.events, self.spec.tz, self.workdir / "imports")
+        events = self.script.events
+        if self.opts.sms == "live":
+            endpoint = await asyncio.to_thread(svc.start_sms_platform)
+            self.sms_stats = await asyncio.to_thread(
+                sms_citizens.run_live,
+                self.script,
+                self.spec,
+                self.citizens,
+                str(svc.database_url),
+                endpoint,
+                self.workdir / "policy.toml",
+                self.phone_key,
+            )
+            events = [e for e in events if e.kind != "sms"]
+        files = import_files.write_files(events, self.spec.tz, self.workdir / "imports")
         for channel, path in files.items():
             r = await asyncio.to_thread(
                 import_files.run_import, path, channel, self.spec.hall, str(svc.database_url)
@@ -657,6 +688,7 @@ class Simulation:
             "queue": dict(getattr(queue, "stats", {})),
             "faults": dict(self.fault_log.injected),
             "fault_notes": list(self.fault_log.notes),
+            "sms": dict(self.sms_stats),
             "firmware_devices": sorted(self.spec.evaluator_id(w) for w in self.firmware),
         }
 
@@ -676,6 +708,10 @@ def render_summary(res: SimResult) -> str:
         ),
         ("unclosable gaps", str(s["unclosable_gaps"])),
         ("faults injected", ", ".join(f"{k}×{v}" for k, v in s["faults"].items()) or "none"),
+        (
+            "sms (live)",
+            json.dumps(s.get("sms") or {}, ensure_ascii=False) if s.get("sms") else "imported",
+        ),
         ("real firmware", ", ".join(s["firmware_devices"]) or "none"),
         ("differences", str(len(res.diffs))),
         ("elapsed", f"{res.elapsed_s:.1f} s"),

@@ -23,7 +23,15 @@ BATCH_MAX = 200  # sends (each one window's events) per POST
 def wire_event(e: Event) -> dict[str, Any]:
     assert e.id is not None and e.ev is not None
     return wire_gw.queue_event(
-        e.id, e.ev, e.t, window=e.window, ticket=e.ticket, staff=e.staff, matter=e.matter, src="sim"
+        e.id,
+        e.ev,
+        e.t,
+        window=e.window,
+        ticket=e.ticket,
+        staff=e.staff,
+        matter=e.matter,
+        src="sim",
+        phone=e.phone,
     )
 
 
@@ -167,6 +175,8 @@ class SerialQueueDriver:
         }
         if e.matter:
             opts["M"] = e.matter
+        if e.phone:
+            opts["P"] = e.phone
         if e.staff and e.ev not in ("login",):
             opts["S"] = e.staff
         return format_line(e.ev.upper(), *fields, **opts)

@@ -130,6 +130,7 @@ class HallServices:
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     queue_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     request_ttl_s: int = 172800
+    server_env: dict[str, str] = field(default_factory=dict)  # e.g. the SMS channel's
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -199,6 +200,7 @@ class HallServices:
                 "HALLRATE_BOOTSTRAP_GATEWAY": f"{self.gateway_id}:{self.api_key}:{self.spec.hall}",
                 "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(self.spec.window_codes()),
                 "HALLRATE_TZ": self.spec.tz,
+                **self.server_env,
             }
             argv = [
                 *py("server.serve:main"),
@@ -333,7 +335,18 @@ class HallServices:
         self.start_server()
         self.start_gateway()
 
+    def start_sms_platform(self) -> str:
+        """`hallrate sms platform` on a free port; returns its host:port."""
+        port = free_port()
+        argv = [*py("server.cli:main"), "sms", "platform", "--port", str(port)]
+        self.sms_platform = Proc("sms-platform", argv, self.workdir).start()
+        wait_port(port, 30)
+        return f"127.0.0.1:{port}"
+
     def stop_all(self) -> None:
+        platform = getattr(self, "sms_platform", None)
+        if platform is not None:
+            platform.stop()
         for p in (self.gateway, self.server, self.broker):
             if p is not None:
                 p.stop()
