@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.settings_cli import describe
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -44,8 +46,10 @@ def main(argv: Sequence[str] | None = None, provider_factory: ProviderFactory | 
     sub.add_parser("status", help="outbox counts by state, today's budget use, alerts")
     ob = sub.add_parser("outbox", help="list outbox rows (phones masked)")
     ob.add_argument("--day", type=_day, help="hall-local day YYYY-MM-DD (default: today)")
-    ob.add_argument("--state", help="only rows in this state")
-    ob.add_argument("--limit", type=int, default=100)
+    from server.models.sms import SMS_STATES
+
+    ob.add_argument("--state", choices=SMS_STATES, help="only rows in this state")
+    ob.add_argument("--limit", type=_positive, default=100, help="rows, 1 or more (default 100)")
     rec = sub.add_parser("reconcile", help="delivery reports for sending and sent rows")
     rec.add_argument("--days", type=int, default=2, help="sent rows of this many days back")
     opt = sub.add_parser("opt-out", help="the opt-out list (退订)")
@@ -61,12 +65,21 @@ def main(argv: Sequence[str] | None = None, provider_factory: ProviderFactory | 
     from gateway.logs import setup
 
     setup()
-    from server.config import Settings
     from server.db import make_engine, make_sessionmaker
-    from server.policy import load_policy
+    from server.policy import PolicyError, load_policy
+    from server.settings_cli import load_settings
 
-    settings = Settings()
-    policy = load_policy(settings.policy_file)
+    settings = load_settings("sms")
+    try:
+        policy = load_policy(settings.policy_file)
+        if args.action in ("send", "reconcile"):
+            SenderSettings()  # HALLRATE_SMS_* of the sender: refused here, in one line
+    except PolicyError as e:
+        print(f"hallrate sms: {e}", file=sys.stderr)
+        return 2
+    except ValidationError as e:  # the sender's settings carry the HALLRATE_SMS_ prefix
+        print(f"hallrate sms: {describe(e).replace('HALLRATE_', 'HALLRATE_SMS_')}", file=sys.stderr)
+        return 2
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     try:
@@ -121,6 +134,13 @@ def _pull_replies(sessions: Any, provider: Any, since: datetime, settings: Any, 
     )
 
 
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
 def _kv(d: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
 
@@ -144,7 +164,14 @@ def _sender(sessions: Any, settings: Settings, policy: Any, factory: ProviderFac
             raise SystemExit(2) from None
         from server.sms.providers import SmsSettings
 
-        provider = make_provider(SmsSettings())  # HALLRATE_SMS_PROVIDER, _ENDPOINT, … (docs/sms.md)
+        try:  # HALLRATE_SMS_PROVIDER, _ENDPOINT, … (docs/sms.md)
+            provider = make_provider(SmsSettings())
+        except ValidationError as e:
+            print(f"hallrate sms: {describe(e)}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except ValueError as e:  # a provider without its credentials
+            print(f"hallrate sms: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
     else:
         provider = factory(settings)
     s = SenderSettings()
