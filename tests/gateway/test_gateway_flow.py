@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -128,11 +130,18 @@ def test_ballot_drop_late_queue_event_and_hall_vote(
         ev = evals_by_key(hall_server, 3)
         assert ev[f"BB-01:{box.boot}:{a}"]["attribution"] == "unattributed"
         port = gateway.http.port if gateway.http else 0
+        # Ticket numbers are per local day: keep the late events on the drops' day even when
+        # the test runs in the first minutes after midnight (Asia/Shanghai).
+        midnight = int(
+            datetime.fromtimestamp(now, ZoneInfo("Asia/Shanghai"))
+            .replace(hour=0, minute=0, second=0)
+            .timestamp()
+        )
         push_queue(
             port,
             [
-                q("f1", "login", now - 300, w="A02", staff="1002"),
-                q("f2", "finish", now - 100, w="A02", tk="B007"),
+                q("f1", "login", max(now - 300, midnight), w="A02", staff="1002"),
+                q("f2", "finish", max(now - 100, midnight + 1), w="A02", tk="B007"),
             ],
         )
 
