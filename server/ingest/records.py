@@ -6,10 +6,10 @@ same batch land (see docs/api.md for the fields).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
 from server.ingest.principals import DEVICE_CHANNELS, Submitter, as_submitter
@@ -245,22 +245,7 @@ def check_evaluations(
     ``submitter`` decides the channels and time sources allowed and the ``source`` stored
     (a plain string: a service caller with that source, any channel)."""
     source = as_submitter(submitter)
-    result = IngestResult()
-    if len(records) > MAX_BATCH:
-        raise ValueError(f"at most {MAX_BATCH} records per batch")
-    checked: list[tuple[int, EvaluationIn]] = []
-    for index, rec in enumerate(records):
-        try:
-            ev = check_evaluation(rec, source)
-            if hall is not None and ev.hall != hall:
-                raise RecordError(f"hall {ev.hall!r} is not served by this gateway ({hall})")
-            checked.append((index, ev))
-        except RecordError as exc:
-            key = rec.get("key") if isinstance(rec, Mapping) else None
-            result.rejected.append(
-                Rejection(index, key if isinstance(key, str) else None, str(exc))
-            )
-    return checked, result
+    return _check_batch(records, lambda rec: check_evaluation(rec, source), hall)
 
 
 # ---------------------------------------------------------------- tickets
@@ -315,16 +300,32 @@ def _phone(rec: Mapping[str, Any]) -> str | None:
 def check_tickets(
     records: Sequence[Any], source: str, *, hall: str | None = None
 ) -> tuple[list[tuple[int, TicketIn]], IngestResult]:
+    return _check_batch(records, lambda rec: check_ticket(rec, source), hall)
+
+
+class _HasHall(Protocol):
+    @property
+    def hall(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_HasHall)
+
+
+def _check_batch(
+    records: Sequence[Any], check: Callable[[Any], _R], hall: str | None
+) -> tuple[list[tuple[int, _R]], IngestResult]:
+    """Check each record of a batch: the good ones with their index, the rest as rejections
+    with a reason. ``hall``: the only hall the submitter may write to."""
     result = IngestResult()
     if len(records) > MAX_BATCH:
         raise ValueError(f"at most {MAX_BATCH} records per batch")
-    checked: list[tuple[int, TicketIn]] = []
+    checked: list[tuple[int, _R]] = []
     for index, rec in enumerate(records):
         try:
-            t = check_ticket(rec, source)
-            if hall is not None and t.hall != hall:
-                raise RecordError(f"hall {t.hall!r} is not served by this gateway ({hall})")
-            checked.append((index, t))
+            item = check(rec)
+            if hall is not None and item.hall != hall:
+                raise RecordError(f"hall {item.hall!r} is not served by this gateway ({hall})")
+            checked.append((index, item))
         except RecordError as exc:
             key = rec.get("key") if isinstance(rec, Mapping) else None
             result.rejected.append(
