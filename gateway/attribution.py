@@ -251,16 +251,7 @@ class Attributor:
                 flags.add(FLAG_NO_TICKET)
                 if mismatch:
                     flags.add(WINDOW_MISMATCH)
-                return _Base(
-                    window,
-                    None,
-                    self.staff_at(window, v.t),
-                    None,
-                    NO_TICKET,
-                    frozenset(flags),
-                    None,
-                    False,
-                )
+                return self._no_ticket(window, v.t, flags)
             if ev.w != window:
                 mismatch = True
             else:
@@ -275,16 +266,7 @@ class Attributor:
         if finish is None or finish.tk is None:
             if not self.policy.count_no_ticket:
                 flags.add(FLAG_NO_TICKET)
-            return _Base(
-                window,
-                None,
-                self.staff_at(window, v.t),
-                None,
-                NO_TICKET,
-                frozenset(flags),
-                None,
-                False,
-            )
+            return self._no_ticket(window, v.t, flags)
         date = self.local_date(finish.t)
         return _Base(
             window,
@@ -296,6 +278,12 @@ class Attributor:
             None if mismatch else f"fin:{finish.id}",
             candidate,
             ref_t=finish.t,
+        )
+
+    def _no_ticket(self, window: str, t: int, flags: set[str]) -> _Base:
+        """A press matched to no ticket: at its bound window, never competing for a rating."""
+        return _Base(
+            window, None, self.staff_at(window, t), None, NO_TICKET, frozenset(flags), None, False
         )
 
     def _drop(self, v: Vote) -> _Base:
