@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from server.callbacks.policy import CallbackPolicy
 from server.sms.policy import SmsPolicy
 
 # The five GB/T 39046 levels in code order 1..5; equal to firmware/wire.py LEVELS (tested).
@@ -214,6 +215,8 @@ class Policy(BaseModel):
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
     # The SMS rating channel: [sms] (server/sms/policy.py, docs/sms.md "Policy").
     sms: SmsPolicy = Field(default_factory=SmsPolicy)
+    # Phone call-backs: [callbacks] (server/callbacks/policy.py, docs/phone-callbacks.md).
+    callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
 
     @model_validator(mode="before")
     @classmethod
@@ -362,6 +365,7 @@ class Policy(BaseModel):
             "sms_reply_window": self.sms_reply_window,
             "directory": self.directory.describe(),
             "sms": self.sms.describe(),
+            "callbacks": self.callbacks.describe(),
         }
 
 

@@ -11,6 +11,17 @@ from server.models.access import (
 )
 from server.models.aggregates import DailyCount, MonthlyCount
 from server.models.base import Base
+from server.models.callbacks import (
+    ENTRY_REASONS,
+    ENTRY_STATES,
+    WORKLIST_KINDS,
+    AgentHall,
+    CalendarDay,
+    CallbackAttempt,
+    CallbackEntry,
+    CallbackOptOut,
+    CallbackWorklist,
+)
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
 from server.models.history import EvaluationChange
 from server.models.org import Department, DirectoryVersion, Hall, Matter, Staff, Window
@@ -21,13 +32,22 @@ __all__ = [
     "ATTRIBUTIONS",
     "CHANNELS",
     "DEVICE_KINDS",
+    "ENTRY_REASONS",
+    "ENTRY_STATES",
     "LEVELS",
     "PHONE_ROLES",
     "REPLY_OUTCOMES",
     "ROLES",
     "SMS_STATES",
     "TIME_SOURCES",
+    "WORKLIST_KINDS",
+    "AgentHall",
     "Base",
+    "CalendarDay",
+    "CallbackAttempt",
+    "CallbackEntry",
+    "CallbackOptOut",
+    "CallbackWorklist",
     "DailyCount",
     "Department",
     "Device",
