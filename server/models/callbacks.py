@@ -25,10 +25,10 @@ WORKLIST_KINDS = ("daily", "sample")
 # Why an entry is on a worklist: every citizen served (seed 001), the period sample (seed 000),
 # a 差评 of any channel (seed 002: 回访率 100%).
 ENTRY_REASONS = ("served", "sample", "dissatisfied")
-# open: to call (first call or a retry); completed: an 有效 call, now a phone evaluation;
-# closed: a final disposition or attempts used up; not_needed: a reserve whose stratum met its
-# target, or an entry an admin withdrew.
-ENTRY_STATES = ("open", "completed", "closed", "not_needed")
+# open: to call (first call or a retry); reserve: drawn by oversampling, waiting to be needed;
+# completed: an 有效 call, now a phone evaluation; closed: a final disposition or attempts used
+# up; not_needed: withdrawn by an admin.
+ENTRY_STATES = ("open", "reserve", "completed", "closed", "not_needed")
 
 
 class CallbackWorklist(Base):
