@@ -18,6 +18,7 @@ from server.api import (
     scores,
     tickets,
 )
+from server.callbacks import pages as callback_pages
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(metrics.router)  # /metrics, outside /api/v1 (Prometheus' default path)
     dashboard.mount(app)
+    callback_pages.mount(app)  # the agent's page, /agent/
     if settings.docs_enabled:
         apidocs.mount(app)
     if settings.bootstrap_admin or settings.bootstrap_gateway:
