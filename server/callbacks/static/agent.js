@@ -18,7 +18,7 @@ const TEXT = {
     servedTag: "已办结", sampleTag: "抽样", retryAt: "改约", times: "次", noAttempts: "尚未拨打",
     needDisposition: "请选择结果（d n b r x w a o）", needLevel: "有效回访须选择评价等级（1–5）",
     submitted: "已提交", networkError: "网络错误，请重试（Ctrl+Enter），将以同一编号重发",
-    revealed: "号码已显示（已记录查看）", queueDone: "队列已完成", loading: "加载中…",
+    revealed: "号码已显示（已记录查看）", badTime: "下次拨打时间无效", queueDone: "队列已完成", loading: "加载中…",
     kMove: "在队列中移动", kOpen: "打开所选回访", kReveal: "拨打/显示号码（记录查看）",
     kLevel: "评价等级：1 非常满意 … 5 非常不满意", kReasons: "差评原因（空格勾选，Tab 下一项）",
     kComment: "填写备注", kNext: "下次拨打时间", kOptOut: "不再回访（勾选/取消）", kSubmit: "提交",
@@ -40,7 +40,7 @@ const TEXT = {
     times: "", noAttempts: "not called yet", needDisposition: "choose an outcome (d n b r x w a o)",
     needLevel: "a completed call needs a rating (1–5)", submitted: "submitted",
     networkError: "network error: try again (Ctrl+Enter); it is resent with the same key",
-    revealed: "number shown (the read is audited)", queueDone: "queue done", loading: "loading…",
+    revealed: "number shown (the read is audited)", badTime: "the next call time is not a valid time", queueDone: "queue done", loading: "loading…",
     kMove: "move in the queue", kOpen: "open the selected entry", kReveal: "call / show the number (audited)",
     kLevel: "rating: 1 very satisfied … 5 very dissatisfied", kReasons: "reasons (Space ticks, Tab next)",
     kComment: "write a comment", kNext: "next call time", kOptOut: "do not call again (toggle)", kSubmit: "submit",
@@ -141,9 +141,13 @@ function dispositionLabel(code) {
   return label(meta.dispositions.find((d) => d.code === code)) || code;
 }
 
+// The "?" overlay (a table) and the help line at the foot of the page, from KEYMAP.
 function renderKeymap() {
-  $("#keymap tbody").replaceChildren(...KEYMAP.map(([key, action, code]) =>
-    el("tr", {}, el("td", {}, el("kbd", {}, key)), el("td", {}, t(action) + (code ? dispositionLabel(code) : "")))));
+  const action = ([, name, code]) => t(name) + (code ? dispositionLabel(code) : "");
+  $("#keymap tbody").replaceChildren(...KEYMAP.map((row) =>
+    el("tr", {}, el("td", {}, el("kbd", {}, row[0])), el("td", {}, action(row)))));
+  $("#keyline").replaceChildren(...KEYMAP.flatMap((row, i) =>
+    [i ? " · " : "", el("kbd", {}, row[0]), " ", row[2] ? dispositionLabel(row[2]) : t(row[1])]));
 }
 
 // The level radios, the 差评 reasons and the disposition radios, from GET /callbacks/dispositions.
@@ -365,7 +369,11 @@ function formBody() {
   const comment = $("#comment").value.trim();
   if (comment) body.comment = comment;
   const next = $("#next-call").value;
-  if (next) body.next_call_at = new Date(next).toISOString();  // the browser's local time
+  if (next) {  // the browser's local time, sent as UTC
+    const at = new Date(next);
+    if (Number.isNaN(at.getTime())) throw new ApiError(t("badTime"));
+    body.next_call_at = at.toISOString();
+  }
   return body;
 }
 
@@ -399,8 +407,8 @@ async function submit(event) {
   await loadQueue();
   // Open the entry that followed this one (still in the queue), else the first other one.
   const after = order.slice(order.indexOf(id) + 1).concat(order.slice(0, order.indexOf(id)));
-  const next = after.map((x) => queue.find((e) => e.id === x)).find(Boolean)
-    || queue.find((e) => e.id !== id);
+  const dueNow = (e) => e && e.id !== id && !(e.next_call_at && new Date(e.next_call_at) > new Date());
+  const next = after.map((x) => queue.find((e) => e.id === x)).find(dueNow) || queue.find(dueNow);
   if (next) {
     selected = queue.indexOf(next);
     await openEntry(next.id);
