@@ -106,9 +106,7 @@ class WorkingDays:
         object.__setattr__(self, "overrides", dict(self.overrides))
 
     @classmethod
-    def from_policy(
-        cls, policy: Any, overrides: Mapping[date, bool] | None = None
-    ) -> WorkingDays:
+    def from_policy(cls, policy: Any, overrides: Mapping[date, bool] | None = None) -> WorkingDays:
         return cls(policy.calendar, policy.calendar_outside_data, overrides or {})
 
     def source(self, day: date) -> DataSource:

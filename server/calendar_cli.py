@@ -246,4 +246,3 @@ def _year(text: str) -> int:
     if not 2000 <= y <= 2099:
         raise argparse.ArgumentTypeError("the year must be 2000..2099")
     return y
-
