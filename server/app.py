@@ -27,6 +27,7 @@ from server.login_guard import HashPool, LoginThrottle
 from server.migrate import schema_behind
 from server.policy import load_policy
 from server.security import dummy_password_hash
+from server.callbacks import routes_worklists as callback_worklists
 from server.sms import routes as sms_routes
 
 API_PREFIX = "/api/v1"
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, ingest, scores, rankings, evaluations, tickets, phones):
         api.include_router(module.router)
     api.include_router(sms_routes.router)
+    api.include_router(callback_worklists.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

@@ -134,9 +134,10 @@ def _print_worklist(view: dict[str, Any], as_json: bool, created: bool | None = 
 
 def _draw(args: argparse.Namespace, ctx: Context) -> int:
     from server.callbacks.draw import DrawError, draw_worklist
+    from server.callbacks.sampling import Kind
     from server.callbacks.verify import worklist_view
 
-    kind = "daily" if args.day is not None else "sample"
+    kind: Kind = "daily" if args.day is not None else "sample"
     with ctx.sessions() as session:
         try:
             res = draw_worklist(

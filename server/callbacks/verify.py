@@ -92,7 +92,7 @@ def verify_worklist(session: Session, worklist_id: int) -> dict[str, Any] | None
             )
     if len(differences) > MAX_DIFFERENCES:
         more = len(differences) - MAX_DIFFERENCES
-        differences = differences[:MAX_DIFFERENCES] + [f"… and {more} more"]
+        differences = [*differences[:MAX_DIFFERENCES], f"… and {more} more"]
     return {
         "worklist_id": wl.id,
         "matches": not differences,
