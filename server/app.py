@@ -18,6 +18,7 @@ from server.api import (
     scores,
     tickets,
 )
+from server.callbacks import routes_worklists as callback_worklists
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
@@ -27,7 +28,6 @@ from server.login_guard import HashPool, LoginThrottle
 from server.migrate import schema_behind
 from server.policy import load_policy
 from server.security import dummy_password_hash
-from server.callbacks import routes_worklists as callback_worklists
 from server.sms import routes as sms_routes
 
 API_PREFIX = "/api/v1"
