@@ -3,11 +3,14 @@ deadlines such as "within 1 / 5 working days" (seed 000) and late ratings (å±±ä¸
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
 import chinese_calendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 CalendarKind = Literal["cn", "weekdays"]
 OutsideData = Literal["weekdays", "error"]
@@ -62,20 +65,7 @@ def add_working_days(
     n == 0 gives ``start`` when it is a working day, else the next working day. So a matter
     accepted on day d with a limit of N working days is due at the end of add_working_days(d, N).
     """
-    step = 1 if n >= 0 else -1
-    remaining = abs(n)
-    current = start
-    if n == 0:
-        for _ in range(_MAX_STEPS):
-            if is_working_day(current, calendar=calendar, outside_data=outside_data):
-                return current
-            current += timedelta(days=1)
-        raise CalendarDataMissing(f"no working day within {_MAX_STEPS} days of {start}")
-    while remaining:
-        current += timedelta(days=step)
-        if is_working_day(current, calendar=calendar, outside_data=outside_data):
-            remaining -= 1
-    return current
+    return WorkingDays(calendar, outside_data).add(start, n)
 
 
 def working_days_between(
@@ -90,35 +80,94 @@ def working_days_between(
     The inverse of add_working_days: working_days_between(d, add_working_days(d, n)) == n for
     n >= 1, so "done within N working days" is ``working_days_between(accepted, done) <= N``.
     """
-    if end < start:
-        return -working_days_between(end, start, calendar=calendar, outside_data=outside_data)
-    count = 0
-    current = start + timedelta(days=1)
-    while current <= end:
-        if is_working_day(current, calendar=calendar, outside_data=outside_data):
-            count += 1
-        current += timedelta(days=1)
-    return count
+    return WorkingDays(calendar, outside_data).between(start, end)
+
+
+DataSource = Literal["chinese-calendar", "overrides", "weekdays", "provisional"]
 
 
 @dataclass(frozen=True)
 class WorkingDays:
-    """The working-day functions bound to a policy's ``calendar`` and ``calendar_outside_data``."""
+    """The working-day functions bound to a policy's ``calendar`` and ``calendar_outside_data``,
+    and to the overrides loaded from the State Council notice (table calendar_days,
+    `hallrate calendar load`): a year with any override is covered by the overrides alone (a
+    day is a working day iff its override says so, else iff it is Mon-Fri), whether or not
+    chinese-calendar knows the year. ``calendar="weekdays"`` ignores holidays and overrides."""
 
     calendar: CalendarKind = "cn"
     outside_data: OutsideData = "weekdays"
+    overrides: Mapping[date, bool] = field(default_factory=dict, hash=False, compare=False)
+    # Years the overrides cover (besides the years of the override days themselves).
+    override_years: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        years = frozenset(self.override_years) | {d.year for d in self.overrides}
+        object.__setattr__(self, "override_years", years)
+        object.__setattr__(self, "overrides", dict(self.overrides))
 
     @classmethod
-    def from_policy(cls, policy: Any) -> WorkingDays:
-        return cls(policy.calendar, policy.calendar_outside_data)
+    def from_policy(cls, policy: Any, overrides: Mapping[date, bool] | None = None) -> WorkingDays:
+        return cls(policy.calendar, policy.calendar_outside_data, overrides or {})
+
+    def source(self, day: date) -> DataSource:
+        """Where the working-day status of ``day`` comes from; "provisional" when neither
+        chinese-calendar nor the overrides cover its year (Mon-Fri is then a guess)."""
+        if self.calendar == "weekdays":
+            return "weekdays"
+        if day.year in self.override_years:
+            return "overrides"
+        return "chinese-calendar" if covers(day) else "provisional"
+
+    def provisional(self, day: date) -> bool:
+        return self.source(day) == "provisional"
 
     def is_working_day(self, day: date) -> bool:
+        if self.calendar == "cn" and day.year in self.override_years:
+            found = self.overrides.get(day)
+            return day.weekday() < 5 if found is None else found
         return is_working_day(day, calendar=self.calendar, outside_data=self.outside_data)
 
     def add(self, start: date, n: int) -> date:
-        return add_working_days(start, n, calendar=self.calendar, outside_data=self.outside_data)
+        """As add_working_days, with the overrides."""
+        step = 1 if n >= 0 else -1
+        remaining = abs(n)
+        current = start
+        if n == 0:
+            for _ in range(_MAX_STEPS):
+                if self.is_working_day(current):
+                    return current
+                current += timedelta(days=1)
+            raise CalendarDataMissing(f"no working day within {_MAX_STEPS} days of {start}")
+        steps = 0
+        while remaining:
+            current += timedelta(days=step)
+            steps += 1
+            if steps > _MAX_STEPS:
+                raise CalendarDataMissing(f"no working day within {_MAX_STEPS} days of {start}")
+            if self.is_working_day(current):
+                remaining -= 1
+        return current
 
     def between(self, start: date, end: date) -> int:
-        return working_days_between(
-            start, end, calendar=self.calendar, outside_data=self.outside_data
-        )
+        """As working_days_between, with the overrides."""
+        if end < start:
+            return -self.between(end, start)
+        count = 0
+        current = start + timedelta(days=1)
+        while current <= end:
+            if self.is_working_day(current):
+                count += 1
+            current += timedelta(days=1)
+        return count
+
+    def any_provisional(self, first: date, last: date) -> bool:
+        """Whether any day from ``first`` through ``last`` is provisional."""
+        return any(self.provisional(date(y, 1, 1)) for y in range(first.year, last.year + 1))
+
+
+def working_days(session: Session, policy: Any) -> WorkingDays:
+    """The policy's working days with the overrides stored in calendar_days."""
+    from server.models.callbacks import CalendarDay
+
+    rows = session.execute(select(CalendarDay.day, CalendarDay.working)).all()
+    return WorkingDays.from_policy(policy, {day: bool(working) for day, working in rows})

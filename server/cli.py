@@ -20,6 +20,16 @@ COMMANDS: dict[str, tuple[str, str, int]] = {
     "firmware": ("gateway.firmware_tool", "build and deploy device firmware bundles", 5),
     "db": ("server.db_cli", "database migrations and purges: `hallrate db upgrade`", 3),
     "import": ("server.import_cli", "import SMS / phone call-back results from CSV or XLSX", 3),
+    "calendar": (
+        "server.calendar_cli",
+        "working-day overrides (holidays, 调休) from the State Council notice: load, show, check",
+        14,
+    ),
+    "callbacks": (
+        "server.callbacks.cli",
+        "phone call-backs (电话回访): draw, list, show and verify worklists; the draw worker",
+        14,
+    ),
     "sms": (
         "server.sms.cli",
         "SMS channel: send due texts, outbox, reconcile, opt-outs; `platform`: local SMS platform",
