@@ -19,6 +19,7 @@ from server.api import (
     tickets,
 )
 from server.callbacks import pages as callback_pages
+from server.callbacks import routes_calls as callback_calls
 from server.callbacks import routes_worklists as callback_worklists
 from server.config import Settings
 from server.dashboard import apidocs
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     api.include_router(sms_routes.router)
     api.include_router(callback_worklists.router)
+    api.include_router(callback_calls.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.api.crud import Resource, build_router
 from server.api.deps import PLAIN_TEXT, RefId
 from server.codes import DEPARTMENT, DEVICE, GATEWAY, HALL, MATTER, STAFF, WINDOW
-from server.models import Department, Device, Gateway, Hall, Matter, Staff, User, Window
+from server.models import AgentHall, Department, Device, Gateway, Hall, Matter, Staff, User, Window
 from server.security import hash_api_key, hash_password, new_api_key
 
 Name = Field(default="", max_length=128, pattern=PLAIN_TEXT)
@@ -162,6 +162,9 @@ class GatewayOut(_Out):
 
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
 Role = Literal["city_admin", "hall_admin", "viewer", "agent"]
+MAX_AGENT_HALLS = 100
+# An agent's halls besides hall_id (hall codes): it reads them and calls their citizens.
+AgentHalls = Field(max_length=MAX_AGENT_HALLS, description="an agent's halls besides hall_id")
 
 
 class UserCreate(BaseModel):
@@ -169,6 +172,7 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=8, max_length=256, pattern=PLAIN_TEXT)
     role: Role
     hall_id: RefId | None = None
+    halls: list[str] = Field(default_factory=list, max_length=MAX_AGENT_HALLS)
 
 
 class UserUpdate(BaseModel):
@@ -181,6 +185,7 @@ class UserUpdate(BaseModel):
     role: Role | None = None
     hall_id: RefId | None = None
     active: bool | None = None
+    halls: list[str] | None = AgentHalls
 
 
 class UserOut(_Out):
@@ -188,6 +193,7 @@ class UserOut(_Out):
     role: str
     hall_id: RefId | None
     active: bool
+    halls: list[str] = Field(default_factory=list, description="an agent's halls (codes)")
 
 
 # ---- reference checks
@@ -225,7 +231,7 @@ def _check_hall(session: Session, values: dict[str, Any], hall_id: RefId | None)
 def _check_user(
     session: Session, values: dict[str, Any], hall_id: RefId | None, row: Any = None
 ) -> None:
-    for name in ("username", "password", "role", "active"):
+    for name in ("username", "password", "role", "active", "halls"):
         if name in values and values[name] is None:  # a PATCH with an explicit null
             raise HTTPException(422, f"{name} may not be null")
     # The role and hall the user will have: a PATCH may change either one alone.
@@ -236,14 +242,47 @@ def _check_user(
     if role == "city_admin" and hall is not None:
         raise HTTPException(422, "a city admin is not bound to a hall")
     _hall_exists(session, values.get("hall_id"))
+    if values.get("halls"):
+        if role != "agent":
+            raise HTTPException(422, "halls is only for role agent")
+        _agent_hall_ids(session, values["halls"])
     if "username" in values:
         taken = session.scalar(select(User.id).where(User.username == values["username"]))
         if taken is not None and (row is None or taken != row.id):
             raise HTTPException(409, f"username {values['username']!r} is taken")
 
 
+def _agent_hall_ids(session: Session, codes: list[str]) -> set[int]:
+    found = dict(session.execute(select(Hall.code, Hall.id).where(Hall.code.in_(codes))).all())
+    for code in codes:
+        if code not in found:
+            raise HTTPException(422, f"unknown hall {code[:64]!r} in halls")
+    return set(found.values())
+
+
+def _user_halls(session: Session, row: Any, values: dict[str, Any]) -> None:
+    """Replace the agent's halls by ``halls`` when given; a user that is not (or no longer) an
+    agent has none."""
+    if row.role != "agent" or values.get("halls") is not None:
+        session.execute(delete(AgentHall).where(AgentHall.user_id == row.id))
+    if row.role == "agent" and values.get("halls"):
+        for hall_id in sorted(_agent_hall_ids(session, values["halls"])):
+            session.add(AgentHall(user_id=row.id, hall_id=hall_id))
+
+
+def _user_out(session: Session, row: Any) -> dict[str, Any]:
+    codes = session.scalars(
+        select(Hall.code)
+        .join(AgentHall, AgentHall.hall_id == Hall.id)
+        .where(AgentHall.user_id == row.id)
+        .order_by(Hall.code)
+    )
+    return {"halls": list(codes)}
+
+
 def _prepare_user(values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values)
+    values.pop("halls", None)
     password = values.pop("password", None)
     if password is not None:
         values["password_hash"] = hash_password(password)
@@ -298,6 +337,8 @@ resources = [
         check_update=_check_user,
         prepare=_prepare_user,
         city_admin_only=True,
+        after_write=_user_halls,
+        out_extra=_user_out,
     ),
 ]
 routers = [build_router(r) for r in resources]

@@ -111,8 +111,16 @@ def _find_user(session: Session, username: str) -> User | None:
 @router.get("/auth/me")
 def me(caller: CurrentUser, session: SessionDep) -> dict[str, Any]:
     hall = session.get(Hall, caller.hall_id) if caller.hall_id is not None else None
+    halls = None
+    if caller.hall_ids is not None:
+        halls = list(
+            session.scalars(
+                select(Hall.code).where(Hall.id.in_(caller.hall_ids)).order_by(Hall.code)
+            )
+        )
     return {
         "username": caller.username,
         "role": caller.role,
         "hall": hall.code if hall else None,
+        "halls": halls,
     }

@@ -34,15 +34,28 @@ class Resource:
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     extras_on_create: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     city_admin_only: bool = False
+    # After a create or update is flushed, given the payload as sent (e.g. an agent's halls).
+    after_write: Callable[[Session, Any, dict[str, Any]], None] | None = None
+    # Fields of the output that are not columns of the row (e.g. an agent's halls).
+    out_extra: Callable[[Session, Any], dict[str, Any]] | None = None
+
+
+def _output(session: Session, res: Resource, row: Any, extras: dict[str, Any] | None = None) -> Any:
+    if not extras and res.out_extra is None:
+        return row
+    out = res.out.model_validate(row).model_dump()
+    if res.out_extra is not None:
+        out.update(res.out_extra(session, row))
+    return {**out, **(extras or {})}
 
 
 def _scoped_list(res: Resource, caller: Caller) -> Any:
     stmt = select(res.model).order_by(res.model.id)
-    if caller.hall_id is not None:
+    if caller.hall_ids is not None:
         if hasattr(res.model, "hall_id"):
-            stmt = stmt.where(res.model.hall_id == caller.hall_id)
+            stmt = stmt.where(res.model.hall_id.in_(caller.hall_ids))
         elif res.path == "halls":
-            stmt = stmt.where(res.model.id == caller.hall_id)
+            stmt = stmt.where(res.model.id.in_(caller.hall_ids))
     return stmt
 
 
@@ -73,13 +86,14 @@ def build_router(res: Resource) -> APIRouter:
     ) -> Any:
         if res.city_admin_only and caller.role != "city_admin":
             raise HTTPException(403, "only a city admin may do this")
-        return session.scalars(_scoped_list(res, caller).limit(limit).offset(offset)).all()
+        rows = session.scalars(_scoped_list(res, caller).limit(limit).offset(offset)).all()
+        return [_output(session, res, row) for row in rows]
 
     @router.get("/{item_id}", response_model=Out, name=f"get_{res.path}")
     def get_item(session: SessionDep, caller: CurrentUser, item_id: ItemId) -> Any:
         if res.city_admin_only and caller.role != "city_admin":
             raise HTTPException(403, "only a city admin may do this")
-        return _get(session, res, caller, item_id)
+        return _output(session, res, _get(session, res, caller, item_id))
 
     @router.post("", response_model=Out, status_code=201, name=f"create_{res.path}")
     def create_item(session: SessionDep, caller: Writer, body: Create) -> Any:  # type: ignore[valid-type]
@@ -92,14 +106,16 @@ def build_router(res: Resource) -> APIRouter:
         if res.check:
             res.check(session, values, hall_id)
         extras = res.extras_on_create(values) if res.extras_on_create else {}
+        sent = values
         if res.prepare:
             values = res.prepare(values)
         row = res.model(**values)
         session.add(row)
+        if res.after_write:
+            session.flush()
+            res.after_write(session, row, sent)
         session.commit()
-        if extras:
-            return {**Out.model_validate(row).model_dump(), **extras}
-        return row
+        return _output(session, res, row, extras)
 
     @router.patch("/{item_id}", response_model=Out, name=f"update_{res.path}")
     def update_item(session: SessionDep, caller: Writer, item_id: ItemId, body: Update) -> Any:  # type: ignore[valid-type]
@@ -111,12 +127,16 @@ def build_router(res: Resource) -> APIRouter:
             res.check_update(session, values, res.hall_of(row), row)
         elif res.check:
             res.check(session, values, res.hall_of(row))
+        sent = values
         if res.prepare:
             values = res.prepare(values)
         for name, value in values.items():
             setattr(row, name, value)
+        if res.after_write:
+            session.flush()
+            res.after_write(session, row, sent)
         session.commit()
-        return row
+        return _output(session, res, row)
 
     @router.delete("/{item_id}", status_code=204, name=f"delete_{res.path}")
     def delete_item(session: SessionDep, caller: Writer, item_id: ItemId) -> Response:

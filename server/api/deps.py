@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.config import Settings
-from server.models import Gateway, Hall, User
+from server.models import AgentHall, Gateway, Hall, User
 from server.policy import Policy
 from server.security import hash_api_key, read_token
 
@@ -56,19 +56,26 @@ def _unauthorized(message: str) -> HTTPException:
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated admin user. ``hall_id`` None means every hall."""
+    """An authenticated admin user. ``hall_id`` is the user's hall (None: not bound to one);
+    ``hall_ids`` every hall it may read: ``{hall_id}``, for an ``agent`` also its agent_halls
+    rows, None for every hall (an account bound to no hall at all)."""
 
     user_id: int
     username: str
     role: str
     hall_id: int | None
+    hall_ids: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.hall_ids is None and self.hall_id is not None:
+            object.__setattr__(self, "hall_ids", frozenset({self.hall_id}))
 
     @property
     def can_write(self) -> bool:
         return self.role in ("city_admin", "hall_admin")
 
     def sees(self, hall_id: int) -> bool:
-        return self.hall_id is None or self.hall_id == hall_id
+        return self.hall_ids is None or hall_id in self.hall_ids
 
     def check_read(self, hall_id: int) -> None:
         if not self.sees(hall_id):
@@ -94,7 +101,12 @@ def current_user(session: SessionDep, settings: SettingsDep, creds: Credentials)
         raise _unauthorized("account disabled or removed")
     if user.token_version != claims.version:
         raise _unauthorized("token revoked (password, role or account changed); sign in again")
-    return Caller(user.id, user.username, user.role, user.hall_id)
+    hall_ids = None
+    if user.role == "agent":
+        extra = set(session.scalars(select(AgentHall.hall_id).where(AgentHall.user_id == user.id)))
+        if extra:
+            hall_ids = frozenset(extra | ({user.hall_id} if user.hall_id is not None else set()))
+    return Caller(user.id, user.username, user.role, user.hall_id, hall_ids)
 
 
 def writer(caller: Annotated[Caller, Depends(current_user)]) -> Caller:

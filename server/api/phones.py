@@ -13,16 +13,19 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from server.api.deps import (
     PLAIN_TEXT,
     BigItemId,
+    Caller,
     CityAdmin,
     CurrentUser,
     SessionDep,
     SettingsDep,
 )
 from server.api.scope import hall_by_code
+from server.config import Settings
 from server.db import begin_write
 from server.models import PHONE_ROLES, Hall, PhoneRead, Ticket
 from server.models.base import utcnow
@@ -49,11 +52,24 @@ def read_phone(
         str, Query(max_length=128, pattern=PLAIN_TEXT, description="why, e.g. 回访 call-back")
     ] = "",
 ) -> PhoneOut:
+    ticket = session.get(Ticket, ticket_id)
+    if caller.role in PHONE_ROLES and ticket is None:
+        raise HTTPException(404, f"ticket {ticket_id} does not exist")
+    phone, audit_id = reveal_phone(session, settings, caller, ticket, purpose)
+    response.headers["Cache-Control"] = "no-store"
+    return PhoneOut(ticket_id=ticket_id, phone=phone, audit_id=audit_id)
+
+
+def reveal_phone(
+    session: Session, settings: Settings, caller: Caller, ticket: Ticket | None, purpose: str
+) -> tuple[str, int]:
+    """The ticket's number unmasked, after writing (and committing) one audit row: (phone,
+    audit id). Roles agent and city_admin, of the ticket's hall. Shared by every route that
+    reveals a number (the caller sets ``Cache-Control: no-store``)."""
     if caller.role not in PHONE_ROLES:
         raise HTTPException(403, f"role {caller.role} sees phone numbers masked only")
-    ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise HTTPException(404, f"ticket {ticket_id} does not exist")
+        raise HTTPException(404, "the ticket does not exist")
     caller.check_read(ticket.hall_id)
     if ticket.phone_enc is None:
         raise HTTPException(404, "this ticket has no phone number (none reported, or purged)")
@@ -61,7 +77,7 @@ def read_phone(
         phone = settings.phone_cipher.decrypt(ticket.phone_enc)
     except PhoneKeyError as exc:
         raise HTTPException(409, str(exc)) from exc
-    hall_id = ticket.hall_id
+    hall_id, ticket_id = ticket.hall_id, ticket.id
     begin_write(session)
     row = PhoneRead(
         at=utcnow(),
@@ -74,8 +90,7 @@ def read_phone(
     )
     session.add(row)
     session.commit()
-    response.headers["Cache-Control"] = "no-store"
-    return PhoneOut(ticket_id=ticket_id, phone=phone, audit_id=row.id)
+    return phone, row.id
 
 
 class PhoneReadOut(BaseModel):

@@ -51,8 +51,10 @@ def resolve_scope(
     staff: str | None = None,
 ) -> Scope:
     """Filters for the caller's request; a hall-bound account is kept to its own hall."""
-    if hall is None and caller.hall_id is not None:
-        hall_row: Hall | None = session.get(Hall, caller.hall_id)
+    if hall is None and caller.hall_ids is not None:
+        if len(caller.hall_ids) > 1:
+            raise HTTPException(400, "this account works for several halls: give hall=")
+        hall_row: Hall | None = session.get(Hall, next(iter(caller.hall_ids)))
     elif hall is not None:
         hall_row = hall_by_code(session, hall)
         caller.check_read(hall_row.id)

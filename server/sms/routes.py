@@ -197,9 +197,9 @@ def list_replies(
         row = hall_by_code(session, hall)
         caller.check_read(row.id)
         stmt = stmt.where(msg.hall_id == row.id)
-    elif caller.hall_id is not None:
-        # A hall's account sees its hall's replies; unmatched ones (no hall) city-wide only.
-        stmt = stmt.where(msg.hall_id == caller.hall_id)
+    elif caller.hall_ids is not None:
+        # A hall's account sees its halls' replies; unmatched ones (no hall) city-wide only.
+        stmt = stmt.where(msg.hall_id.in_(caller.hall_ids))
     if outcome is not None:
         stmt = stmt.where(SmsReply.outcome == outcome)
     zone = ZoneInfo(settings.tz)
