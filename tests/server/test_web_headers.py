@@ -22,7 +22,16 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize(
-    "path", ["/dashboard/", "/dashboard/dashboard.js", "/api/v1/health", "/api/v1/halls", "/nope"]
+    "path",
+    [
+        "/dashboard/",
+        "/dashboard/dashboard.js",
+        "/agent/",
+        "/agent/agent.js",
+        "/api/v1/health",
+        "/api/v1/halls",
+        "/nope",
+    ],
 )
 def test_every_response_has_the_security_headers(server: Server, path: str) -> None:
     r = server.client.get(path)
@@ -35,15 +44,18 @@ def test_every_response_has_the_security_headers(server: Server, path: str) -> N
     assert directives["object-src"] == "'none'"
 
 
-def test_dashboard_page_has_no_inline_script(server: Server) -> None:
-    page = server.client.get("/dashboard/").text
+@pytest.mark.parametrize("path", ["/dashboard/", "/agent/"])
+def test_pages_have_no_inline_script(server: Server, path: str) -> None:
+    page = server.client.get(path).text
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
     assert scripts and all('src="' in attrs and not body.strip() for attrs, body in scripts)
     assert not re.search(r"\son[a-z]+=", page)  # no inline event handlers
 
 
-def test_dashboard_js_builds_no_html_from_strings(server: Server) -> None:
-    js = server.client.get("/dashboard/dashboard.js").text
+@pytest.mark.parametrize("path", ["/dashboard/dashboard.js", "/agent/agent.js"])
+def test_page_scripts_build_no_html_from_strings(server: Server, path: str) -> None:
+    js = server.client.get(path).text
+    assert js.startswith("//")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in js
 
