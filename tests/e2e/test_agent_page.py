@@ -183,6 +183,8 @@ def test_agent_works_the_queue_by_keyboard_alone(server: ServerProc) -> None:
         # 1. An 有效 call: open, reveal (p: the number with a tel: link), level 2, 有效, submit.
         kb.press("Enter")
         _opened(page, "B001")
+        focus = "getComputedStyle(document.activeElement).outlineStyle"
+        assert page.evaluate(focus) == "solid"  # focus is always drawn
         assert page.inner_text("#phone-masked") == "139****0001"
         kb.press("p")
         page.wait_for_selector("#phone-link:not([hidden])")
@@ -218,6 +220,20 @@ def test_agent_works_the_queue_by_keyboard_alone(server: ServerProc) -> None:
         page.wait_for_function("() => document.querySelectorAll('#queue li').length === 1")
         assert page.get_attribute("#queue li", "data-entry") == str(retry_id)
         assert posted[-1]["attempt_key"] not in {posted[0]["attempt_key"], posted[2]["attempt_key"]}
+
+        # The key table (?), closed by Esc; the language (l) and back.
+        kb.press("?")
+        page.wait_for_selector("#help:not([hidden])")
+        assert "Ctrl+Enter" in page.inner_text("#keymap")
+        kb.press("Escape")
+        page.wait_for_selector("#help", state="hidden")
+        kb.press("l")
+        page.wait_for_function("() => document.querySelector('h1').textContent.startsWith('Phone')")
+        assert "No answer" in page.inner_text("#keyline")
+        kb.press("l")
+        page.wait_for_function(
+            "() => document.querySelector('h1').textContent.startsWith('电话回访')"
+        )
         assert not errors, errors
         browser.close()
 

@@ -70,7 +70,7 @@ const KEYMAP = [
 ];
 
 let lang = localStorage.getItem("hallrate.lang") || "zh";
-let token = sessionStorage.getItem("hallrate.token");
+let token = sessionStorage.getItem("hallrate.agent.token");
 let meta = { dispositions: [], levels: LEVELS, reasons: [], dissatisfied: DISSATISFIED };
 let queue = [];          // the entries of GET /callbacks/queue, in its order
 let selected = 0;        // index in queue of the highlighted entry
@@ -181,7 +181,8 @@ function showReasons() {
 
 function signOut(message) {
   token = null;
-  sessionStorage.removeItem("hallrate.token");
+  sessionStorage.removeItem("hallrate.agent.token");
+  sessionStorage.removeItem("hallrate.agent.user");
   queue = []; current = null; phone = null; pendingKey = null;
   $("#desk").hidden = true;
   $("#logout").hidden = true;
@@ -208,7 +209,7 @@ async function signIn(event) {
     return;
   }
   token = (await res.json()).access_token;
-  sessionStorage.setItem("hallrate.token", token);
+  sessionStorage.setItem("hallrate.agent.token", token);
   $("#password").value = "";
   await start(String(form.get("username") || ""));
 }
@@ -217,8 +218,8 @@ async function start(username) {
   $("#login").hidden = true;
   $("#desk").hidden = false;
   $("#logout").hidden = false;
-  if (username) sessionStorage.setItem("hallrate.user", username);
-  $("#who").textContent = sessionStorage.getItem("hallrate.user") || "";
+  if (username) sessionStorage.setItem("hallrate.agent.user", username);
+  $("#who").textContent = sessionStorage.getItem("hallrate.agent.user") || "";
   try {
     const data = await api("/callbacks/dispositions");
     meta = {
