@@ -4,50 +4,7 @@
 
 const API = "/api/v1";
 
-const TEXT = {
-  zh: {
-    title: "电话回访 · 回访员工作台", keys: "快捷键", logout: "退出", login: "回访员登录", username: "用户名",
-    password: "密码", signin: "登录", queue: "待回访", queueEmpty: "暂无待回访",
-    noEntry: "请选择一条回访：j / k 移动，Enter 打开。", ticket: "票号", overdue: "已超期", matter: "事项",
-    window: "窗口", staff: "工作人员", served: "办理日期", due: "回访期限", attemptsSoFar: "已拨打",
-    reveal: "拨打/显示号码", script: "话术", level: "评价等级", reasons: "差评原因", disposition: "结果",
-    comment: "备注", nextCall: "下次拨打时间（可选）", nextCallNote: "仅用于无人接听、占线、其他；留空则由系统安排",
-    optOut: "不再回访（市民要求不再来电）", submit: "提交", history: "拨打记录", at: "时间", agent: "回访员",
-    key: "按键", action: "操作", helpClose: "按 Esc 或 ? 关闭", langName: "English",
-    loginFailed: "用户名或密码错误", sessionExpired: "登录已过期，请重新登录", dissatisfiedTag: "差评",
-    servedTag: "已办结", sampleTag: "抽样", retryAt: "改约", times: "次", noAttempts: "尚未拨打",
-    needDisposition: "请选择结果（d n b r x w a o）", needLevel: "有效回访须选择评价等级（1–5）",
-    submitted: "已提交", networkError: "网络错误，请重试（Ctrl+Enter），将以同一编号重发",
-    revealed: "号码已显示（已记录查看）", badTime: "下次拨打时间无效", queueDone: "队列已完成", loading: "加载中…",
-    kMove: "在队列中移动", kOpen: "打开所选回访", kReveal: "拨打/显示号码（记录查看）",
-    kLevel: "评价等级：1 非常满意 … 5 非常不满意", kReasons: "差评原因（空格勾选，Tab 下一项）",
-    kComment: "填写备注", kNext: "下次拨打时间", kOptOut: "不再回访（勾选/取消）", kSubmit: "提交",
-    kEsc: "离开输入框 / 关闭帮助", kRefresh: "刷新队列", kLang: "切换语言", kHelp: "显示/关闭快捷键",
-    kSignOut: "退出登录", kDisposition: "结果：",
-  },
-  en: {
-    title: "Phone call-backs · agent's desk", keys: "Keys", logout: "Sign out", login: "Agent sign-in",
-    username: "Username", password: "Password", signin: "Sign in", queue: "To call", queueEmpty: "Nothing to call",
-    noEntry: "Choose an entry: j / k to move, Enter to open.", ticket: "Ticket", overdue: "overdue",
-    matter: "Matter", window: "Window", staff: "Staff", served: "Served on", due: "Due", attemptsSoFar: "Attempts",
-    reveal: "Call / show number", script: "Script", level: "Rating", reasons: "Reasons (差评)",
-    disposition: "Outcome", comment: "Comment", nextCall: "Next call time (optional)",
-    nextCallNote: "only for no answer, busy, other; leave empty to let the server choose",
-    optOut: "Do not call again (the citizen asked)", submit: "Submit", history: "Attempts", at: "Time",
-    agent: "Agent", key: "Key", action: "Action", helpClose: "Esc or ? closes", langName: "中文",
-    loginFailed: "wrong username or password", sessionExpired: "session expired, please sign in again",
-    dissatisfiedTag: "差评 dissatisfied", servedTag: "served", sampleTag: "sample", retryAt: "retry",
-    times: "", noAttempts: "not called yet", needDisposition: "choose an outcome (d n b r x w a o)",
-    needLevel: "a completed call needs a rating (1–5)", submitted: "submitted",
-    networkError: "network error: try again (Ctrl+Enter); it is resent with the same key",
-    revealed: "number shown (the read is audited)", badTime: "the next call time is not a valid time", queueDone: "queue done", loading: "loading…",
-    kMove: "move in the queue", kOpen: "open the selected entry", kReveal: "call / show the number (audited)",
-    kLevel: "rating: 1 very satisfied … 5 very dissatisfied", kReasons: "reasons (Space ticks, Tab next)",
-    kComment: "write a comment", kNext: "next call time", kOptOut: "do not call again (toggle)", kSubmit: "submit",
-    kEsc: "leave a text field / close help", kRefresh: "reload the queue", kLang: "switch language",
-    kHelp: "show / hide the keys", kSignOut: "sign out", kDisposition: "outcome: ",
-  },
-};
+// TEXT (the words, zh and en) comes from agent-text.js, loaded first.
 // Used until GET /callbacks/dispositions answers (and if it cannot be read).
 const LEVELS = [
   { code: "very_satisfied", zh: "非常满意", en: "very satisfied" },
