@@ -18,6 +18,7 @@ from server.api import (
     scores,
     tickets,
 )
+from server.callbacks import routes_stats as callback_stats
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, ingest, scores, rankings, evaluations, tickets, phones):
         api.include_router(module.router)
     api.include_router(sms_routes.router)
+    api.include_router(callback_stats.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)
