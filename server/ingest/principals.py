@@ -15,6 +15,7 @@ from server.models import CHANNELS, TIME_SOURCES
 DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
 IMPORT_CHANNELS = frozenset({"sms", "phone"})
 SMS_CHANNELS = frozenset({"sms"})
+PHONE_CHANNELS = frozenset({"phone"})
 MAX_SOURCE = 64
 
 
@@ -23,9 +24,10 @@ class Submitter:
     """The principal behind a batch.
 
     ``kind`` is ``gateway`` (a gateway API key), ``import`` (``hallrate import``, a command with
-    database access), ``sms`` (replies to the server's own rating texts, server/sms/intake.py) or
-    ``service`` (library callers with database access: tests and tools, which
-    may send any channel). ``source`` is stored on every evaluation of the batch.
+    database access), ``sms`` (replies to the server's own rating texts, server/sms/intake.py),
+    ``callback`` (a completed phone call-back, server/callbacks/calls.py) or ``service``
+    (library callers with database access: tests and tools, which may send any channel).
+    ``source`` is stored on every evaluation of the batch.
     """
 
     kind: str
@@ -67,6 +69,20 @@ class Submitter:
             frozenset({"import"}),
             None,
             "import",
+        )
+
+    @classmethod
+    def callback(cls, username: str) -> Submitter:
+        """A completed call-back (电话回访): ``phone`` evaluations only, ``source``
+        ``callback:<username>`` (the agent, or the importing admin), timed by the server's clock
+        when the attempt was recorded (time source ``server``)."""
+        return cls(
+            "callback",
+            f"callback:{username}"[:MAX_SOURCE],
+            PHONE_CHANNELS,
+            frozenset({"server"}),
+            None,
+            "server",
         )
 
     @classmethod

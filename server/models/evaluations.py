@@ -12,7 +12,10 @@ from server.models.base import Base, BigId, UTCDateTime, utcnow
 CHANNELS = ("evaluator", "ballot_box", "sms", "phone", "online", "system_default")
 LEVELS = ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied")
 ATTRIBUTIONS = ("attributed", "no_ticket", "unattributed", "late")
-TIME_SOURCES = ("device", "gateway", "import")
+# device: the device clock; gateway: the gateway's receive time (device clock invalid); import: a
+# time from an imported file or a platform; server: the server's clock when the result was
+# recorded (phone call-backs entered by an agent).
+TIME_SOURCES = ("device", "gateway", "import", "server")
 
 
 class Evaluation(Base):

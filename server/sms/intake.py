@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from server.config import Settings
 from server.db import begin_write
 from server.ingest import Submitter, ingest_evaluations
-from server.models import Hall, Matter, SmsMessage, SmsOptOut, SmsReply, Staff, Ticket, Window
+from server.ingest.ticket_fields import ticket_record_fields
+from server.models import Hall, SmsMessage, SmsOptOut, SmsReply, Ticket
 from server.personal import PhoneCipher, phone_digits, scrub_phones
 from server.policy import Policy, load_policy
 from server.sms.matching import CLOCK_SKEW, LATE_LOOKBACK, Match, SentText, match_reply
@@ -181,10 +182,7 @@ def _ingest_rating(
     }
     ticket = session.get(Ticket, message.ticket_id) if message.ticket_id is not None else None
     if ticket is not None:
-        record["ticket"] = ticket.number
-        record["window"] = ticket.window_code or _code(session, Window.code, ticket.window_id)
-        record["staff"] = _code(session, Staff.number, ticket.staff_id)
-        record["matter"] = _code(session, Matter.code, ticket.matter_id)
+        record.update(ticket_record_fields(session, ticket))
     submitter = Submitter.sms_pipeline(provider)
     outcome = ingest_evaluations(
         session, [record], submitter, tz=policy.timezone, rules=policy.directory
@@ -198,10 +196,3 @@ def _ingest_rating(
             raise RuntimeError(f"SMS rating {record['key']} refused by ingest: {reasons}")
         row.outcome = "duplicate"
     session.flush()
-
-
-def _code(session: Session, column: Any, ident: int | None) -> str | None:
-    if ident is None:
-        return None
-    value = session.scalar(select(column).where(column.table.c.id == ident))
-    return str(value) if value is not None else None
