@@ -18,6 +18,7 @@ from server.api import (
     scores,
     tickets,
 )
+from server.callbacks import routes_exchange as callback_exchange
 from server.callbacks import routes_stats as callback_stats
 from server.config import Settings
 from server.dashboard import apidocs
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     api.include_router(sms_routes.router)
     api.include_router(callback_stats.router)
+    api.include_router(callback_exchange.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

@@ -29,7 +29,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from server.callbacks.calls import AttemptIn, CallbackError, check_attempt, record_attempt
+from server.callbacks.calls import (
+    CLOCK_SKEW,
+    AttemptIn,
+    CallbackError,
+    check_attempt,
+    record_attempt,
+)
 from server.callbacks.dispositions import DISPOSITIONS
 from server.db import begin_write
 from server.importing import FileProblem, ReadLimits, RowProblem, parse_level_word, parse_time
@@ -281,7 +287,9 @@ def _table(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     return iter(read_csv_bytes(data, limits).rows)
 
 
-def parse_results(data: bytes, policy: Policy, key_prefix: str) -> tuple[list[ResultRow], int]:
+def parse_results(
+    data: bytes, policy: Policy, key_prefix: str, now: datetime
+) -> tuple[list[ResultRow], int]:
     """The filled rows of a results sheet and the number of blank ones; raises ImportRejected
     with every bad row (or the file's problem)."""
     try:
@@ -310,7 +318,7 @@ def parse_results(data: bytes, policy: Policy, key_prefix: str) -> tuple[list[Re
                 blank += 1
                 continue
             try:
-                out.append(_result_row(line, values, policy, key_prefix))
+                out.append(_result_row(line, values, policy, key_prefix, now))
             except ValueError as exc:
                 problems.append(RowProblem(line, str(exc)))
     except FileProblem as exc:
@@ -320,7 +328,9 @@ def parse_results(data: bytes, policy: Policy, key_prefix: str) -> tuple[list[Re
     return out, blank
 
 
-def _result_row(line: int, v: dict[str, Any], policy: Policy, prefix: str) -> ResultRow:
+def _result_row(
+    line: int, v: dict[str, Any], policy: Policy, prefix: str, now: datetime
+) -> ResultRow:
     raw_id = cell_text(v.get("entry_id"))
     if not raw_id.isdigit() or not 1 <= int(raw_id) < 2**63:
         raise ValueError(f"回访条目编号 {raw_id!r} is not an entry id")
@@ -340,6 +350,8 @@ def _result_row(line: int, v: dict[str, Any], policy: Policy, prefix: str) -> Re
         at = parse_time(v.get("at"), policy)
     except ValueError as exc:
         raise ValueError(f"回访时间: {exc}") from None
+    if at > now + CLOCK_SKEW:
+        raise ValueError(f"回访时间 {at:%Y-%m-%d %H:%M} lies in the future")
     reasons = tuple(r.strip() for r in _REASON_SPLIT.split(cell_text(v.get("reasons"))))
     attempt = AttemptIn(
         attempt_key=f"{prefix}-{line}",
@@ -387,9 +399,9 @@ def import_results(
     """Record every filled row of a results sheet, or none (ImportRejected). ``hall_ids``: the
     halls whose entries the importer may record (None: any)."""
     digest = hashlib.sha256(data).hexdigest()
-    rows, blank = parse_results(data, policy, f"imp-{digest[:16]}")
-    summary = ImportSummary(digest, rows=len(rows) + blank, blank=blank)
     now = now or utcnow()
+    rows, blank = parse_results(data, policy, f"imp-{digest[:16]}", now)
+    summary = ImportSummary(digest, rows=len(rows) + blank, blank=blank)
     with _one_transaction(engine) as session:
         halls = _entry_halls(session, {r.entry_id for r in rows})
         problems = [
