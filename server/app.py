@@ -21,6 +21,8 @@ from server.api import (
 from server.callbacks import pages as callback_pages
 from server.callbacks import routes_calls as callback_calls
 from server.callbacks import routes_worklists as callback_worklists
+from server.callbacks import routes_exchange as callback_exchange
+from server.callbacks import routes_stats as callback_stats
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(sms_routes.router)
     api.include_router(callback_worklists.router)
     api.include_router(callback_calls.router)
+    api.include_router(callback_stats.router)
+    api.include_router(callback_exchange.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INGEST_PREFIX = "/api/v1/ingest/"
 SCORE_PATHS = ("/api/v1/scores", "/api/v1/rankings")
+# File uploads (a spreadsheet, not JSON): the ingest body cap, no JSON depth check.
+UPLOAD_PATHS = ("/api/v1/callbacks/results",)
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
 
 _NOT_SYNTAX = bytes(b for b in range(256) if b not in b'[]{}"')
@@ -113,7 +115,7 @@ class RequestLimits:
         }
 
     def body_cap(self, path: str) -> int:
-        if path.startswith(INGEST_PREFIX):
+        if path.startswith(INGEST_PREFIX) or path.rstrip("/") in UPLOAD_PATHS:
             return self.limits.ingest_body_bytes
         return self.limits.body_bytes
 
@@ -152,7 +154,13 @@ class RequestLimits:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and ctype not in FORM_TYPES and json_depth(body) > self.limits.json_depth:
+        upload = path.rstrip("/") in UPLOAD_PATHS
+        if (
+            body
+            and not upload
+            and ctype not in FORM_TYPES
+            and json_depth(body) > self.limits.json_depth
+        ):
             await _answer(send, 400, f"JSON nested deeper than {self.limits.json_depth} levels")
             return
         replay = _replay(body, receive)

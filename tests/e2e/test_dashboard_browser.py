@@ -200,3 +200,81 @@ def test_dashboard_sms_panel_shows_the_figures_of_the_api(server: ServerProc) ->
             "() => document.querySelector('#sms h2').textContent === 'SMS ratings (短信评价)'"
         )
         browser.close()
+
+
+def _callbacks(server: ServerProc) -> None:
+    """H1, work day 2026-11-23: 3 completed (very satisfied, satisfied, dissatisfied), 1 no
+    answer, 1 refusal, 1 never called; written as the draw and record_attempt leave them."""
+    from datetime import date
+
+    from server.db import make_engine, make_sessionmaker
+    from server.personal import PhoneCipher
+    from tests.server.callbacks import figures_data as fd
+
+    day = date(2026, 11, 23)
+    cipher = PhoneCipher(b"dashboard-test-phone-key-0123456789")
+    engine = make_engine(server.database_url)
+    with make_sessionmaker(engine)() as s:
+        wl = fd.worklist(s, fd.hall(s, HALL), day)
+        e = [fd.entry(s, wl, n, cipher) for n in range(1, 7)]
+        levels = ["very_satisfied", "satisfied", "dissatisfied"]
+        for i, level in enumerate(levels):
+            fd.attempt(s, e[i], "wang", "completed", fd.at(day, 9, i), level)
+            e[i].state = "completed"
+            fd.phone_evaluation(s, HALL, f"callback:{e[i].id}", level, fd.at(day, 9, i))
+        fd.attempt(s, e[3], "li", "no_answer", fd.at(day, 10))
+        fd.attempt(s, e[4], "li", "refused", fd.at(day, 10, 5))
+        e[4].state = "closed"
+        s.commit()
+    engine.dispose()
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_dashboard_callback_panel_shows_the_figures_of_the_api(server: ServerProc) -> None:
+    require_service("chromium", shutil.which("chromium") is not None, "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    _callbacks(server)
+    api = server.get("/callbacks/stats", hall=HALL, period="2026Q4")
+    assert api["rates"]["response_rate"]["rate"]["percent"] == "60.00"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.fill("input[name=username]", ADMIN[0])
+        page.fill("input[name=password]", ADMIN[1])
+        page.click("#login button[type=submit]")
+        page.fill("#period", "2026Q4")
+        page.dispatch_event("#filters", "change")
+        page.wait_for_selector("#cb-agents tr[data-agent=wang]")
+        assert page.inner_text("#callbacks h2") == "电话回访 Phone call-backs"
+        #   planned reserves(opened) attempted completed closed open overdue (due 2026: all past)
+        assert _row(page, "#cb-summary tr[data-bucket=period]") == [
+            "6", "0 (0)", "5", "3", "1", "2", "2"
+        ]  # fmt: skip
+        assert _row(page, "#cb-rates tr[data-rate=response_rate]") == [
+            "60.00%", "3/5", "I / (I + R + NC + O)"
+        ]  # fmt: skip
+        assert _row(page, "#cb-rates tr[data-rate=refusal_rate]")[:2] == ["20.00%", "1/5"]
+        assert _row(page, "#cb-rates tr[data-rate=contact_rate]")[:3] == [
+            "80.00%", "4/5", "(I + R + O) / (I + R + NC + O)"
+        ]  # fmt: skip
+        assert page.inner_text("#cb-rates tr[data-rate=response_rate] th") == "应答率"
+        title = page.get_attribute("#cb-rates tr[data-rate=contact_rate]", "title") or ""
+        assert title.startswith("(I + R + O) / (I + R + NC + O)") and "拒访" in title
+        sat = _row(page, "#cb-rates tr[data-rate=satisfaction]")
+        assert sat[:2] == ["66.67%", "2/3"] and "非常满意、满意" in sat[2]
+        assert _row(page, "#cb-agents tr[data-agent=wang]")[:3] == ["wang", "3", "3"]
+        assert _row(page, "#cb-agents tr[data-agent=li]")[:3] == ["li", "2", "0"]
+        page.click("#lang")
+        page.wait_for_function(
+            "() => document.querySelector('#callbacks h2').textContent"
+            " === 'Phone call-backs (电话回访)'"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#cb-rates tr[data-rate=response_rate] th')"
+            ".textContent === 'response rate'"
+        )
+        browser.close()

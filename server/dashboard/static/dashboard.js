@@ -22,6 +22,12 @@ const TEXT = {
     very_dissatisfied: "非常不满意", sessionExpired: "登录已过期，请重新登录",
     smsPanel: "短信评价 SMS", smsSent: "发送", smsDelivered: "送达", smsReplied: "回复", smsReplyRate: "回复率",
     smsValidRate: "有效回复率", smsToday: "今日", smsPeriod: "本期",
+    cbPanel: "电话回访 Phone call-backs", cbPlanned: "计划", cbReserves: "备用（已启用）", cbAttempted: "已拨打",
+    cbCompleted: "有效", cbClosed: "已结束", cbOpen: "待拨打", cbOverdue: "逾期", cbRate: "指标", cbValue: "比率",
+    cbFraction: "分子/分母", cbFormula: "公式", cbAgent: "回访员", cbAttempts: "拨打次数", cbFirst: "首次", cbLast: "最近",
+    response_rate: "应答率", refusal_rate: "拒访率", contact_rate: "接触率", cbSatisfaction: "电话回访满意率",
+    cbLegend: "I＝有效；R＝拒访；NC＝无人接听＋占线；O＝其他；NE（空号/停机、非本人、已回访）不计入分母。按每条回访的最终结果统计。",
+    cbSatFormula: "满意（{levels}）÷ 电话回访评价数",
   },
   en: {
     title: "Service hall public satisfaction", logout: "Sign out", login: "Admin sign-in", username: "Username",
@@ -43,6 +49,13 @@ const TEXT = {
     sessionExpired: "session expired, please sign in again",
     smsPanel: "SMS ratings (短信评价)", smsSent: "sent", smsDelivered: "delivered", smsReplied: "replied",
     smsReplyRate: "reply rate", smsValidRate: "valid-reply rate", smsToday: "today", smsPeriod: "period",
+    cbPanel: "Phone call-backs (电话回访)", cbPlanned: "planned", cbReserves: "reserves (opened)", cbAttempted: "attempted",
+    cbCompleted: "completed", cbClosed: "closed", cbOpen: "open", cbOverdue: "overdue", cbRate: "figure", cbValue: "rate",
+    cbFraction: "numerator/denominator", cbFormula: "formula", cbAgent: "agent", cbAttempts: "attempts", cbFirst: "first",
+    cbLast: "last", response_rate: "response rate", refusal_rate: "refusal rate", contact_rate: "contact rate",
+    cbSatisfaction: "phone satisfaction (满意率)",
+    cbLegend: "I = completed; R = refused; NC = no answer + busy; O = other; NE (invalid number, not the citizen, already called) is in no denominator. Each entry counts by its final outcome.",
+    cbSatFormula: "satisfied ({levels}) ÷ phone evaluations",
   },
 };
 const LEVELS = ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"];
@@ -176,6 +189,38 @@ async function refreshSms(hall, period) {
     el("tr", { dataset: { window: item.window ?? "" } }, el("td", {}, item.window ?? "—"), smsCells(item))));
 }
 
+// The phone call-back panel (GET /callbacks/stats): entry counts, the three rates with their
+// formulas (cell text and tooltip), the phone 满意率 as /scores computes it, and the agents.
+const CB_RATES = ["response_rate", "refusal_rate", "contact_rate"];
+const num = (n) => el("td", { className: "num" }, n);
+const clock = (iso) => new Date(iso).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", { timeZone: "Asia/Shanghai" });
+
+async function refreshCallbacks(hall, period) {
+  const s = await api(`/callbacks/stats?hall=${encodeURIComponent(hall)}&period=${encodeURIComponent(period)}`);
+  $("#cb-summary tbody").replaceChildren(el("tr", { dataset: { bucket: "period" } },
+    num(s.planned), num(`${s.reserves} (${s.activated_reserves})`), num(s.attempted), num(s.completed),
+    num(s.closed), num(s.open), num(s.overdue)));
+  const legend = t("cbLegend");
+  const rows = CB_RATES.map((name) => {
+    const r = s.rates[name];
+    return el("tr", { dataset: { rate: name }, title: `${r.formula} — ${legend}` },
+      el("th", {}, t(name)), num(pct(r.rate)), num(`${r.numerator}/${r.denominator}`),
+      el("td", { className: "formula" }, r.formula));
+  });
+  const sat = s.satisfaction;
+  const levels = sat.satisfied_levels.map(levelName).join("、");
+  const satFormula = t("cbSatFormula").replace("{levels}", levels);
+  rows.push(el("tr", { dataset: { rate: "satisfaction" }, title: satFormula },
+    el("th", {}, t("cbSatisfaction")), num(pct(sat.rate)), num(`${sat.satisfied}/${sat.total}`),
+    el("td", { className: "formula" }, satFormula,
+      sat.below_min_sample ? [" · ", el("span", { className: "flag" }, t("belowMin"))] : null)));
+  $("#cb-rates tbody").replaceChildren(...rows);
+  $("#cb-legend").textContent = legend;
+  $("#cb-agents tbody").replaceChildren(...s.agents.map((a) =>
+    el("tr", { dataset: { agent: a.username } }, el("td", {}, a.username), num(a.attempts), num(a.completed),
+      el("td", {}, clock(a.first_at)), el("td", {}, clock(a.last_at)))));
+}
+
 async function refresh() {
   const hall = $("#hall").value;
   const period = $("#period").value.trim() || currentQuarter();
@@ -191,6 +236,7 @@ async function refresh() {
     renderGroups(r);
     renderRanking(ranking);
     await refreshSms(hall, period);
+    await refreshCallbacks(hall, period);
     $("#policy").textContent = JSON.stringify(r.policy, null, 2);
     $("#updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB")}`;
   } catch (err) {
