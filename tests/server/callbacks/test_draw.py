@@ -4,10 +4,10 @@ time, idempotence, verify (docs/phone-callbacks.md "Worklists and sampling")."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.callbacks.draw import DrawError, UnknownHall, draw_worklist
@@ -224,8 +224,8 @@ def test_dissatisfied_mode_and_both_modes(sessions: sessionmaker[Session]) -> No
         ).worklist
         # Tuesday's list covers Monday only: nothing there
         assert entries(s, both) == []
-        s.execute(CallbackEntry.__table__.delete())
-        s.execute(CallbackWorklist.__table__.delete())
+        s.execute(delete(CallbackEntry))
+        s.execute(delete(CallbackWorklist))
         s.commit()
         s.expunge_all()
         wl = draw_worklist(s, "H1", "daily", MON, policy=policy(), now=NOW, created_by="t").worklist
