@@ -198,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as e:
         print(f"hallrate calendar: {e}", file=sys.stderr)
         return 2
+    from server.migrate import schema_behind
+
+    if reason := schema_behind(settings.resolved_database_url):
+        print(f"hallrate calendar: {reason}", file=sys.stderr)
+        return 2
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_sessionmaker(engine)() as session:
