@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ TYPE_COLUMNS = ("类型", "type")
 NAME_COLUMNS = ("名称", "name")
 TYPES = {"休": False, "holiday": False, "班": True, "working": True}
 MAX_NAME = 64
+_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
 
 
 class CalendarFileError(ValueError):
@@ -80,8 +82,11 @@ def parse_overrides(text: str) -> list[Override]:
         cells = [c.strip() for c in row]
         if len(cells) <= max(date_col, type_col):
             raise CalendarFileError(f"{where}: needs a date and a type")
+        m = _DATE.match(cells[date_col])
         try:
-            day = date.fromisoformat(cells[date_col].replace("/", "-"))
+            if m is None:
+                raise ValueError
+            day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
             raise CalendarFileError(
                 f"{where}: {cells[date_col]!r} is not a date YYYY-MM-DD"
@@ -192,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = load_policy(settings.policy_file)
     except PolicyError as e:
         print(f"hallrate calendar: {e}", file=sys.stderr)
+        return 2
+    from server.migrate import schema_behind
+
+    if reason := schema_behind(settings.resolved_database_url):
+        print(f"hallrate calendar: {reason}", file=sys.stderr)
         return 2
     engine = make_engine(settings.resolved_database_url)
     try:

@@ -108,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = load_policy(settings.policy_file)
     except PolicyError as e:
         return _err(str(e))
+    from server.migrate import schema_behind
+
+    if reason := schema_behind(settings.resolved_database_url):
+        print(f"hallrate callbacks: {reason}", file=sys.stderr)
+        return 2
     engine = make_engine(settings.resolved_database_url)
     try:
         return int(args.func(args, Context(make_sessionmaker(engine), policy, settings)))
