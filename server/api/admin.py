@@ -164,7 +164,9 @@ USERNAME = r"^[A-Za-z0-9_.@-]+$"
 Role = Literal["city_admin", "hall_admin", "viewer", "agent"]
 MAX_AGENT_HALLS = 100
 # An agent's halls besides hall_id (hall codes): it reads them and calls their citizens.
-AgentHalls = Field(max_length=MAX_AGENT_HALLS, description="an agent's halls besides hall_id")
+AgentHalls = Field(
+    default=None, max_length=MAX_AGENT_HALLS, description="an agent's halls besides hall_id"
+)
 
 
 class UserCreate(BaseModel):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.policy import Policy
 
 # Modules with register(subparsers) adding more `hallrate callbacks` subcommands.
-EXTRA_MODULES: tuple[str, ...] = ()
+EXTRA_MODULES: tuple[str, ...] = ("server.callbacks.cli_exchange",)
 
 
 @dataclass(frozen=True)
