@@ -11,7 +11,9 @@ from datetime import date
 from pathlib import Path
 
 from simulator import checker, faults, vote_audit
-from simulator.orchestrator import SimOptions, render_summary, run
+from simulator.orchestrator import SimOptions, run
+from simulator.phone_agent import browser_problem
+from simulator.summary import render_summary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
         default="live",
         help="live: texts through `hallrate sms send` and the local platform, citizens reply "
         "(default); import: the day's SMS replies as a CSV (`hallrate import`)",
+    )
+    p.add_argument(
+        "--phone",
+        choices=("browser", "api", "import"),
+        default=None,
+        help="browser: the next working day's call-back worklist, worked by scripted agents on "
+        "the agent's page in headless Chromium, by keyboard (default with --sms live); api: the "
+        "same calls through the HTTP API, no browser; import: call results as an XLSX "
+        "(`hallrate import`; the default with --sms import)",
+    )
+    p.add_argument(
+        "--phone-agents",
+        type=int,
+        default=2,
+        metavar="N",
+        help="call-back agents working the list in parallel (default 2, 1..8)",
     )
     p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
     p.add_argument(
@@ -81,6 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"hallrate simulate: {e}", file=sys.stderr)
         return 2
+    phone = args.phone or ("browser" if args.sms == "live" else "import")
+    if phone != "import" and args.sms != "live":
+        print(
+            f"hallrate simulate: --phone {phone} needs --sms live (the citizens' phone numbers "
+            "come with the live SMS channel's queue events)",
+            file=sys.stderr,
+        )
+        return 2
+    if not 1 <= args.phone_agents <= 8:
+        print("hallrate simulate: --phone-agents must be 1..8", file=sys.stderr)
+        return 2
+    if phone == "browser" and (problem := browser_problem()):
+        print(f"hallrate simulate: --phone browser: {problem}; or use --phone api", file=sys.stderr)
+        return 2
     opts = SimOptions(
         windows=args.windows,
         tickets=args.tickets,
@@ -99,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.quiet,
         database_url=args.database_url,
         sms=args.sms,
+        phone=phone,
+        phone_agents=args.phone_agents,
     )
     res = run(opts)
     if args.json:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import secrets
 import signal
@@ -21,9 +20,19 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from simulator import checker, faults, import_files, sms_citizens, vote_audit
+from simulator import (
+    callback_citizens,
+    callback_run,
+    checker,
+    fault_actions,
+    faults,
+    import_files,
+    sms_citizens,
+    summary,
+    vote_audit,
+)
 from simulator.device_models import DeviceModel, Fleet
-from simulator.ground_truth import HALL, Ledger, compute, period
+from simulator.ground_truth import Ledger, compute, period
 from simulator.hall_model import Event, HallSpec, Script, build
 from simulator.queue_driver import HttpQueueDriver, SerialQueueDriver
 from simulator.services import ADMIN, HallServices
@@ -56,6 +65,10 @@ class SimOptions:
     database_url: str | None = None
     hall: str = "H1"
     sms: str = "live"  # live: texts and replies through the local platform | import: a CSV
+    # browser: scripted agents on /agent/ in Chromium | api: the same calls over HTTP | import: an
+    # XLSX of results (`hallrate import`). browser and api need sms "live" (the phone numbers).
+    phone: str = "browser"
+    phone_agents: int = 2
 
     def spec(self) -> HallSpec:
         day = self.day or default_day()
@@ -114,6 +127,13 @@ class Simulation:
             self.script, self.citizens = sms_citizens.plan(self.script, self.spec, opts.seed)
             self.script = sms_citizens.retime(self.script, self.citizens)
         self.sms_stats: dict[str, Any] = {}
+        self.call_citizens: list[callback_citizens.CallCitizen] = []
+        self.phone_stats: dict[str, Any] = {}
+        if self.live_phone:
+            self.call_citizens = callback_citizens.plan(self.script, self.citizens, opts.seed)
+            # The server dates a call when the agent records it: today, after the day is played.
+            calls = callback_citizens.expected_events(self.call_citizens, int(time.time()))
+            self.script = callback_citizens.with_phone_events(self.script, calls)
         self.ledger = compute(self.script)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if opts.workdir is None:
@@ -139,6 +159,10 @@ class Simulation:
         self.t0 = driven[0].t - 1
         self.t1 = driven[-1].t
 
+    @property
+    def live_phone(self) -> bool:
+        return self.opts.sms == "live" and self.opts.phone in ("browser", "api")
+
     # ---- set-up -----------------------------------------------------------------------------
 
     def _services(self) -> HallServices:
@@ -159,7 +183,7 @@ class Simulation:
         if self.opts.sms != "live":
             return {}
         policy = self.workdir / "policy.toml"
-        policy.write_text(sms_citizens.POLICY_TOML)
+        policy.write_text(sms_citizens.POLICY_TOML + callback_citizens.POLICY_TOML)
         self.phone_key = secrets.token_hex(32)
         return {"HALLRATE_PHONE_KEY": self.phone_key, "HALLRATE_POLICY_FILE": str(policy)}
 
@@ -326,114 +350,6 @@ class Simulation:
 
     # ---- faults -----------------------------------------------------------------------------
 
-    async def _firmware_paused(self) -> contextlib.AsyncExitStack:
-        stack = contextlib.AsyncExitStack()
-        for lock in self.fw_locks.values():
-            await stack.enter_async_context(lock)
-        return stack
-
-    def _timed_faults(self, svc: Any, fleet: Fleet) -> dict[str, faults.Action]:
-        chosen = set(self.opts.faults)
-        acts: dict[str, faults.Action] = {}
-        some = [m for i, m in enumerate(self.models.values()) if i % 3 == 0]
-
-        async def fw_links_up() -> None:
-            for fw in self.firmware.values():
-                await asyncio.to_thread(fw.wait_link, True, 30.0)
-
-        async def broker_restart() -> str:
-            if svc.mqtt_url:
-                return "skipped: external broker"
-            async with await self._firmware_paused():
-                await asyncio.to_thread(svc.stop_broker)
-                await asyncio.sleep(1.0)
-                await asyncio.to_thread(svc.start_broker)
-                await fw_links_up()
-            return f"{svc.broker_kind} restarted"
-
-        async def gateway_kill() -> str:
-            async with await self._firmware_paused():
-                await asyncio.to_thread(svc.kill_gateway)
-                await asyncio.sleep(2.0)
-                await asyncio.to_thread(svc.start_gateway)
-            return "gateway kill -9, restarted after 2 s"
-
-        async def server_down() -> str:
-            await asyncio.to_thread(svc.stop_server)
-            await asyncio.sleep(3.0)
-            await asyncio.to_thread(svc.start_server)
-            return "server down 3 s"
-
-        async def wifi_drop() -> str:
-            async with await self._firmware_paused():
-                for m in some:
-                    m.set_wifi(False)
-                for fw in self.firmware.values():
-                    fw.set_wifi(False)
-                await asyncio.sleep(1.5)
-                for m in some:
-                    m.set_wifi(True)
-                for fw in self.firmware.values():
-                    fw.set_wifi(True)
-                await fw_links_up()
-            return f"{len(some)} models + {len(self.firmware)} firmware offline 1.5 s"
-
-        async def power_loss() -> str:
-            async with await self._firmware_paused():
-                for m in some:
-                    m.power_loss()
-                for fw in self.firmware.values():
-                    self._firmware_diagnostics(fw)
-                    await asyncio.to_thread(fw.kill)
-                    await asyncio.to_thread(fw.start)
-                await fw_links_up()
-            return f"{len(some)} models rebooted, {len(self.firmware)} firmware SIGKILLed"
-
-        table = {
-            "broker-restart": broker_restart,
-            "gateway-kill": gateway_kill,
-            "server-down": server_down,
-            "wifi-drop": wifi_drop,
-            "power-loss": power_loss,
-        }
-        for name, fn in table.items():
-            if name in chosen:
-                acts[name] = fn
-        return acts
-
-    def _static_faults(self, queue: Any) -> None:
-        chosen = set(self.opts.faults)
-        if "clock-skew" in chosen:
-            sk = faults.skews(sorted(self.models), self.rng)
-            for dev, s in sk.items():
-                self.models[dev].skew_s = s
-            self.fault_log.add("clock-skew", f"{len(sk)} devices skewed")
-        if "duplicates" in chosen:
-            for i, m in enumerate(self.models.values()):
-                if i % 3 == 1:
-                    m.duplicate_publish = True
-                if i % 3 == 2:
-                    m.drop_first_publish = 0.05
-            if isinstance(queue, HttpQueueDriver):
-                queue.duplicate_rate = 0.05
-            self.fault_log.add(
-                "duplicates", "events published twice, queue re-posts, lost publishes"
-            )
-        if "malformed" in chosen:
-            if isinstance(queue, HttpQueueDriver):
-                queue.malformed_rate = 0.02
-            if isinstance(queue, SerialQueueDriver):
-                queue.noise_rate = 0.05
-            self.fault_log.add("malformed", "garbage from devices and the queue system")
-
-    async def _malformed_devices(self, stop: asyncio.Event) -> None:
-        models = list(self.models.values())
-        k = 0
-        while not stop.is_set() and models:
-            await asyncio.sleep(0.2)
-            models[k % len(models)].send_malformed(k)
-            k += 1
-
     # ---- the run ----------------------------------------------------------------------------
 
     async def run(self) -> SimResult:
@@ -463,7 +379,7 @@ class Simulation:
                 queue = HttpQueueDriver(
                     svc.gateway_url, svc.queue_token, rng=random.Random(self.opts.seed)
                 )
-            self._static_faults(queue)
+            fault_actions.static_faults(self, queue)
             await self._wait_configured(60)
             drive_started = time.monotonic()
             await self._drive(svc, fleet, queue)
@@ -495,7 +411,7 @@ class Simulation:
             res = SimResult(self.ledger, diffs, self.fault_log, workdir=self.workdir)
             if diffs:
                 res.vote_diffs = await asyncio.to_thread(self._audit_votes, svc)
-            res.summary = self._summary(fleet, queue, status)
+            res.summary = summary.collect(self, fleet, queue, status)
             res.elapsed_s = time.monotonic() - started
             return res
         finally:
@@ -563,12 +479,12 @@ class Simulation:
         self.window_t = {w: float(self.t0) for w in per_window}
         stop = asyncio.Event()
         aux = [asyncio.create_task(self._progress_bar(fleet, stop))]
-        timed = self._timed_faults(svc, fleet)
+        timed = fault_actions.timed_faults(self, svc, fleet)
         aux.append(
             asyncio.create_task(faults.run_schedule(timed, self.progress, self.fault_log, stop))
         )
         if "malformed" in self.opts.faults:
-            aux.append(asyncio.create_task(self._malformed_devices(stop)))
+            aux.append(asyncio.create_task(fault_actions.malformed_devices(self, stop)))
         drivers = [
             asyncio.create_task(self._drive_window(w, evs, queue.send))
             for w, evs in per_window.items()
@@ -625,6 +541,21 @@ class Simulation:
                 self.phone_key,
             )
             events = [e for e in events if e.kind != "sms"]
+        if self.live_phone:
+            self._say(f"call-backs: {self.opts.phone_agents} agents ({self.opts.phone})")
+            self.phone_stats = await asyncio.to_thread(
+                callback_run.run,
+                svc.server_url,
+                self.spec.hall,
+                self.spec.day,
+                str(self.workdir / "policy.toml"),
+                self.call_citizens,
+                ADMIN,
+                mode=self.opts.phone,
+                agents=self.opts.phone_agents,
+                tz=self.spec.tz,
+            )
+            events = [e for e in events if e.kind != "phone"]
         files = import_files.write_files(events, self.spec.tz, self.workdir / "imports")
         for channel, path in files.items():
             r = await asyncio.to_thread(
@@ -666,58 +597,6 @@ class Simulation:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
-
-    def _summary(self, fleet: Fleet, queue: Any, status: dict[str, Any]) -> dict[str, Any]:
-        led = self.ledger
-        votes = {ch: sum(led.hall_counts[ch].values()) for ch in led.hall_counts}
-        lost = status.get("lost") or []
-        return {
-            "votes_by_channel": votes,
-            "unattributed_ballots": sum(led.unattributed["ballot_box"].values()),
-            "flags": dict(led.flags),
-            "score": led.scores[HALL],
-            "stats": dict(led.stats),
-            "device_events": fleet.total("events"),
-            "resend_requests_answered": fleet.total("resend_requests"),
-            "resends": fleet.total("resends"),
-            "gone_sent": fleet.total("gone"),
-            "stale_requests_ignored": fleet.total("stale_reqs"),
-            "presses_waiting_for_unpause": self.unpause_waits,
-            "misrouted_downlinks_ignored": fleet.total("misrouted"),
-            "unclosable_gaps": len(lost),
-            "queue": dict(getattr(queue, "stats", {})),
-            "faults": dict(self.fault_log.injected),
-            "fault_notes": list(self.fault_log.notes),
-            "sms": dict(self.sms_stats),
-            "firmware_devices": sorted(self.spec.evaluator_id(w) for w in self.firmware),
-        }
-
-
-def render_summary(res: SimResult) -> str:
-    s = res.summary
-    rows = [
-        ("votes by channel", ", ".join(f"{k} {v}" for k, v in s["votes_by_channel"].items())),
-        ("unattributed ballots", str(s["unattributed_ballots"])),
-        ("flagged (stored, not counted)", ", ".join(f"{k} {v}" for k, v in s["flags"].items())),
-        ("score (30/30/40)", f"{s['score'].get('percent')}%  exact {s['score'].get('exact')}"),
-        ("device events", str(s["device_events"])),
-        (
-            "gaps closed by resend",
-            f"{s['resend_requests_answered']} resend requests answered, "
-            f"{s['resends']} resends, {s['gone_sent']} gone",
-        ),
-        ("unclosable gaps", str(s["unclosable_gaps"])),
-        ("faults injected", ", ".join(f"{k}×{v}" for k, v in s["faults"].items()) or "none"),
-        (
-            "sms (live)",
-            json.dumps(s.get("sms") or {}, ensure_ascii=False) if s.get("sms") else "imported",
-        ),
-        ("real firmware", ", ".join(s["firmware_devices"]) or "none"),
-        ("differences", str(len(res.diffs))),
-        ("elapsed", f"{res.elapsed_s:.1f} s"),
-    ]
-    w = max(len(r[0]) for r in rows)
-    return "\n".join(f"  {k.ljust(w)}  {v}" for k, v in rows)
 
 
 def run(opts: SimOptions, out: TextIO | None = None) -> SimResult:

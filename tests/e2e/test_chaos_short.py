@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulator import checker, faults
-from simulator.orchestrator import SimOptions, render_summary, run
+from simulator.orchestrator import SimOptions, run
+from simulator.summary import render_summary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.micropython]
 
@@ -26,6 +27,7 @@ def test_chaos_short(tmp_path: Path, micropython: str) -> None:
         workdir=tmp_path / "sim",
         progress=False,
         micropython=micropython,
+        phone="api",  # call-backs over HTTP; the browser path: test_simulate_phone_browser.py
     )
     res = run(opts)
     report = (

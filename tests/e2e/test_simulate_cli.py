@@ -39,6 +39,8 @@ def test_simulate_check_over_serial(tmp_path: Path, capsys: pytest.CaptureFixtur
             "serial",
             "--faults",
             "malformed,duplicates",
+            "--phone",
+            "api",
             "--check",
             "--quiet",
             "--workdir",
