@@ -20,9 +20,9 @@ from server.api import (
 )
 from server.callbacks import pages as callback_pages
 from server.callbacks import routes_calls as callback_calls
-from server.callbacks import routes_worklists as callback_worklists
 from server.callbacks import routes_exchange as callback_exchange
 from server.callbacks import routes_stats as callback_stats
+from server.callbacks import routes_worklists as callback_worklists
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker

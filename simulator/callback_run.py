@@ -75,7 +75,8 @@ def run(
     """Draw the list, let the agents work it (in parallel), and return the figures."""
     work_day = next_working_day(served_day, policy_file)
     by_phone = {c.phone: c for c in citizens}
-    with _admin_client(base_url, admin) as client:
+    client = _admin_client(base_url, admin)
+    try:
         accounts = make_agents(client, hall, agents)
         worklist = _check(
             client.post(
@@ -95,6 +96,8 @@ def run(
                 params={"hall": hall, "from": served_day.isoformat(), "to": last.isoformat()},
             )
         )
+    finally:
+        client.close()
     return {
         "mode": mode,
         "work_day": work_day.isoformat(),

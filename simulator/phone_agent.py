@@ -100,8 +100,10 @@ class ApiAgent:
             raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text}")
         return r.json()
 
-    def work(self, lookup: Callable[[str], CallCitizen | None]) -> AgentReport:
-        for _ in range(MAX_PASSES):
+    def work(
+        self, lookup: Callable[[str], CallCitizen | None], *, retries: bool = True
+    ) -> AgentReport:
+        for _ in range(MAX_PASSES if retries else 1):
             items = self._ok(self.client.get(f"{self.base}/callbacks/queue"))["items"]
             if not items:
                 return self.report
@@ -133,15 +135,16 @@ def work_queue(
     username: str,
     password: str,
     lookup: Callable[[str], CallCitizen | None],
+    retries: bool = True,
 ) -> AgentReport:
     """One agent works its queue empty: ``mode`` "browser" (the page, by keyboard) or "api"."""
     if mode == "browser":
         from simulator.phone_agent_browser import BrowserAgent
 
         with BrowserAgent(base_url, username, password) as agent:
-            return agent.work(lookup)
+            return agent.work(lookup, retries=retries)
     api = ApiAgent(base_url, username, password)
     try:
-        return api.work(lookup)
+        return api.work(lookup, retries=retries)
     finally:
         api.close()

@@ -71,7 +71,9 @@ def _phone_line(phone: dict[str, Any]) -> str:
     if not phone:
         return "imported"
     stats = phone.get("stats") or {}
-    rate = (stats.get("phone_rate") or {}).get("rate")
+    rate = (stats.get("satisfaction") or {}).get("rate")
+    if isinstance(rate, dict):
+        rate = rate.get("percent") or rate.get("exact")
     return (
         f"{phone.get('mode')}: worklist {phone.get('worklist')} for {phone.get('work_day')}, "
         f"{phone.get('entries')} entries, "
