@@ -57,9 +57,9 @@ class CallCitizen:
         the script ran out: no answer."""
         return self.answers[attempt - 1] if attempt <= len(self.answers) else "no_answer"
 
-    @property
-    def completes(self) -> bool:
-        return "completed" in self.answers[:MAX_ATTEMPTS]
+    def completes(self, calls: int = MAX_ATTEMPTS) -> bool:
+        """Whether one of the first ``calls`` calls is completed."""
+        return "completed" in self.answers[:calls]
 
 
 def plan(script: Script, citizens: list[Citizen], seed: int) -> list[CallCitizen]:
@@ -91,7 +91,7 @@ def plan(script: Script, citizens: list[Citizen], seed: int) -> list[CallCitizen
     return out
 
 
-def expected_events(citizens: list[CallCitizen], at: int) -> list[Event]:
+def expected_events(citizens: list[CallCitizen], at: int, calls: int = MAX_ATTEMPTS) -> list[Event]:
     """The ledger's ``phone`` events: one per completed call script, at ``at`` (the time the
     agent worked the list; the server dates a call when the agent records it)."""
     return [
@@ -106,7 +106,7 @@ def expected_events(citizens: list[CallCitizen], at: int) -> list[Event]:
             matter=c.matter,
         )
         for i, c in enumerate(citizens)
-        if c.completes
+        if c.completes(calls)
     ]
 
 

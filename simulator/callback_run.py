@@ -71,6 +71,7 @@ def run(
     mode: str = "browser",
     agents: int = 2,
     tz: str = "Asia/Shanghai",
+    retries: bool = True,
 ) -> dict[str, Any]:
     """Draw the list, let the agents work it (in parallel), and return the figures."""
     work_day = next_working_day(served_day, policy_file)
@@ -86,7 +87,8 @@ def run(
         )
         with ThreadPoolExecutor(max_workers=len(accounts)) as pool:
             futures = [
-                pool.submit(work_queue, mode, base_url, u, p, by_phone.get) for u, p in accounts
+                pool.submit(work_queue, mode, base_url, u, p, by_phone.get, retries)
+                for u, p in accounts
             ]
             reports = [f.result() for f in futures]
         last = max(work_day, datetime.now(ZoneInfo(tz)).date())

@@ -69,6 +69,7 @@ class SimOptions:
     # XLSX of results (`hallrate import`). browser and api need sms "live" (the phone numbers).
     phone: str = "browser"
     phone_agents: int = 2
+    phone_retries: bool = True  # False: each entry called once, rescheduled ones left open
 
     def spec(self) -> HallSpec:
         day = self.day or default_day()
@@ -132,7 +133,11 @@ class Simulation:
         if self.live_phone:
             self.call_citizens = callback_citizens.plan(self.script, self.citizens, opts.seed)
             # The server dates a call when the agent records it: today, after the day is played.
-            calls = callback_citizens.expected_events(self.call_citizens, int(time.time()))
+            calls = callback_citizens.expected_events(
+                self.call_citizens,
+                int(time.time()),
+                callback_citizens.MAX_ATTEMPTS if opts.phone_retries else 1,
+            )
             self.script = callback_citizens.with_phone_events(self.script, calls)
         self.ledger = compute(self.script)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -554,6 +559,7 @@ class Simulation:
                 mode=self.opts.phone,
                 agents=self.opts.phone_agents,
                 tz=self.spec.tz,
+                retries=self.opts.phone_retries,
             )
             events = [e for e in events if e.kind != "phone"]
         files = import_files.write_files(events, self.spec.tz, self.workdir / "imports")
