@@ -125,7 +125,14 @@ def test_patch_checks_role_and_hall_like_creation(server: Server) -> None:
         assert r.status_code == status, (body, r.text)
         assert detail in r.text, (body, r.text)
     user = server.client.get(f"/api/v1/users/{uid}", headers=server.admin).json()
-    assert user == {"id": uid, "username": "v6", "role": "viewer", "hall_id": 1, "active": True}
+    assert user == {
+        "id": uid,
+        "username": "v6",
+        "role": "viewer",
+        "hall_id": 1,
+        "active": True,
+        "halls": [],
+    }
     # Both at once are consistent; the own username again is no conflict.
     r = patch(
         f"/api/v1/users/{uid}",
