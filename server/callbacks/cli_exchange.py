@@ -14,29 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from server.policy import Policy
+from server.callbacks.cli import Context, _err
 
 OPERATOR_MAX = 64
-
-
-@dataclass(frozen=True)
-class Context:
-    sessions: sessionmaker[Session]
-    policy: Policy
-    settings: Any
-
-
-def _err(message: str) -> int:
-    print(f"hallrate callbacks: {message}", file=sys.stderr)
-    return 2
 
 
 def _worklist_id(text: str) -> int:
