@@ -53,6 +53,19 @@ ALARMS = tuple(["jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbo
 QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
 DEVICE_KINDS = tuple(["evaluator", "ballot_box"])
 STATUS_STATES = tuple(["online", "offline"])
+# Where a device is in an update (the upd kind; docs/firmware.md, Updates).
+OTA_STATES = tuple(
+    [
+        "refused",
+        "downloading",
+        "failed",
+        "staged",
+        "probation",
+        "confirmed",
+        "rolled_back",
+        "stopped",
+    ]
+)
 
 # Kinds that consume a per-boot sequence number, stay in the device outbox until the
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
@@ -70,7 +83,7 @@ QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
 # keys c32, scalar values); the labels L (LEVELS), F (VOTE_FLAGS), A (ALARMS), S
 # (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); N a phone (5..20 chars: digits after an
 # optional leading +); [x a list of at most 100 distinct x,
-# +x the same but not empty; ?x x or null.
+# +x the same but not empty; ?x x or null; O an update state (OTA_STATES).
 _DEVICE_HEAD = "v:i d:c32 b:c32"
 _EVENT_HEAD = " s:q t:?T up:U"  # and of every sequenced kind
 SCHEMAS = {
@@ -79,15 +92,20 @@ SCHEMAS = {
     "alarm": "a:A | slot:?i2 rs:b",
     "gone": "from:q to:q",
     "status": "st:S | dk:K fw:s32 t:?T",
-    "hb": "t:?T up:U s:i ob:i | heap:?i rssi:?z ovf:i st:s16",
+    "hb": "t:?T up:U s:i ob:i | heap:?i rssi:?z ovf:i st:s16 fw:s32 sl:c8 pr:b rc:c16 bc:i"
+    " lfb:?i oa:?i rb:s64 ft:s64 stt:s48",
     "tele": "t:?T up:U m:M",
     "cfg": "rev:i w:?c16 levels:+L timeout:i | staff:?P paused:b hb:i lang:s8 t:?T",
     "req": "rq:C64 tk:C32 w:c16 t:?T ttl:i | staff:?P",
     "ack": "n:i | x:[q",
     "resend": "from:q to:q",
+    "ota": "rel:c32 | mf:s1024 sig:c128 cs:i1024 stop:b",
+    "blk": "rel:c32 off:i n:i1024 data:s1368",
+    "fetch": "rel:c32 off:i n:i1024",
+    "upd": "rel:c32 st:O | fw:s32 off:i err:s64",
     "queue": "id:C64 ev:Q t:T | w:?c16 tk:?C32 staff:?C32 m:?C64 to:?c16 src:s16 ph:?N",
 }
-_LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS)
+_LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS, OTA_STATES)
 
 
 class WireError(ValueError):
@@ -116,7 +134,7 @@ def _bad(t, v):
             if _bad(n, x):
                 return True
         return len(set(v)) != len(v)
-    j = "LFASKQ".find(c)
+    j = "LFASKQO".find(c)
     if j >= 0:
         return v not in _LABELS[j]
     if c in "cC":
@@ -201,6 +219,9 @@ def validate(msg):
     if kind == "drop":
         if BALLOT_SLOTS[msg["slot"]] != msg["lv"]:
             raise WireError("ballot slot %d does not hold %s" % (msg["slot"], msg["lv"]))
+    elif kind == "ota":
+        if not msg.get("stop") and (msg.get("mf") is None or msg.get("sig") is None):
+            raise WireError("an ota offer needs mf and sig (or stop: true)")
     elif kind == "gone" or kind == "resend":
         a = msg["from"]
         b = msg["to"]

@@ -33,6 +33,10 @@ CHANNELS = {
     "req": "d1",
     "ack": "d1",
     "resend": "d1",
+    "ota": "d1",
+    "blk": "d1",
+    "fetch": "u1",
+    "upd": "u1",
 }
 
 LEVEL_ZH = {

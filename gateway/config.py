@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from firmware import wire, wire_gw
+from gateway.hours import HoursError, OpeningHours, parse_hours
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:11883"
 DEFAULT_SERVER_URL = "http://127.0.0.1:8470"
@@ -48,6 +49,9 @@ class DeviceConfig:
     device: str
     kind: str  # evaluator | ballot_box
     window: str | None
+    # Window group (e.g. a counter bank): roll-outs update at most K devices of a group at once
+    # in opening hours. Default: the device's window, or "exit" for a device with none.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,11 @@ class GatewayConfig:
     gap_max_attempts: int = 3
     device_offline_s: float = 120.0
     attribution_horizon_h: float = 48.0
+    hours: OpeningHours = field(default_factory=OpeningHours)
+    # The whole parsed hall.toml and its directory: sub-packages (gateway/ota/, TLS) read their
+    # own sections from here with their own parsers, so this module does not grow with them.
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    base_dir: Path = Path(".")
 
     def devices_at(self, window: str, kind: str = "evaluator") -> list[str]:
         return sorted(
@@ -204,7 +213,10 @@ def from_dict(
             raise ConfigError(f"evaluator {dev_id} needs a window")
         if window is not None and windows and window not in windows:
             raise ConfigError(f"devices.{dev_id}.window {window!r} is not in windows")
-        devices[dev_id] = DeviceConfig(dev_id, kind, window)
+        group = _get(d, "group", str, None) or window or "exit"
+        if not wire._valid_id(group):
+            raise ConfigError(f"devices.{dev_id}.group must be a code (letters, digits, -_.)")
+        devices[dev_id] = DeviceConfig(dev_id, kind, window, group)
 
     staff = data.get("staff", {})
     if not isinstance(staff, dict):
@@ -248,9 +260,19 @@ def from_dict(
         gap_resend_interval_s=float(_get(gaps, "resend_interval_s", (int, float), 10.0)),
         gap_max_attempts=_get(gaps, "max_attempts", int, 3),
         device_offline_s=float(_get(data.get("presence", {}), "offline_s", (int, float), 120.0)),
+        hours=_hours(data.get("hours", {}), policy.tz),
+        raw=data,
+        base_dir=base_dir,
     )
     _check_wire_bounds(cfg)
     return cfg
+
+
+def _hours(table: Any, tz: str) -> OpeningHours:
+    try:
+        return parse_hours(table, tz)
+    except HoursError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _check_wire_bounds(cfg: GatewayConfig) -> None:
