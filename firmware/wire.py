@@ -49,7 +49,19 @@ BALLOT_SLOTS = LEVELS[1:4]
 # Flags a device may attach to a vote. The gateway decides what counts; the device only
 # reports what it saw.
 VOTE_FLAGS = tuple(["misuse", "no_request", "paused"])
-ALARMS = tuple(["jam", "jam_cleared", "tamper", "lid_open", "lid_closed", "outbox_overflow"])
+ALARMS = tuple(
+    [
+        "jam",
+        "jam_cleared",
+        "tamper",
+        "lid_open",
+        "lid_closed",
+        "outbox_overflow",
+        "fw_updated",
+        "fw_rolled_back",
+        "outbox_set_aside",
+    ]
+)
 QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
 DEVICE_KINDS = tuple(["evaluator", "ballot_box"])
 STATUS_STATES = tuple(["online", "offline"])
