@@ -23,6 +23,7 @@ def main(conf):
         import loader
 
         conf["fw"] = loader.boot(root, conf)
+        print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
         if "outbox" not in conf:
             conf["outbox"] = root + "/outbox.bin"
     rom = conf.get("romfs")
