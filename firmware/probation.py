@@ -5,7 +5,8 @@ probation, a rollback not yet reported, or crashes counted); watch() drops it fr
 when it is done, so it is heap only meanwhile.
 
 - Probation: emit the `fw_updated` alarm (sequenced, so it is resent until the gateway's
-  end-to-end ack); once the link is up and that alarm is acked, loader.confirm() (upd confirmed);
+  end-to-end ack) unless one of an earlier boot on probation is still in the outbox; once the
+  link is up and that alarm is acked, loader.confirm() (upd confirmed);
   if ota_probation_s (600 s of this boot's uptime) pass first, loader.rollback(root,
   "probation_timeout") and reset into the previous slot.
 - After a rollback: the `fw_rolled_back` alarm once, and upd rolled_back with err = the reason.
@@ -32,8 +33,17 @@ async def _upd(dev, rel, st, err=None):
         await asyncio.sleep_ms(200)
 
 
+def _pending(dev):
+    """(boot, seq) of a fw_updated alarm of an earlier probation boot still in the outbox."""
+    ob = dev.outbox
+    for e in ob.entries():
+        if b'"fw_updated"' in ob.read(e):
+            return e[1], e[2]
+    return None
+
+
 def _acked(dev, boot, seq):
-    return dev.link.up and dev.seq >= seq and dev.outbox.find(boot, seq) is None
+    return dev.link.up and (boot != dev.boot or dev.seq >= seq) and not dev.outbox.find(boot, seq)
 
 
 async def watch(dev):
@@ -45,8 +55,10 @@ async def watch(dev):
         fw["rb_new"] = False
         await _upd(dev, loader.read(root)["rb_from"] or fw["version"], "rolled_back", fw["rb"])
     if fw.get("probation"):
-        boot = dev.boot
-        seq = dev.emit(wire.alarm, "fw_updated")
+        key = _pending(dev)  # a reboot on probation: that alarm's ack confirms
+        if key is None:
+            key = (dev.boot, dev.emit(wire.alarm, "fw_updated"))
+        boot, seq = key
         limit = dev.conf.get("ota_probation_s", 600) * 1000
         told = False
         while not _acked(dev, boot, seq):
