@@ -50,7 +50,12 @@ class Esp32Hal:
         if self.conf.get("debug"):
             print(obj)
 
-    def reset(self):
+    def reset(self, why=""):
+        """A deliberate reset; the next boot reports ``why`` as its reset cause (loader.py)."""
+        if self.conf.get("root"):
+            import loader
+
+            loader.request_reset(self.conf["root"], why)
         machine.reset()
 
     # ---- pins, display ------------------------------------------------------------------------

@@ -63,6 +63,16 @@ class UnixHal:
     def log(self, obj):
         print(json.dumps(obj))
 
+    def reset(self, why=""):
+        """The unix port's reset: exit code 3 (a board-mode driver starts the process again);
+        the next boot reports ``why`` as its reset cause (loader.py)."""
+        if self.conf.get("root"):
+            import loader
+
+            loader.request_reset(self.conf["root"], why)
+        self.log({"ev": "reset", "why": why})
+        sys.exit(3)
+
     # ---- pins, display ------------------------------------------------------------------------
 
     def input(self, role, index=0):
