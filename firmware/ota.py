@@ -3,12 +3,14 @@
 app.Device.on_message imports this module on the first ``ota`` or ``blk`` message (and on a
 reconnect when root/ota.json says a download is under way); it takes itself out of sys.modules
 again when idle, so none of its code is heap between updates (docs/benchmarks.md, Firmware).
+The offer checks (ota_check.py, with ed25519.py) and the end of a download (ota_install.py,
+or ota_image.py for a full image) are modules of their own, loaded only for their step.
 The flow (docs/firmware.md, Updates; docs/protocol.md for the messages; ADR 0012):
 
-- offer: Ed25519 signature of the manifest text with config ``ota_pubkey`` (no key: refuse all),
-  then the manifest: v 1, the device's kind, its board, the running version within min..max, not
-  the running or staged version, type "app" (or "image" with config ``ota_mode`` "image"). Any
-  failure: ``upd`` refused with the reason, nothing downloaded.
+- offer: the running version is answered with its state; else the Ed25519 signature of the
+  manifest text with config ``ota_pubkey`` (no key: refuse all), then the manifest: v 1, the
+  device's kind, its board, the running version within min..max, type "app" (or "image" with
+  config ``ota_mode`` "image"). Any failure: ``upd`` refused with the reason, nothing downloaded.
 - download: ``fetch`` (off, n) -> ``blk``, appended to root/ota.part; root/ota.json keeps the offer,
   so a reconnect or a reboot resumes from ota.part's size (a different release starts over). No
   chunk within 5 s: ask again. A chunk not the one asked for is ignored. Full-image mode writes the
@@ -55,17 +57,6 @@ def _board(dev):
     return dev.conf.get("board") or ("esp32" if sys.platform == "esp32" else "unix")
 
 
-def _version(text):
-    """ "1.2.3" -> (1, 2, 3); None when it is not three numbers."""
-    try:
-        p = text.split(".")
-        if len(p) != 3:
-            return None
-        return (int(p[0]), int(p[1]), int(p[2]))
-    except (ValueError, AttributeError):
-        return None
-
-
 def _size(path):
     try:
         return os.stat(path)[6]
@@ -80,22 +71,6 @@ def _rm(path):
         pass
 
 
-def _rmtree(path):
-    """Remove a directory and everything under it (no shutil on MicroPython)."""
-    try:
-        names = os.listdir(path)
-    except OSError:
-        _rm(path)
-        return
-    for n in names:
-        p = path + "/" + n
-        if os.stat(p)[0] & 0x4000:  # S_IFDIR
-            _rmtree(p)
-        else:
-            os.remove(p)
-    os.rmdir(path)
-
-
 def _send(dev, st, rel, off=None, err=None):
     """Queue an ``upd`` (not sequenced: QoS 1 while the link is up, else dropped)."""
     msg = wire_ota.state(dev.id, dev.boot, rel, st, _running(dev), off, err)
@@ -105,56 +80,11 @@ def _send(dev, st, rel, off=None, err=None):
 
 def _unload():
     """Drop this module (and the verifier) so their code is garbage: the device is idle again."""
-    sys.modules.pop("ed25519", None)
-    sys.modules.pop("ota", None)
+    for name in ("ed25519", "ota_check", "ota_install", "ota_image", "ota"):
+        sys.modules.pop(name, None)
 
 
 # ---- the offer ----------------------------------------------------------------------------------
-
-
-def check(dev, rel, text, sig):
-    """The manifest (a dict) when the offer may be downloaded, else the reason (a str)."""
-    conf = dev.conf
-    if not _root(dev):
-        return "no root: updates need the slot layout"
-    key = conf.get("ota_pubkey")
-    if not key:
-        return "no ota_pubkey: updates refused"
-    import ed25519
-
-    ok = ed25519.verify_hex(key, text, sig)
-    sys.modules.pop("ed25519", None)
-    if not ok:
-        return "bad signature"
-    try:
-        m = json.loads(text)
-    except ValueError:
-        return "manifest is not JSON"
-    if not isinstance(m, dict) or m.get("v") != 1:
-        return "manifest is not v1"
-    if m.get("version") != rel or _version(rel) is None:
-        return "manifest version is not rel %s" % rel
-    if dev.kind not in (m.get("kinds") or ()):
-        return "kind %s not in kinds" % dev.kind
-    board = _board(dev)
-    if board not in (m.get("boards") or ()):
-        return "board %s not in boards" % board
-    run = _running(dev)
-    have = _version(run)
-    lo = m.get("min")
-    hi = m.get("max")
-    if lo is not None and (have is None or have < (_version(lo) or ())):
-        return "version %s below min %s" % (run, lo)
-    if hi is not None and (have is None or have > (_version(hi) or ())):
-        return "version %s above max %s" % (run, hi)
-    typ = m.get("type")
-    mode = conf.get("ota_mode", "app")
-    if typ != "app" and not (typ == "image" and mode == "image"):
-        return "type %s needs ota_mode %s" % (typ, typ) if typ == "image" else "type %s" % typ
-    size = m.get("size")
-    if not isinstance(size, int) or size <= 0 or not isinstance(m.get("sha256"), str):
-        return "manifest size or sha256 missing"
-    return m
 
 
 def handle(dev, msg):
@@ -193,7 +123,10 @@ def _offer(dev, rel, text, sig, cs):
     if rel == _running(dev):
         _send(dev, "probation" if _fw(dev).get("probation") else "confirmed", rel)
         return
-    m = check(dev, rel, text, sig)
+    import ota_check
+
+    m = ota_check.check(dev, rel, text, sig, _running(dev), _board(dev))
+    sys.modules.pop("ota_check", None)
     if isinstance(m, str):
         _send(dev, "refused", rel, err=m)
         return
@@ -286,8 +219,19 @@ def _block(dev, msg):
 
 async def _run():
     dev = _S["dev"]
-    link = dev.link
     rel = _S["rel"]
+    try:
+        await _pull(dev, rel)
+    except Exception as e:  # a flash or link error: report it; the files stay for a retry
+        if _S.get("rel") == rel:
+            _S.pop("task", None)
+            _end()
+            _send(dev, "failed", rel, err=repr(e))
+            _unload()
+
+
+async def _pull(dev, rel):
+    link = dev.link
     while _S.get("rel") == rel and _S["off"] < _S["size"]:
         if not link.up:
             _S["asked"] = None  # ask again as soon as the link is back
@@ -308,14 +252,18 @@ async def _run():
 
 async def _finish(dev):
     """Verify the download, install it, stage it and reset; or report why not."""
+    _S.pop("task", None)  # this task: _end() must not cancel it
     rel = _S["rel"]
     m = _S["m"]
     root = _S["root"]
     img = _S.get("img")
     dev.hal.log({"ev": "ota", "st": "verifying", "rel": rel})
     err = None
+    import ota_install as inst
+
+    part = root + "/ota.part"
     try:
-        digest = img.sha256() if img is not None else _sha256(root + "/ota.part", m["size"])
+        digest = img.sha256() if img is not None else inst.sha256(part, m["size"])
         if digest != m["sha256"]:
             err = "sha256 mismatch"
     except OSError as e:
@@ -323,8 +271,12 @@ async def _finish(dev):
     slot = None
     if err is None:
         try:
-            # An image: set_boot, the bootloader takes it on the next boot. A bundle: the slot.
-            slot = img.commit() if img is not None else _install(dev, root, m)
+            if img is not None:
+                slot = img.commit()  # set_boot: the bootloader takes it on the next boot
+            else:
+                slot = "a" if _fw(dev).get("slot") == "b" else "b"  # the inactive one
+                dev.hal.log({"ev": "ota", "st": "unpacking", "slot": slot})
+                inst.install(part, root + "/slot_" + slot, _S["mf"], _S["sig"])
         except Exception as e:
             err = "install: %r" % e
     if err is not None:
@@ -343,61 +295,3 @@ async def _finish(dev):
     dev.hal.log({"ev": "ota", "st": "staged", "rel": rel, "slot": slot})
     await dev.link.publish(dev.topic("upd"), wire.encode(msg), 1)
     dev.hal.reset("update")
-
-
-def _sha256(path, size):
-    """Hex SHA-256 of the file, read 1 KB at a time; OSError("size") when its size is not size."""
-    import hashlib
-
-    if _size(path) != size:
-        raise OSError("size")
-    h = hashlib.sha256()
-    buf = bytearray(1024)
-    with open(path, "rb") as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(buf if n == 1024 else buf[:n])
-    return binascii.hexlify(h.digest()).decode()
-
-
-def _install(dev, root, m):
-    """Unpack root/ota.part (HRB1) into the inactive slot; return the slot's letter."""
-    slot = "a" if _fw(dev).get("slot") == "b" else "b"
-    d = root + "/slot_" + slot
-    dev.hal.log({"ev": "ota", "st": "unpacking", "slot": slot})
-    _rmtree(d)
-    os.mkdir(d)
-    buf = bytearray(1024)
-    with open(root + "/ota.part", "rb") as f:
-        if f.read(4) != b"HRB1":
-            raise ValueError("not a bundle")
-        while True:
-            n = f.read(1)[0]
-            if not n:
-                break
-            name = f.read(n).decode()
-            if name.startswith("/") or ".." in name or name in ("manifest.json", "manifest.sig"):
-                raise ValueError("bad name " + name)
-            size = int.from_bytes(f.read(4), "big")
-            path = d
-            parts = name.split("/")
-            for p in parts[:-1]:
-                path += "/" + p
-                if _size(path) < 0:
-                    os.mkdir(path)
-            with open(d + "/" + name, "wb") as out:
-                while size:
-                    k = f.readinto(buf) if size >= 1024 else f.readinto(memoryview(buf)[:size])
-                    if not k:
-                        raise ValueError("bundle cut in " + name)
-                    out.write(buf if k == 1024 else buf[:k])
-                    size -= k
-        if f.read(1):
-            raise ValueError("bytes after the bundle's end")
-    with open(d + "/manifest.sig", "w") as out:
-        out.write(_S["sig"])
-    with open(d + "/manifest.json", "w") as out:  # last: the loader's sign of a whole slot
-        out.write(_S["mf"])
-    return slot

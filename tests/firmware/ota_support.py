@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway import firmware_bundle as fb
+from gateway.firmware_tool import unix_mpy_filesystem
 from gateway.ota import signing
 from simulator.firmware_process import FIRMWARE_DIR
 from tests.firmware.conftest import device_config
@@ -113,12 +113,13 @@ def device_root(where: Path, keys: Keys) -> Path:
 
 
 def firmware_dir(where: Path) -> Path | None:
-    """None (the tree's firmware) once firmware/loader.py exists, else a copy with the stand-in."""
+    """None (the tree's boot stage runs slot a's .mpy) once firmware/loader.py exists; until then
+    the firmware as .mpy files (as a board runs a filesystem deploy) with the stand-in loader."""
     if (FIRMWARE_DIR / "loader.py").exists():
         return None
     dst = where / "fw"
     if not dst.exists():
-        shutil.copytree(FIRMWARE_DIR, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        unix_mpy_filesystem(dst)
         (dst / "loader.py").write_text(_STUB_LOADER)
     return dst
 
