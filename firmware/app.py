@@ -15,7 +15,8 @@ from time import ticks_diff, ticks_ms
 import wire
 
 FW_VERSION = "0.1.0"
-_DOWN = tuple(["cfg", "req", "ack", "resend"])  # a list display: interned, see wire.LEVELS
+# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py.
+_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk"])
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
@@ -144,6 +145,17 @@ class Device:
                 True,
             )
         )
+        # Updates (firmware/ota.py, imported only while one runs): resume a download on flash.
+        if "ota" not in sys.modules and self.conf.get("root"):
+            import os
+
+            try:
+                os.stat(self.conf["root"] + "/ota.json")
+            except OSError:
+                return
+            import ota
+
+            ota.resume(self)
 
     def on_message(self, topic, payload):
         try:
@@ -173,6 +185,10 @@ class Device:
             self._gw_time(msg.get("t"))
             if self.on_req is not None:
                 self.on_req(msg)
+        else:  # ota, blk: the update code is heap only while an update runs (firmware/ota.py)
+            import ota
+
+            ota.handle(self, msg)
 
     def apply_cfg(self, msg, save=True):
         """Retained config from the gateway: applied at once, and kept on flash for the next

@@ -145,6 +145,20 @@ class Esp32Hal:
     def outbox_write(self, f, data):
         f.write(data)
 
+    # ---- full-image updates (config ota_mode "image"; firmware/ota_image.py, imported lazily) --
+
+    def image_open(self, size, done=0):
+        """The next OTA partition, to write an image of ``size`` bytes into from ``done``."""
+        from ota_image import Image
+
+        return Image(size, done)
+
+    def image_confirm(self):
+        """Keep the running image: cancel the bootloader's rollback (end of probation)."""
+        from ota_image import confirm
+
+        confirm()
+
     # ---- supervision --------------------------------------------------------------------------
 
     async def control(self, app):

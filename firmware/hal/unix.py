@@ -135,6 +135,18 @@ class UnixHal:
         while True:  # frozen "without power" until the test kills the process
             time.sleep(1)
 
+    # ---- full-image updates: as hal/esp32.py, on the fake esp32 module tests put on the path ---
+
+    def image_open(self, size, done=0):
+        from ota_image import Image
+
+        return Image(size, done)
+
+    def image_confirm(self):
+        from ota_image import confirm
+
+        confirm()
+
     # ---- the test's side ----------------------------------------------------------------------
 
     async def control(self, app):
