@@ -135,14 +135,15 @@ class RolloutRunner:
                 reason=after_r.reason,
             )
 
-    def status(self) -> dict[str, Any] | None:
-        """The latest roll-out, for GET /status (a connection of its own: any thread)."""
+    def status(self) -> dict[str, Any]:
+        """The latest roll-out for GET /status ({"state": "none"} before the first) and the
+        chunk server's counters (a journal connection of its own: any thread may ask)."""
         j = Journal(self.cfg.journal_path)
         try:
             st = Store(j).status(self.clock(), self.cfg.device_offline_s)
         finally:
             j.close()
-        if st is not None:
-            st["fetch"] = dict(self.server.counts)
-            st["errors"] = self.errors
-        return st
+        return (st or {"state": "none"}) | {
+            "fetch": dict(self.server.counts),
+            "errors": self.errors,
+        }
