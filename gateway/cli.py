@@ -14,6 +14,7 @@ import httpx
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
+from gateway.ota.config import firmware_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("provision needs --out DIR (outside git)")
     try:
         cfg = load(args.config)
+        firmware_config(cfg)  # [firmware] and [rollout] (gateway/ota/config.py)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
