@@ -16,7 +16,13 @@ from gateway.config import ConfigError, GatewayConfig, load
 from gateway.journal import Journal
 from gateway.ota import plan, signing
 from gateway.ota.config import FirmwareConfig, Settings, check_settings, firmware_config
-from gateway.ota.releases import ReleaseError, list_releases, load_release, make_release
+from gateway.ota.releases import (
+    ReleaseError,
+    list_releases,
+    load_pubkey,
+    load_release,
+    make_release,
+)
 from gateway.ota.store import RolloutError, Store
 
 COMMANDS = ("keygen", "release", "releases", "rollout")
@@ -154,7 +160,17 @@ def _settings(fw: FirmwareConfig, cfg: GatewayConfig, args: argparse.Namespace) 
     try:
         return check_settings(dataclasses.replace(s, **changes), cfg.devices)
     except ConfigError as e:
-        raise Refused(str(e).replace("rollout.", "--").replace("_", "-")) from None
+        text = str(e)
+        for key in (
+            "canary",
+            "waves",
+            "soak_s",
+            "max_failures",
+            "max_per_group",
+            "confirm_timeout_s",
+        ):
+            text = text.replace(f"rollout.{key}", "--" + key.replace("_", "-"))
+        raise Refused(text) from None
 
 
 def _rollout(cfg: GatewayConfig, fw: FirmwareConfig, args: argparse.Namespace) -> int:
@@ -175,10 +191,7 @@ def _rollout(cfg: GatewayConfig, fw: FirmwareConfig, args: argparse.Namespace) -
 def _start(cfg: GatewayConfig, fw: FirmwareConfig, store: Store, args: argparse.Namespace) -> int:
     if not args.release:
         raise Refused("start needs --release VERSION")
-    pub = _pub(fw)
-    if pub is None:
-        raise Refused(f"[firmware].pubkey {fw.pubkey}: missing or not a public key")
-    rel = load_release(fw.releases, args.release, pub)
+    rel = load_release(fw.releases, args.release, load_pubkey(fw.pubkey))
     settings = _settings(fw, cfg, args)
     kinds = rel.manifest["kinds"]
     chosen = _list(args.devices)

@@ -47,7 +47,8 @@ class Release:
         return self.path / PAYLOAD
 
 
-def _pubkey(pubkey_path: Path) -> str:
+def load_pubkey(pubkey_path: Path) -> str:
+    """[firmware] pubkey's hex key; ReleaseError (one line) when missing or malformed."""
     try:
         return signing.load_public_hex(pubkey_path)
     except FileNotFoundError:
@@ -85,7 +86,7 @@ def make_release(
     dest = releases / version
     if dest.exists():
         raise ReleaseError(f"release {version} exists already ({dest}): never replaced")
-    pub = _pubkey(pubkey_path)
+    pub = load_pubkey(pubkey_path)
     try:
         key = signing.load_private(key_path)
     except FileNotFoundError:

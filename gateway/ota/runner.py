@@ -18,9 +18,9 @@ from gateway.config import GatewayConfig
 from gateway.downlink import Downlink, Publisher
 from gateway.journal import Journal
 from gateway.logs import event
-from gateway.ota import plan, signing
+from gateway.ota import plan
 from gateway.ota.config import firmware_config
-from gateway.ota.releases import Release, ReleaseError, load_release
+from gateway.ota.releases import Release, ReleaseError, load_pubkey, load_release
 from gateway.ota.serving import ChunkServer
 from gateway.ota.store import Store
 
@@ -82,7 +82,7 @@ class RolloutRunner:
     def _release(self, version: str) -> Release:
         rel = self._releases.get(version)
         if rel is None:
-            pub = signing.load_public_hex(self.fw.pubkey)
+            pub = load_pubkey(self.fw.pubkey)
             rel = self._releases[version] = load_release(self.fw.releases, version, pub)
         return rel
 
