@@ -80,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
     name = args.cmd if args.cmd != "rollout" else f"rollout {args.action}"
     try:
         return _run(args)
-    except (Refused, ConfigError, ReleaseError, RolloutError, FileExistsError) as e:
+    except (
+        Refused,
+        ConfigError,
+        ReleaseError,
+        RolloutError,
+        FileExistsError,
+        signing.KeyFileError,
+    ) as e:
         print(f"hallrate firmware {name}: {e}", file=sys.stderr)
         return 2
 

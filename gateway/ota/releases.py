@@ -49,12 +49,12 @@ class Release:
 
 def load_pubkey(pubkey_path: Path) -> str:
     """[firmware] pubkey's hex key; ReleaseError (one line) when missing or malformed."""
-    try:
-        return signing.load_public_hex(pubkey_path)
-    except FileNotFoundError:
+    if not pubkey_path.is_file():
         raise ReleaseError(
             f"[firmware].pubkey {pubkey_path} not found (hallrate firmware keygen makes one)"
-        ) from None
+        )
+    try:
+        return signing.load_public_hex(pubkey_path)
     except ValueError as e:
         raise ReleaseError(str(e)) from None
 
@@ -87,10 +87,10 @@ def make_release(
     if dest.exists():
         raise ReleaseError(f"release {version} exists already ({dest}): never replaced")
     pub = load_pubkey(pubkey_path)
+    if not key_path.is_file():
+        raise ReleaseError(f"--key {key_path}: not found")
     try:
         key = signing.load_private(key_path)
-    except FileNotFoundError:
-        raise ReleaseError(f"--key {key_path}: not found") from None
     except ValueError as e:
         raise ReleaseError(str(e)) from None
     probe = "hallrate release key check"

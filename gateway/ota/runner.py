@@ -42,6 +42,7 @@ class RolloutRunner:
         self.inbox: queue.Queue[tuple[dict[str, Any], float]] = queue.Queue()
         self._releases: dict[str, Release] = {}
         self.journal: Journal | None = None
+        self._seen: list[tuple[dict[str, Any], float]] = []  # status/hb/upd, stored at the tick
         self.errors = 0
 
     # The pipeline hands over every unsequenced device message after its commit.
@@ -50,7 +51,9 @@ class RolloutRunner:
             self.inbox.put((m, received_at))
 
     def run(self, stop: threading.Event) -> None:
-        self.journal = Journal(self.cfg.journal_path)
+        # synchronous=NORMAL: what this thread writes (device observations, roll-out progress)
+        # is worked out again from the devices' next messages, so it need not cost an fsync.
+        self.journal = Journal(self.cfg.journal_path, synchronous="NORMAL")
         store = Store(self.journal)
         next_tick = 0.0
         try:
@@ -77,7 +80,7 @@ class RolloutRunner:
         if m["k"] == "fetch":
             self.server.fetch(m)
         else:
-            store.observe(m, at)
+            self._seen.append((m, at))
 
     def _release(self, version: str) -> Release:
         rel = self._releases.get(version)
@@ -90,7 +93,14 @@ class RolloutRunner:
         now = self.clock()
         open_now = self.cfg.hours.is_open(dt.datetime.fromtimestamp(now, dt.UTC))
         assert self.journal is not None
+        latest = store.latest()
+        if not self._seen and (latest is None or latest.state == plan.DONE):
+            self.server.offer({})
+            return  # nothing to write: no journal lock taken
         with self.journal.transaction():
+            seen, self._seen = self._seen, []
+            for m, at in seen:
+                store.observe(m, at)
             r = store.latest()
             if r is None or r.state == plan.DONE:
                 self.server.offer({})

@@ -173,7 +173,7 @@ class Store:
     # ---- what devices say -----------------------------------------------------------------
 
     def observe(self, m: dict[str, Any], at: float) -> None:
-        """Record a status, hb or upd message of a device."""
+        """Record a status, hb or upd message of a device (inside the caller's transaction)."""
         k, d = m["k"], m["d"]
         fields: dict[str, Any] = {"seen": at}
         if k == "status":
@@ -205,12 +205,11 @@ class Store:
         cols = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
         updates = ", ".join(f"{c}=excluded.{c}" for c in fields)
-        with self.j.transaction():
-            self.db.execute(
-                f"INSERT INTO ota_devices (device, {cols}) VALUES (?, {marks})"
-                f" ON CONFLICT(device) DO UPDATE SET {updates}",
-                (d, *fields.values()),
-            )
+        self.db.execute(
+            f"INSERT INTO ota_devices (device, {cols}) VALUES (?, {marks})"
+            f" ON CONFLICT(device) DO UPDATE SET {updates}",
+            (d, *fields.values()),
+        )
 
     def observations(self, now: float, offline_s: float) -> dict[str, plan.Observation]:
         rows = self.db.execute(
