@@ -39,6 +39,8 @@ class OtaDevice(WireDevice):
         self.fetches: list[tuple[int, int]] = []  # (off, n) asked
         self.offers: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []  # upd messages sent
+        self.started_at: float | None = None  # monotonic: the first offer it started downloading
+        self.done_at: float | None = None  # monotonic: confirmed on the new version
         self.ota_lock = threading.RLock()
         super().__init__(*args, **kw)
         self._ticker = threading.Thread(target=self._tick_loop, daemon=True)
@@ -102,6 +104,8 @@ class OtaDevice(WireDevice):
         if self.manifest is None or self.manifest["version"] != rel:
             self.part = bytearray()  # a different release starts over
         self.offer, self.manifest = m, mf
+        if self.started_at is None:
+            self.started_at = time.monotonic()
         self._ask()
 
     def _ask(self) -> None:
@@ -146,6 +150,7 @@ class OtaDevice(WireDevice):
             self.hb()
             return
         self.pr, self.rb = False, ""
+        self.done_at = time.monotonic()
         self.upd(rel, "confirmed")
         self.hb()
 
