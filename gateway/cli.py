@@ -172,6 +172,10 @@ def render_status(data: dict[str, Any]) -> str:
         )
         for q in quarantined:
             lines.append(f"  {q['kind']} {q['key']} at {q['stage']}: {q['error']}")
+    rollout = data.get("rollout") or {}  # gateway/ota (docs/updates.md)
+    if rollout.get("state", "none") != "none":
+        why = f": {rollout['reason']}" if rollout.get("reason") else ""
+        lines.append(f"roll-out {rollout['id']} of {rollout['release']}: {rollout['state']}{why}")
     return "\n".join(lines)
 
 

@@ -182,6 +182,14 @@ def test_a_canary_that_rolls_back_halts_the_rollout_and_status_says_why(
     assert devices["EV-A01"].fw == OLD and devices["EV-A01"].rb == CRASH
     assert devices["EV-A02"].offers == [] and devices["EV-A03"].offers == []
     assert hall.status()["reason"] == f"EV-A01 rolled back ({CRASH})"
+    gw = subprocess.run(
+        [sys.executable, "-m", "server.cli", "gateway", "status", "--config", str(hall.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f"roll-out 1 of {NEW}: halted: EV-A01 rolled back ({CRASH})" in gw.stdout
     # A fetch for a release not offered to the device: logged, counted, nothing sent.
     before = hall.status()["fetch"]["refused"]
     bad = wire_ota.fetch("EV-A02", devices["EV-A02"].boot, NEW, 0, 1024)
