@@ -206,6 +206,12 @@ def _start(cfg: GatewayConfig, fw: FirmwareConfig, store: Store, args: argparse.
         unknown = [d for d in chosen if d not in cfg.devices]
         if unknown:
             raise Refused(f"--devices: unknown device {', '.join(unknown)}")
+        other = [d for d in chosen if cfg.devices[d].kind not in kinds]
+        if other:
+            raise Refused(
+                f"--devices: {', '.join(other)} not of a kind release {rel.version} is for"
+                f" ({', '.join(kinds)})"
+            )
     devices = {
         d: c.kind
         for d, c in cfg.devices.items()
@@ -214,7 +220,7 @@ def _start(cfg: GatewayConfig, fw: FirmwareConfig, store: Store, args: argparse.
     if not devices:
         raise Refused(f"no configured device of kind {', '.join(kinds)} to update")
     outside = [d for d in settings.canary if d not in devices]
-    if outside:
+    if outside and args.canary is not None:  # [rollout] canary: those in this roll-out only
         raise Refused(f"--canary: {', '.join(outside)} not among the devices of this roll-out")
     waves = plan.assign_waves(devices, settings)
     groups = {d: cfg.devices[d].group or cfg.devices[d].window or "exit" for d in devices}

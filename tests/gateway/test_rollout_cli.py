@@ -118,6 +118,7 @@ def test_rollout_command_refusals_and_start(hall: Path, capsys: pytest.CaptureFi
     image = hall.parent / "fw.bin"
     image.write_bytes(bytes(3000))
     assert release(hall, capsys, "0.3.0", "--image", str(image))[0] == 0
+    assert release(hall, capsys, "0.3.1", "--image", str(image), "--kinds", "evaluator")[0] == 0
     c = ["--config", str(hall)]
     assert refused(capsys, "rollout", "pause", *c) == (
         "hallrate firmware rollout pause: no roll-out to pause"
@@ -130,6 +131,10 @@ def test_rollout_command_refusals_and_start(hall: Path, capsys: pytest.CaptureFi
     assert err.endswith("unknown device EV-Z9")
     err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", "--max-failures", "0")
     assert err.endswith("must be at least 1")
+    err = refused(capsys, "rollout", "start", *c, "--release", "0.3.1", "--devices", "BB-01,EV-A01")
+    assert err.endswith("--devices: BB-01 not of a kind release 0.3.1 is for (evaluator)")
+    err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", "--devices", "EV-Z9")
+    assert err.endswith("--devices: unknown device EV-Z9")
     rc, out, _ = run(
         capsys, "rollout", "start", *c, "--release", "0.3.0", "--canary", "EV-A02", "--waves", "100"
     )

@@ -45,6 +45,12 @@ def test_waves_canaries_first_then_cumulative_percentages() -> None:
     assert [waves[d] for d in rest] == [1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
     chosen = plan.assign_waves(kinds, Settings(canary=("EV-05",), waves=(100,)))
     assert chosen["EV-05"] == 0 and sorted(set(chosen.values())) == [0, 1]
+    # Canaries of the settings outside this roll-out's devices: the first of each kind instead.
+    some = {"EV-07": "evaluator", "EV-08": "evaluator"}
+    assert plan.assign_waves(some, Settings(canary=("EV-05",), waves=(100,))) == {
+        "EV-07": 0,
+        "EV-08": 1,
+    }
 
 
 def test_a_canary_that_rolls_back_halts_the_rollout_and_says_why() -> None:
