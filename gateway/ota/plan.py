@@ -88,7 +88,8 @@ Targets = dict[str, Target]
 
 def assign_waves(kinds: Mapping[str, str], settings: Settings) -> dict[str, int]:
     """device -> wave: the canaries (those of settings.canary among ``kinds``; when none, the
-    first device by id of each kind) are wave 0; the rest, by id, fill waves 1.. up to each cumulative percentage (rounded up)."""
+    first device by id of each kind) are wave 0; the rest, by id, fill waves 1.. up to each
+    cumulative percentage (rounded up)."""
     canary = [d for d in settings.canary if d in kinds]
     if not canary:
         firsts: dict[str, str] = {}
