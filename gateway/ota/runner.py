@@ -27,6 +27,7 @@ from gateway.ota.store import Store
 log = logging.getLogger("hallrate.gateway.ota")
 
 TICK_S = 1.0
+HELD_POLL_S = 0.02  # how often fetches held back by the rate are looked at again
 OBSERVED = ("status", "hb", "upd")
 
 
@@ -58,11 +59,16 @@ class RolloutRunner:
         next_tick = 0.0
         try:
             while not stop.is_set():
+                wait = max(0.0, next_tick - time.monotonic())
+                if self.server.held:
+                    wait = min(wait, HELD_POLL_S)
                 try:
-                    m, at = self.inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
+                    m, at = self.inbox.get(timeout=wait)
                     self._guard(self.handle, store, m, at)
                 except queue.Empty:
                     pass
+                if self.server.held:
+                    self._guard(self.server.pump)
                 if time.monotonic() >= next_tick:
                     self._guard(self.tick, store)
                     next_tick = time.monotonic() + TICK_S

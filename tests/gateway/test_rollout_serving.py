@@ -72,13 +72,21 @@ def test_chunks_only_for_the_offered_release_exact_bytes_and_a_bounded_rate(
         wire.decode(json.dumps(m).encode())  # within the contract (data <= 1368 chars)
         got += binascii.a2b_base64(m["data"])
     assert bytes(got) == data and len(rec.sent) == 3  # the last chunk is the short rest
-    # The burst is twice the rate (4): the fourth fetch passes, the fifth is dropped.
+    # The burst is twice the rate (4): the fourth fetch passes, the fifth is held back.
     assert srv.fetch(fetch("EV-A01", 0))
-    assert not srv.fetch(fetch("EV-A01", 0))
-    assert srv.counts["rate_limited"] == 1
-    clock.t += 0.5  # one more token at 2 a second
-    assert srv.fetch(fetch("EV-A01", 0))
-    assert not srv.fetch(fetch("EV-A01", 0))
+    assert not srv.fetch(fetch("EV-A01", 1024))
+    assert srv.counts["rate_limited"] == 1 and len(rec.sent) == 4
+    srv.pump()
+    assert len(rec.sent) == 4  # no token yet
+    clock.t += 0.5  # one more token at 2 a second: the held fetch is answered
+    srv.pump()
+    assert len(rec.sent) == 5 and rec.sent[-1][1]["off"] == 1024 and srv.held == {}
+    assert srv.counts == {"served": 5, "refused": 4, "rate_limited": 1}
+    assert not srv.fetch(fetch("EV-A01", 2048))  # held again; then the offer ends
+    srv.offer({})
+    clock.t += 10
+    srv.pump()
+    assert len(rec.sent) == 5 and srv.held == {}
 
 
 def runner_for(tmp_path: Path, **firmware: Any) -> tuple[RolloutRunner, Store, Recorder, Clock]:
