@@ -15,6 +15,7 @@ from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.mqtt_link import MqttLink
+from gateway.ota.runner import RolloutRunner
 from gateway.pipeline import Pipeline
 from gateway.queue_serial import SerialQueueReader
 
@@ -31,6 +32,8 @@ class Gateway:
         self.pipeline = Pipeline(cfg, self.journal, self, self.metrics)
         self.link = MqttLink(cfg, self.pipeline, self.metrics)
         self.forwarder = Forwarder(cfg, self.metrics)
+        self.ota = RolloutRunner(cfg, self)  # releases and roll-outs (gateway/ota/)
+        self.pipeline.observers.append(self.ota.submit)
         self.http: GatewayHttp | None = None
         if cfg.http_enabled:
             self.http = GatewayHttp(
@@ -61,6 +64,7 @@ class Gateway:
         self.link.start()
         self._thread("gw-pipeline", self.pipeline.run)
         self._thread("gw-forwarder", self.forwarder.run)
+        self._thread("gw-rollout", self.ota.run)
         for r in self.serial:
             self._thread(f"gw-serial-{r.label}", r.run)
         if self.http is not None:
@@ -105,6 +109,7 @@ class Gateway:
                 "forward_failures": self.forwarder.failures,
                 "forward_last_error": self.forwarder.last_error,
                 "uptime_s": round(time.time() - self.started_at, 1),
+                "rollout": self.ota.status(),
                 "open_gaps": [
                     {
                         "device": d,

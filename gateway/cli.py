@@ -14,6 +14,7 @@ import httpx
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
+from gateway.ota.config import firmware_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("provision needs --out DIR (outside git)")
     try:
         cfg = load(args.config)
+        firmware_config(cfg)  # [firmware] and [rollout] (gateway/ota/config.py)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
@@ -170,6 +172,10 @@ def render_status(data: dict[str, Any]) -> str:
         )
         for q in quarantined:
             lines.append(f"  {q['kind']} {q['key']} at {q['stage']}: {q['error']}")
+    rollout = data.get("rollout") or {}  # gateway/ota (docs/updates.md)
+    if rollout.get("state", "none") != "none":
+        why = f": {rollout['reason']}" if rollout.get("reason") else ""
+        lines.append(f"roll-out {rollout['id']} of {rollout['release']}: {rollout['state']}{why}")
     return "\n".join(lines)
 
 

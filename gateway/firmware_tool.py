@@ -392,7 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--dry-run", action="store_true", help="print the mpremote command lines")
     p = sub.add_parser("pins", help="regenerate firmware/pins.py from hardware/pins/*.toml")
     p.add_argument("--check", action="store_true", help="exit 1 if firmware/pins.py is stale")
+    from gateway.ota import cli as ota_cli  # releases and roll-outs (docs/updates.md)
+
+    ota_cli.add_parsers(sub)
     args = ap.parse_args(argv)
+    if args.cmd in ota_cli.COMMANDS:
+        return ota_cli.run(args)
 
     if args.cmd == "build":
         conf = load_device_config(args.device_config)

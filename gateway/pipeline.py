@@ -91,6 +91,9 @@ class Pipeline(Isolation):
         self.updates = DeviceUpdates(
             cfg, self.publisher, self.rjournal, self.metrics, lambda: self.attributor, clock
         )
+        # Called with every unsequenced device message (and its receive time) after its commit:
+        # the roll-out thread (gateway/ota/runner.py) takes fetch, upd, hb and status from here.
+        self.observers: list[Callable[[dict[str, Any], float], None]] = []
         self._last_tick = 0.0
         self._last_gauges = 0.0
         self._loaded_at = clock()
@@ -231,6 +234,7 @@ class Pipeline(Isolation):
         settled: Settled = {}
         seen: dict[str, tuple[str, float]] = {}  # device → (boot, last seen), once per batch
         counts: dict[tuple[str, str, bool], int] = {}
+        unsequenced: list[Inbound] = []
         j = self.journal
         with j.transaction():
             for it in batch:
@@ -250,6 +254,7 @@ class Pipeline(Isolation):
                     seen[m["d"]] = (m["b"], it.received_at)
                 else:
                     self.acks.store_device_message(m, it.received_at, settled)
+                    unsequenced.append(it)
                 ck = (it.source.split(":")[0], k, new)
                 counts[ck] = counts.get(ck, 0) + 1
                 new_flags.append(new)
@@ -259,6 +264,9 @@ class Pipeline(Isolation):
         for it, new in zip(batch, new_flags, strict=True):
             if it.done is not None:
                 it.done(new)
+        for it in unsequenced:
+            for observe in self.observers:
+                observe(it.msg, it.received_at)
         self.processed += len(batch)
         for (source, k, new), n in counts.items():
             self.metrics.events_in.labels(source, k).inc(n)
