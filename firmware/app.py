@@ -275,7 +275,7 @@ class Device:
                 # confirmation ends it), the largest free block, the oldest event's age in s:
                 # by uptime if queued in this run (MAX_SEQ adds "." to the boot id), else by
                 # its time; None when the outbox is empty or neither tells.
-                h = self.hbx
+                h = self.conf["hbx"]
                 h["pr"] = bool((self.conf.get("fw") or {}).get("probation"))
                 h["lfb"] = hal.largest_free()
                 h["oa"] = None

@@ -276,10 +276,11 @@ def build(hal, conf):
     stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
     if stt != "ok":
         hal.log({"ev": "self_test", "stt": stt})
-    # The heartbeat's fixed health fields (Device.health adds pr, lfb, oa); conf["fw"] is the
+    # The heartbeat's fixed health fields (the heartbeat adds pr, lfb, oa; in conf: a Device
+    # attribute more would grow its dict a step); conf["fw"] is the
     # boot stage's info (absent without a root). Empty or unknown ones are left out.
     fw = conf.get("fw") or {}
-    hbx = dev.hbx = {
+    hbx = conf["hbx"] = {
         "fw": fw.get("version") or FW_VERSION,
         "sl": fw.get("slot") or "src",
         "rc": fw.get("rc") or hal.reset_cause(),

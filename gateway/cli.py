@@ -14,6 +14,7 @@ import httpx
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
+from gateway.health.config import parse_health
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("provision needs --out DIR (outside git)")
     try:
         cfg = load(args.config)
+        parse_health(cfg.raw)  # hall.toml [health] (gateway/health/config.py)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2

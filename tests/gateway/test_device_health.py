@@ -15,13 +15,21 @@ import pytest
 
 from firmware import wire
 from gateway.app import Gateway
+from gateway.cli import main as cli_main
 from gateway.cli import render_status
 from gateway.config import ConfigError
 from gateway.health.config import parse_health
 from gateway.health.monitor import HealthMonitor
 from gateway.journal import Journal
 from gateway.metrics import GatewayMetrics
-from tests.gateway.conftest import HALL, HallServer, gateway_config, wait_for
+from tests.gateway.conftest import (
+    HALL,
+    HallServer,
+    gateway_config,
+    gateway_config_dict,
+    wait_for,
+    write_toml,
+)
 from tests.gateway.device_model import WireDevice
 from tests.support.brokers import Broker
 
@@ -195,3 +203,11 @@ def test_bad_health_table_is_a_config_error() -> None:
     ):
         with pytest.raises(ConfigError):
             parse_health({"health": bad})
+
+
+def test_cli_refuses_a_bad_health_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = gateway_config_dict(tmp_path, "mqtt://127.0.0.1:1", "http://127.0.0.1:1")
+    data["health"] = {"low_heap_bytes": -5}
+    path = write_toml(data, tmp_path / "hall.toml")
+    assert cli_main(["status", "--config", str(path)]) == 2
+    assert "health.low_heap_bytes must be between 0 and" in capsys.readouterr().err
