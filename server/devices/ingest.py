@@ -14,9 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.api.deps import GatewayDep, SessionDep
+from server.api.deps import PLAIN_TEXT, GatewayDep, SessionDep
 from server.api.scope import hall_by_code
 from server.db import begin_write
 from server.models import DeviceAlert, DeviceHealth, DeviceHealthHistory
@@ -26,7 +27,8 @@ router = APIRouter(prefix="/ingest", tags=["ingest"])
 MAX_DEVICES = 500
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 Alarm = Literal["jam", "tamper", "lid_open", "low_heap", "rolled_back", "self_test", "offline"]
-Short = Annotated[str, Field(max_length=64)]
+# Free text: no control characters (PostgreSQL refuses NUL in text).
+Short = Annotated[str, Field(max_length=64, pattern=PLAIN_TEXT)]
 # 2020-01-01 .. 2100-01-01: an epoch outside is a broken clock, not a snapshot time.
 Epoch = Annotated[float, Field(ge=1577836800, lt=4102444800)]
 
@@ -36,12 +38,12 @@ class Snapshot(BaseModel):
 
     device: str
     kind: Literal["evaluator", "ballot_box"] | None = None
-    window: Annotated[str, Field(max_length=16)] | None = None
+    window: Annotated[str, Field(max_length=16, pattern=PLAIN_TEXT)] | None = None
     online: bool
-    fw: Annotated[str, Field(max_length=32)] | None = None
-    slot: Annotated[str, Field(max_length=8)] | None = None
+    fw: Annotated[str, Field(max_length=32, pattern=PLAIN_TEXT)] | None = None
+    slot: Annotated[str, Field(max_length=8, pattern=PLAIN_TEXT)] | None = None
     probation: bool | None = None
-    reset_cause: Annotated[str, Field(max_length=16)] | None = None
+    reset_cause: Annotated[str, Field(max_length=16, pattern=PLAIN_TEXT)] | None = None
     boots: Annotated[int, Field(ge=0)] | None = None
     uptime_s: Annotated[int, Field(ge=0)] | None = None
     heap: Annotated[int, Field(ge=0)] | None = None
@@ -52,7 +54,7 @@ class Snapshot(BaseModel):
     overflow: Annotated[int, Field(ge=0)] | None = None
     rolled_back: Short | None = None
     fatal: Short | None = None
-    self_test: Annotated[str, Field(max_length=48)] | None = None
+    self_test: Annotated[str, Field(max_length=48, pattern=PLAIN_TEXT)] | None = None
     last_seen: Epoch | None = None
     alarms: list[Alarm] = Field(default_factory=list, max_length=7)
 
@@ -67,7 +69,7 @@ class Snapshot(BaseModel):
 class HealthBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gateway: Annotated[str, Field(max_length=64)] | None = None
+    gateway: Annotated[str, Field(max_length=64, pattern=PLAIN_TEXT)] | None = None
     at: Epoch
     devices: list[Snapshot] = Field(max_length=MAX_DEVICES)
 
@@ -83,17 +85,26 @@ def _utc(t: float) -> dt.datetime:
 
 @router.post("/devices", response_model=HealthOut)
 def devices(batch: HealthBatch, gw: GatewayDep, session: SessionDep) -> dict[str, Any]:
-    hall = hall_by_code(session, gw.hall_code)
-    begin_write(session)
-    accepted = duplicates = 0
+    hall_id = hall_by_code(session, gw.hall_code).id
     at = _utc(batch.at)
-    for snap in batch.devices:
-        if store_snapshot(session, hall.id, at, snap):
-            accepted += 1
-        else:
-            duplicates += 1
-    session.commit()
-    return {"accepted": accepted, "duplicates": duplicates}
+    # A retry racing its first copy (PostgreSQL has no write lock): the loser finds the
+    # winner's rows on its second try and counts them as duplicates.
+    for attempt in range(2):
+        try:
+            begin_write(session)
+            accepted = duplicates = 0
+            for snap in batch.devices:
+                if store_snapshot(session, hall_id, at, snap):
+                    accepted += 1
+                else:
+                    duplicates += 1
+            session.commit()
+            return {"accepted": accepted, "duplicates": duplicates}
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
 
 
 def store_snapshot(session: Session, hall_id: int, at: dt.datetime, snap: Snapshot) -> bool:

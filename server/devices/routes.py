@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
-from server.api.deps import CurrentUser, SessionDep
+from server.api.deps import PLAIN_TEXT, CurrentUser, SessionDep
 from server.api.scope import hall_by_code
 from server.models import (
     DEVICE_ALARMS,
@@ -53,7 +53,7 @@ def list_devices(
     hall: str | None = None,
     online: bool | None = None,
     kind: str | None = None,
-    version: Annotated[str | None, Query(max_length=32)] = None,
+    version: Annotated[str | None, Query(max_length=32, pattern=PLAIN_TEXT)] = None,
     alarm: str | None = None,
 ) -> dict[str, Any]:
     if kind is not None and kind not in DEVICE_KINDS:
