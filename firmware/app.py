@@ -8,6 +8,7 @@ sees, never the pressed level). Every code object is device heap (docs/benchmark
 
 import asyncio
 import gc
+import json
 import sys
 import time
 from time import ticks_diff, ticks_ms
@@ -286,6 +287,21 @@ class Device:
                 sync_at = self._up_ms + (3600000 if self.source == "ntp" else 60000)
             if up:
                 ob = self.outbox
+                # Health (docs/firmware.md): startup's fixed fields, probation (an update's
+                # confirmation ends it), the largest free block, the oldest event's age in s:
+                # by uptime if queued in this run (MAX_SEQ adds "." to the boot id), else by
+                # its time; None when the outbox is empty or neither tells.
+                h = self.conf["hbx"]
+                h["pr"] = bool((self.conf.get("fw") or {}).get("probation"))
+                h["lfb"] = hal.largest_free()
+                h["oa"] = None
+                e = ob.first_after(-1)
+                if e:
+                    m = json.loads(ob.read(e))
+                    if self.boot.startswith(e[1]):
+                        h["oa"] = (self.uptime() - m["up"]) // 1000
+                    elif m["t"] and self.now():
+                        h["oa"] = max(0, self.now() - m["t"])
                 hb = wire.heartbeat(
                     self.id,
                     self.boot,
@@ -297,6 +313,7 @@ class Device:
                     hal.rssi(),
                     ob.overflow,
                     self.state,
+                    h,
                 )
                 await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
             await asyncio.sleep(self.hb_s)

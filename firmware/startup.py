@@ -223,6 +223,29 @@ def evaluator_app(dev, hal, conf, tasks):
     return app
 
 
+def self_test(hal, conf):
+    """The boot self-test (hb "stt"): every button released, every beam clear, the lid closed.
+    "ok", or the failing inputs by hal index, e.g. "button2:stuck beam1:blocked" (48 chars max)."""
+    bad = []
+    if conf["kind"] == "ballot_box":
+        from wire import BALLOT_SLOTS
+
+        for i in range(len(BALLOT_SLOTS)):
+            if hal.input("beam", i).value():  # 1: the receiver sees no light
+                bad.append("beam%d:blocked" % i)
+        if hal.input("lid").value():
+            bad.append("lid:open")
+    else:
+        for i in range(conf.get("buttons", 5)):
+            if not hal.input("button", i).value():  # pull-up: 0 is pressed
+                bad.append("button%d:stuck" % i)
+    out = ""
+    for b in bad:
+        if len(out) + len(b) + 1 <= 48:
+            out = (out + " " + b) if out else b
+    return out or "ok"
+
+
 def build(hal, conf):
     """The app of conf["kind"] with its Device as app.dev (the state app.Device documents), and
     the coroutines of all their tasks."""
@@ -309,6 +332,24 @@ def build(hal, conf):
     load_outbox(ob)
     if ob.set_aside:  # written by a newer firmware: kept intact, merged back by one that reads it
         dev.emit(wire.alarm, "outbox_set_aside")
+    stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
+    if stt != "ok":
+        hal.log({"ev": "self_test", "stt": stt})
+    # The heartbeat's fixed health fields (the heartbeat adds pr, lfb, oa; in conf: a Device
+    # attribute more would grow its dict a step); conf["fw"] is the
+    # boot stage's info (absent without a root). Empty or unknown ones are left out.
+    fw = conf.get("fw") or {}
+    hbx = conf["hbx"] = {
+        "fw": fw.get("version") or FW_VERSION,
+        "sl": fw.get("slot") or "src",
+        "rc": fw.get("rc") or hal.reset_cause(),
+        "stt": stt,
+    }
+    if fw.get("bc") is not None:
+        hbx["bc"] = fw["bc"]
+    for f in ("rb", "ft"):
+        if fw.get(f):
+            hbx[f] = fw[f][:64]
     tasks = [
         k.run(
             conf.get("broker_host", "127.0.0.1"),

@@ -15,6 +15,7 @@ import httpx
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
 from gateway.ota.config import firmware_config
+from gateway.health.config import parse_health
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load(args.config)
         firmware_config(cfg)  # [firmware] and [rollout] (gateway/ota/config.py)
+        parse_health(cfg.raw)  # hall.toml [health] (gateway/health/config.py)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
@@ -123,19 +125,44 @@ def status(cfg: GatewayConfig, as_json: bool = False) -> int:
 def render_status(data: dict[str, Any]) -> str:
     now = time.time()
     lines = [f"hall {data['hall']}  ({data.get('source', '')})", ""]
-    cols = ("device", "kind", "window", "online", "fw", "rssi", "outbox", "last_seq", "last_seen")
+    cols = (
+        "device",
+        "kind",
+        "window",
+        "online",
+        "fw",
+        "slot",
+        "reset",
+        "heap",
+        "lfb",
+        "rssi",
+        "outbox",
+        "oldest",
+        "self_test",
+        "alarms",
+        "last_seq",
+        "last_seen",
+    )
     rows = [cols]
     for d in data["devices"]:
         seen = d.get("last_seen")
+        oldest = d.get("outbox_oldest_s")
         rows.append(
             (
                 d["device"],
                 d.get("kind") or "?",
                 d.get("window") or "-",
                 "yes" if d.get("online") else "no",
-                d.get("fw") or "-",
+                (d.get("fw") or "-") + ("*" if d.get("probation") else ""),
+                d.get("slot") or "-",
+                d.get("reset_cause") or "-",
+                _s(d.get("heap")),
+                _s(d.get("largest_free")),
                 _s(d.get("rssi")),
                 _s(d.get("outbox")),
+                "-" if oldest is None else f"{oldest}s",
+                d.get("self_test") or "-",
+                ",".join(d.get("alarms") or []) or "-",
                 _s(d.get("last_seq")),
                 "-" if seen is None else f"{now - seen:.0f}s ago",
             )

@@ -58,6 +58,33 @@ class Esp32Hal:
             loader.request_reset(self.conf["root"], why)
         machine.reset()
 
+    # ---- health (hb fields) -------------------------------------------------------------------
+
+    def reset_cause(self):
+        """machine.reset_cause() as an hb "rc" word (when the boot stage recorded no cause)."""
+        c = machine.reset_cause()
+        for name, word in (
+            ("PWRON_RESET", "power_on"),
+            ("HARD_RESET", "hard"),
+            ("WDT_RESET", "wdt"),
+            ("DEEPSLEEP_RESET", "deepsleep"),
+            ("SOFT_RESET", "soft"),
+            ("BROWNOUT_RESET", "brownout"),
+        ):
+            if getattr(machine, name, None) == c:
+                return word
+        return "unknown"
+
+    def largest_free(self):
+        """The largest free block of the IDF data heaps (where TLS buffers are allocated)."""
+        import esp32
+
+        best = 0
+        for h in esp32.idf_heap_info(esp32.HEAP_DATA):
+            if h[2] > best:
+                best = h[2]
+        return best
+
     # ---- pins, display ------------------------------------------------------------------------
 
     def _gpio(self, role, index):

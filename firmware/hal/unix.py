@@ -72,13 +72,24 @@ class UnixHal:
             loader.request_reset(self.conf["root"], why)
         self.log({"ev": "reset", "why": why})
         sys.exit(3)
+    # ---- health (hb fields) -------------------------------------------------------------------
+
+    def reset_cause(self):
+        """Why the chip last reset; a unix process start is a power-on."""
+        return "power_on"
+
+    def largest_free(self):
+        """The largest free heap block: the unix port cannot tell."""
+        return None
 
     # ---- pins, display ------------------------------------------------------------------------
 
     def input(self, role, index=0):
         key = role + str(index)
         if key not in self.pins:
-            self.pins[key] = SimPin(_IDLE.get(role, 0))
+            # "inputs_at_boot": {"button2": 0, ...} starts a pin at another level (self-test)
+            v = self.conf.get("inputs_at_boot", {}).get(key, _IDLE.get(role, 0))
+            self.pins[key] = SimPin(v)
         return self.pins[key]
 
     def led(self, name, on):
