@@ -28,7 +28,7 @@ def context(conf):
     if bool(cert) != bool(key):
         raise ValueError("tls_cert and tls_key go together")
     c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.verify_mode = ssl.CERT_REQUIRED
+    c.verify_mode = ssl.CERT_REQUIRED  # this port's default is CERT_NONE: verify, always
     c.load_verify_locations(cafile=ca)
     if cert:
         c.load_cert_chain(cert, key)
