@@ -14,7 +14,7 @@ def _path(conf, key):
     p = conf.get(key)
     root = conf.get("root")
     if p and root and not p.startswith("/"):
-        return root + "/" + p
+        return root.rstrip("/") + "/" + p
     return p
 
 
