@@ -132,7 +132,7 @@ def current_release(
     if not found:
         what = f"release {version}" if version else "release"
         raise DeployError(
-            f"no signed app {what} for a {kind} on {board} in {releases} "
+            f"no signed app {what} for {kind} on {board} in {releases} "
             "(hallrate firmware release publishes one)"
         )
     return max(found, key=lambda kr: kr[0])[1]

@@ -152,7 +152,7 @@ def test_refusals_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
         blob[-2] ^= 1
         p.write_bytes(bytes(blob))
     assert _deploy(h, "--stage-only", str(dev), "--board", "unix") == 2
-    assert "no signed app release for a evaluator on unix" in capsys.readouterr().err
+    assert "no signed app release for evaluator on unix" in capsys.readouterr().err
     assert not dev.exists()
 
 
