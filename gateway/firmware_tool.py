@@ -2,7 +2,8 @@
 
 build  -- mpy-cross every firmware module for the ESP32, add main.py and the device's
           config.json (from a device TOML), into a bundle directory.
-deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress.
+deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress;
+          with --device ID, provision a blank board in one command (gateway/firmware_deploy.py).
 pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
 """
 
