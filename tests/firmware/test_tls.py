@@ -198,3 +198,31 @@ def test_the_gateway_process_over_tls(
     finally:
         gw.stop()
         srv.stop()
+
+
+def test_broker_tls_without_a_ca_is_refused(hall: TlsHall, make_device: DeviceFactory) -> None:
+    dev = make_device(hall.device_conf(tls_ca=None)).start()
+    assert "broker_tls needs tls_ca" in _refused(dev)
+    assert dev.alive()  # the link keeps retrying; the device keeps queueing votes
+    dev.press(1)
+    dev.wait_depth(1)
+
+
+@pytest.mark.timeout(120)
+def test_the_gateway_refuses_a_broker_of_another_ca(hall: TlsHall, tmp_path: Path) -> None:
+    other, _ = certs.make_ca("elsewhere")
+    (tmp_path / "other-ca.crt").write_bytes(certs.cert_pem(other))
+    broker = {**hall.cfg["broker"], "ca_file": "other-ca.crt"}
+    path = write_toml({**hall.cfg, "broker": broker}, hall.hall_toml)
+    gw = Proc("gateway", [sys.executable, "-m", "gateway", "--config", str(path)], tmp_path)
+    gw.start()
+    try:
+        wait_port("127.0.0.1", int(hall.cfg["http"]["port"]), timeout=30)
+        deadline = time.monotonic() + 20
+        while "broker_connect_failed" not in gw.log():
+            assert time.monotonic() < deadline, gw.log()
+            time.sleep(0.2)
+        assert gw.alive() and "broker_connected" not in gw.log()
+        assert "unknown ca" in hall.broker.log()  # the gateway refused the broker's certificate
+    finally:
+        gw.stop()
