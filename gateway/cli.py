@@ -14,8 +14,8 @@ import httpx
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
-from gateway.ota.config import firmware_config
 from gateway.health.config import parse_health
+from gateway.ota.config import firmware_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
             "commands: run (the default) starts the gateway (--config, --log-level); "
             "status shows devices, backlog, gaps and quarantine from the running gateway's "
             "/status, else from the journal (--config, --json); provision writes the Mosquitto "
-            "password file, ACL and every account's credentials into --out DIR, which must be "
+            "password file, ACL, every account's credentials and the TLS certificates (hall CA, "
+            "broker, one client certificate per account; --tls-host, --new-ca, "
+            "--no-require-cert) into --out DIR, which must be "
             "outside git or git-ignored (docs/provisioning.md). Exit 2: a bad config or a "
             "refused provisioning."
         ),
@@ -45,6 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", help="provision: directory for the password file, ACL and credentials"
     )
+    parser.add_argument(
+        "--tls-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="provision: another DNS name or IP of the broker for its TLS certificate (repeat)",
+    )
+    parser.add_argument(
+        "--new-ca",
+        action="store_true",
+        help="provision: replace the hall CA and re-issue every certificate (see docs)",
+    )
+    parser.add_argument(
+        "--no-require-cert",
+        action="store_true",
+        help="provision: TLS listener conf with require_certificate false (password only)",
+    )
     args = parser.parse_args(argv)
     if args.command == "provision" and not args.out:
         parser.error("provision needs --out DIR (outside git)")
@@ -56,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
     if args.command == "provision":
-        return provision(cfg, args.out)
+        return provision(cfg, args.out, args.tls_host, args.new_ca, not args.no_require_cert)
     if args.command == "status":
         return status(cfg, as_json=args.json)
     return run(cfg, args.log_level)
@@ -79,14 +98,22 @@ def run(cfg: GatewayConfig, level: str = "INFO") -> int:
     return 0
 
 
-def provision(cfg: GatewayConfig, out: str) -> int:
-    """Write the hall's broker accounts into ``out``; refusals exit 2 and write nothing."""
+def provision(
+    cfg: GatewayConfig,
+    out: str,
+    tls_hosts: list[str] | None = None,
+    new_ca: bool = False,
+    require_cert: bool = True,
+) -> int:
+    """Write the hall's broker accounts and certificates into ``out``; refusals exit 2 and
+    write nothing."""
     from pathlib import Path
 
     from gateway import provision as prov
 
+    tls = prov.TlsOptions(tuple(tls_hosts or ()), new_ca, require_cert)
     try:
-        res = prov.provision(cfg, Path(out))
+        res = prov.provision(cfg, Path(out), tls)
     except prov.ProvisionError as e:
         print(f"hallrate gateway provision: {e}", file=sys.stderr)
         return 2

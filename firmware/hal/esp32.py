@@ -165,7 +165,19 @@ class Esp32Hal:
         self._drop_cbs.append(cb)
 
     async def open_connection(self, host, port):
-        return await asyncio.open_connection(host, port)
+        if not self.conf.get("broker_tls"):
+            return await asyncio.open_connection(host, port)
+        ctx = getattr(self, "_ssl", None)
+        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
+            import sys
+
+            import link_tls
+
+            ctx = self._ssl = link_tls.context(self.conf)
+            del link_tls
+            sys.modules.pop("link_tls")
+        name = self.conf.get("tls_server_name") or host
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
 
     # ---- flash --------------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class UnixHal:
             loader.request_reset(self.conf["root"], why)
         self.log({"ev": "reset", "why": why})
         sys.exit(3)
+
     # ---- health (hb fields) -------------------------------------------------------------------
 
     def reset_cause(self):
@@ -130,7 +131,17 @@ class UnixHal:
     async def open_connection(self, host, port):
         if not self._wifi:
             raise OSError("wifi down")
-        return await asyncio.open_connection(host, port)
+        if not self.conf.get("broker_tls"):
+            return await asyncio.open_connection(host, port)
+        ctx = getattr(self, "_ssl", None)
+        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
+            import link_tls
+
+            ctx = self._ssl = link_tls.context(self.conf)
+            del link_tls
+            sys.modules.pop("link_tls")
+        name = self.conf.get("tls_server_name") or host
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
 
     # ---- flash --------------------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ class StandinGateway:
         auto_ack: bool = True,
         user: str | None = None,
         password: str | None = None,
+        tls: tuple[str, str | None, str | None] | None = None,
     ) -> None:
+        """``tls``: (CA file, client certificate, key), PEM, for a TLS listener."""
         self.hall = hall
         self.auto_ack = auto_ack
         self.events: dict[str, Msg] = {}  # idempotency key -> first copy
@@ -43,6 +45,8 @@ class StandinGateway:
         self._client.reconnect_delay_set(1, 2)
         if user is not None:
             self._client.username_pw_set(user, password)
+        if tls is not None:
+            self._client.tls_set(ca_certs=tls[0], certfile=tls[1], keyfile=tls[2])
         self._client.connect(host, port, keepalive=10)
         self._client.loop_start()
         self.wait(lambda: self._client.is_connected(), 10, "stand-in gateway connected")
