@@ -48,7 +48,7 @@ def _alarms(gw: StandinGateway, name: str) -> list[dict[str, Any]]:
 
 def _upd(gw: StandinGateway, st: str) -> list[dict[str, Any]]:
     with gw._cond:
-        return [m for m in gw.other if m["k"] == "upd" and m["st"] == st]
+        return [m for m in gw.upds if m["st"] == st]
 
 
 def test_device_boots_from_slot_a_and_a_module_missing_there_is_fatal(
