@@ -113,10 +113,11 @@ def device_root(where: Path, keys: Keys) -> Path:
 
 
 def firmware_dir(where: Path) -> Path | None:
-    """None (the tree's boot stage runs slot a's .mpy) once firmware/loader.py exists; until then
-    the firmware as .mpy files (as a board runs a filesystem deploy) with the stand-in loader."""
+    """The tree's boot stage (main_unix.py and loader.py, which run slot a's .mpy) once
+    firmware/loader.py exists; until then the firmware as .mpy files (as a board runs a
+    filesystem deploy) with the stand-in loader."""
     if (FIRMWARE_DIR / "loader.py").exists():
-        return None
+        return FIRMWARE_DIR
     dst = where / "fw"
     if not dst.exists():
         unix_mpy_filesystem(dst)

@@ -343,6 +343,8 @@ def test_heap_during_a_download(
     _assert_staged(root, rel)
     # The update's code is heap only during an update (on a board with ROMFS it runs in place).
     assert peak - idle < 12 * 1024
-    dev.start()  # and after the reset nothing of it is loaded
+    dev.start()  # and after the reset (and the new version's probation) nothing of it is loaded
     dev.wait_link()
+    dev.wait_event(lambda e: e.get("ev") == "confirmed", 60, "confirmed")
+    time.sleep(0.5)  # probation's task ends and leaves sys.modules after its last upd
     assert dev.heap() < idle + 1024
