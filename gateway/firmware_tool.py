@@ -4,6 +4,8 @@ build  -- mpy-cross every firmware module for the ESP32, add main.py and the dev
           config.json (from a device TOML), into a bundle directory.
 deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress.
 pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
+keygen, release, releases, rollout -- release keys, signed releases and staged roll-outs
+          (gateway/ota/cli.py; docs/updates.md).
 """
 
 from __future__ import annotations
