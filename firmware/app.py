@@ -8,6 +8,7 @@ sees, never the pressed level). Every code object is device heap (docs/benchmark
 
 import asyncio
 import gc
+import json
 import sys
 import time
 from time import ticks_diff, ticks_ms
@@ -15,7 +16,8 @@ from time import ticks_diff, ticks_ms
 import wire
 
 FW_VERSION = "0.1.0"
-_DOWN = tuple(["cfg", "req", "ack", "resend"])  # a list display: interned, see wire.LEVELS
+# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py.
+_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk"])
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
@@ -144,6 +146,17 @@ class Device:
                 True,
             )
         )
+        # Updates (firmware/ota.py, imported only while one runs): resume a download on flash.
+        if "ota" not in sys.modules and self.conf.get("root"):
+            import os
+
+            try:
+                os.stat(self.conf["root"] + "/ota.json")
+            except OSError:
+                return
+            import ota
+
+            ota.resume(self)
 
     def on_message(self, topic, payload):
         try:
@@ -173,6 +186,10 @@ class Device:
             self._gw_time(msg.get("t"))
             if self.on_req is not None:
                 self.on_req(msg)
+        else:  # ota, blk: the update code is heap only while an update runs (firmware/ota.py)
+            import ota
+
+            ota.handle(self, msg)
 
     def apply_cfg(self, msg, save=True):
         """Retained config from the gateway: applied at once, and kept on flash for the next
@@ -270,6 +287,21 @@ class Device:
                 sync_at = self._up_ms + (3600000 if self.source == "ntp" else 60000)
             if up:
                 ob = self.outbox
+                # Health (docs/firmware.md): startup's fixed fields, probation (an update's
+                # confirmation ends it), the largest free block, the oldest event's age in s:
+                # by uptime if queued in this run (MAX_SEQ adds "." to the boot id), else by
+                # its time; None when the outbox is empty or neither tells.
+                h = self.conf["hbx"]
+                h["pr"] = bool((self.conf.get("fw") or {}).get("probation"))
+                h["lfb"] = hal.largest_free()
+                h["oa"] = None
+                e = ob.first_after(-1)
+                if e:
+                    m = json.loads(ob.read(e))
+                    if self.boot.startswith(e[1]):
+                        h["oa"] = (self.uptime() - m["up"]) // 1000
+                    elif m["t"] and self.now():
+                        h["oa"] = max(0, self.now() - m["t"])
                 hb = wire.heartbeat(
                     self.id,
                     self.boot,
@@ -281,6 +313,7 @@ class Device:
                     hal.rssi(),
                     ob.overflow,
                     self.state,
+                    h,
                 )
                 await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
             await asyncio.sleep(self.hb_s)
@@ -299,6 +332,11 @@ async def run(hal, conf):
     app, coros = startup.build(hal, conf)
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
+    fw = conf.get("fw") or {}  # from loader.boot (main*.py), with a root only
+    if fw.get("probation") or fw.get("rb_new") or fw.get("crashes"):
+        import probation  # heap only until it is done (it drops itself)
+
+        coros.append(probation.watch(app.dev))
     tasks = []
     for c in coros:
         tasks.append(asyncio.create_task(c))

@@ -1,15 +1,26 @@
-"""ESP32 entry: read /config.json (written by `hallrate firmware build`), run the device."""
+"""ESP32 entry: read /config.json (`hallrate firmware build` or `deploy` writes it), run the device.
+
+With "root" in the config (a deployed board: "/"), loader.py chooses the application slot and an
+uncaught exception is recorded in boot.json and fatal.log before the reset (docs/firmware.md,
+Updates).
+"""
 
 import asyncio
 import json
+import sys
 import time
 
 import machine
 
 
-def main():
-    with open("/config.json") as f:
-        conf = json.load(f)
+def main(conf):
+    root = conf.get("root")
+    if root:
+        import loader
+
+        conf["fw"] = loader.boot(root, conf)
+        if "outbox" not in conf:
+            conf["outbox"] = root.rstrip("/") + "/outbox.bin"
     pins = conf.get("pins")
     if pins is None:
         import pins as pin_maps
@@ -22,9 +33,18 @@ def main():
     asyncio.run(app.run(Esp32Hal(conf, pins), conf))
 
 
+with open("/config.json") as f:
+    _conf = json.load(f)
 try:
-    main()
+    main(_conf)
 except Exception as e:  # never sit in the REPL in a service hall: log, wait, restart
-    print("fatal:", repr(e))
+    sys.print_exception(e)
+    if _conf.get("root"):
+        try:
+            import loader
+
+            loader.fatal(_conf["root"], repr(e))
+        except Exception:
+            pass
     time.sleep(5)
     machine.reset()

@@ -3,6 +3,11 @@
 With "romfs": <image> in the config, the modules are imported from a mounted ROMFS image (as
 a board with a ROMFS partition would run them, bytecode in place); "stat" then reports the
 image's own bytes as "rom" so the heap can be read without them.
+
+With "root": <dir> in the config, the device has a filesystem like a board's (docs/firmware.md,
+Updates): loader.py chooses the application slot, and an uncaught exception is recorded in
+root/boot.json and fatal.log. Either way an uncaught exception logs {"ev": "fatal"} and exits
+with code 3, the unix port's reset (simulator/firmware_process.py restarts it in board mode).
 """
 
 import sys
@@ -12,9 +17,15 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
 import json
 
 
-def main(path):
-    with open(path) as f:
-        conf = json.load(f)
+def main(conf):
+    root = conf.get("root")
+    if root:
+        import loader
+
+        conf["fw"] = loader.boot(root, conf)
+        print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
+        if "outbox" not in conf:
+            conf["outbox"] = root + "/outbox.bin"
     rom = conf.get("romfs")
     if rom:
         import vfs
@@ -32,4 +43,15 @@ def main(path):
     asyncio.run(app.run(UnixHal(conf), conf))
 
 
-main(sys.argv[1])
+with open(sys.argv[1]) as f:
+    _conf = json.load(f)
+try:
+    main(_conf)
+except Exception as e:
+    sys.print_exception(e)
+    if _conf.get("root"):
+        import loader
+
+        loader.fatal(_conf["root"], repr(e))
+    print(json.dumps({"ev": "fatal", "err": repr(e)}))
+    sys.exit(3)

@@ -2,9 +2,12 @@
 
 Record = header "<BBHI" (magic, type, payload length, CRC32 of type+length+payload) + payload.
 Type E holds one encoded wire message; type K holds {"b": boot, "n": n, "x": [seqs]}, marking
-events of that boot as acknowledged (or evicted). A torn or corrupt record is skipped on load by
-resynchronising on the next valid header; compaction writes a new file and renames it over the
-old one, which LittleFS (and POSIX) make atomic. See docs/firmware.md for the overflow policy.
+events of that boot as acknowledged (or evicted). Type F, first in a file, holds {"f": format}:
+the outbox format (2 here; a file without it is format 1, the same records). A file of a newer
+format is set aside at load (startup.py; docs/firmware.md, The outbox). A torn or corrupt
+record is skipped on load by resynchronising on the next valid header; compaction writes a new
+file and renames it over the old one, which LittleFS (and POSIX) make atomic. See
+docs/firmware.md for the overflow policy.
 """
 
 import binascii
@@ -22,6 +25,8 @@ except ImportError:  # CPython (tests, simulator)
 _MAGIC = const(0xA5)
 _T_EVENT = const(0x45)
 _T_ACK = const(0x4B)
+_T_FORMAT = const(0x46)
+_FORMAT = const(2)  # gateway/firmware_bundle.OUTBOX_FORMAT: a manifest's "outbox"
 _HDR = "<BBHI"
 _HDR_LEN = const(8)
 _MAX_PAYLOAD = const(2048)
@@ -35,6 +40,11 @@ def encode_record(typ, payload):
     """One record as bytes: header + payload."""
     n = len(payload)
     return struct.pack(_HDR, _MAGIC, typ, n, _crc(typ, n, payload)) + payload
+
+
+def format_record():
+    """The record a new outbox file starts with: its format number."""
+    return encode_record(_T_FORMAT, ('{"f":%d}' % _FORMAT).encode())
 
 
 class Outbox:
@@ -179,15 +189,16 @@ class Outbox:
 
     def _append_raw(self, typ, payload):
         rec = encode_record(typ, payload)
-        off = self._file_size
+        if not self._file_size:  # a new file: its format record first
+            rec = format_record() + rec
         with open(self.path, "ab") as f:
             if self._write is None:
                 f.write(rec)
             else:
                 self._write(f, rec)
             f.flush()
-        self._file_size = off + len(rec)
-        return off
+        self._file_size += len(rec)
+        return self._file_size - len(payload) - _HDR_LEN
 
     def compact(self):
         """Rewrite the log with only pending events: write a new file, then rename it over."""
@@ -196,6 +207,7 @@ class Outbox:
         offs = array("i")
         with open(tmp, "wb") as out:
             if self._seq:
+                pos = out.write(format_record())
                 with open(self.path, "rb") as src:
                     for i in range(len(self._seq)):
                         src.seek(self._off[i])

@@ -20,6 +20,8 @@ except ImportError:  # CPython: Outbox.load runs there too (the simulator, pure-
 _MAGIC = const(0xA5)
 _T_EVENT = const(0x45)
 _T_ACK = const(0x4B)
+_T_FORMAT = const(0x46)
+_FORMAT = const(2)
 _HDR_LEN = const(8)
 _MAX_PAYLOAD = const(2048)
 _CONNECT = const(0x10)  # MQTT packet type
@@ -52,13 +54,68 @@ def _size(path):
         return -1
 
 
-def load_outbox(ob):
-    """Outbox.load: scan the log; drop acked events; skip torn/corrupt bytes; compact if any."""
+def _format(path):
+    """The format of an outbox file: its first record's, or 1 (no format record)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HDR_LEN)
+            magic, typ, n, crc = struct.unpack(_HDR, head)
+            payload = f.read(n)
+        if magic == _MAGIC and typ == _T_FORMAT and _crc(typ, n, payload) == crc:
+            return json.loads(payload)["f"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # empty, short or not a format record
+    return 1
+
+
+def _aside(path, fmt):
+    """Names a file of outbox format ``fmt`` set aside from ``path`` may have, in order."""
+    base = path + ".f" + str(fmt)
+    out = [base]
+    for i in range(1, 10):
+        out.append(base + "." + str(i))
+    return out
+
+
+def load_outbox(ob, merge=True):
+    """Outbox.load: scan the log; drop acked events; skip torn/corrupt bytes; compact if any.
+    A file of a newer format than _FORMAT is renamed aside intact (ob.set_aside = its format);
+    files set aside earlier in a format this firmware reads are merged back, then deleted."""
     tmp = ob.path + ".new"
     if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
         os.remove(tmp)
     ob._keep(())
     ob.skipped_bytes = 0
+    ob.set_aside = 0
+    fmt = _format(ob.path)
+    if fmt > _FORMAT:
+        for name in _aside(ob.path, fmt):
+            if _size(name) < 0:
+                os.rename(ob.path, name)
+                ob.set_aside = fmt
+                break
+    _scan(ob)
+    if merge:
+        for f in range(2, _FORMAT + 1):
+            for name in _aside(ob.path, f):
+                if _size(name) < 0:
+                    break
+                _merge(ob, name)
+        ob.loaded_rn = ob._rn
+
+
+def _merge(ob, name):
+    """Append the pending events of a set-aside outbox file (same keys: the gateway dedups)."""
+    from outbox import Outbox
+
+    old = Outbox(name, 100000, 1 << 30)
+    load_outbox(old, False)
+    for e in old.entries():
+        ob.append(old.read(e), e[1], e[2])
+    os.remove(name)
+
+
+def _scan(ob):
     acked_any = False
     size = _size(ob.path)
     if size < 0:
@@ -71,7 +128,7 @@ def load_outbox(ob):
             f.seek(pos)
             msg = None
             magic, typ, n, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
-            if magic == _MAGIC and typ in (_T_EVENT, _T_ACK) and n <= _MAX_PAYLOAD:
+            if magic == _MAGIC and typ in (_T_EVENT, _T_ACK, _T_FORMAT) and n <= _MAX_PAYLOAD:
                 payload = f.read(n)
                 if len(payload) == n and _crc(typ, n, payload) == crc:
                     try:
@@ -85,7 +142,7 @@ def load_outbox(ob):
             if typ == _T_EVENT:
                 ob._add(ob._rn, msg["b"], msg["s"], pos, n)
                 ob._rn += 1
-            else:
+            elif typ == _T_ACK:
                 ob._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
                 acked_any = True
             pos += _HDR_LEN + n
@@ -164,6 +221,29 @@ def evaluator_app(dev, hal, conf, tasks):
     tasks.append(app.inputs.run())
     tasks.append(app._ticker())
     return app
+
+
+def self_test(hal, conf):
+    """The boot self-test (hb "stt"): every button released, every beam clear, the lid closed.
+    "ok", or the failing inputs by hal index, e.g. "button2:stuck beam1:blocked" (48 chars max)."""
+    bad = []
+    if conf["kind"] == "ballot_box":
+        from wire import BALLOT_SLOTS
+
+        for i in range(len(BALLOT_SLOTS)):
+            if hal.input("beam", i).value():  # 1: the receiver sees no light
+                bad.append("beam%d:blocked" % i)
+        if hal.input("lid").value():
+            bad.append("lid:open")
+    else:
+        for i in range(conf.get("buttons", 5)):
+            if not hal.input("button", i).value():  # pull-up: 0 is pressed
+                bad.append("button%d:stuck" % i)
+    out = ""
+    for b in bad:
+        if len(out) + len(b) + 1 <= 48:
+            out = (out + " " + b) if out else b
+    return out or "ok"
 
 
 def build(hal, conf):
@@ -250,6 +330,26 @@ def build(hal, conf):
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
     load_outbox(ob)
+    if ob.set_aside:  # written by a newer firmware: kept intact, merged back by one that reads it
+        dev.emit(wire.alarm, "outbox_set_aside")
+    stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
+    if stt != "ok":
+        hal.log({"ev": "self_test", "stt": stt})
+    # The heartbeat's fixed health fields (the heartbeat adds pr, lfb, oa; in conf: a Device
+    # attribute more would grow its dict a step); conf["fw"] is the
+    # boot stage's info (absent without a root). Empty or unknown ones are left out.
+    fw = conf.get("fw") or {}
+    hbx = conf["hbx"] = {
+        "fw": fw.get("version") or FW_VERSION,
+        "sl": fw.get("slot") or "src",
+        "rc": fw.get("rc") or hal.reset_cause(),
+        "stt": stt,
+    }
+    if fw.get("bc") is not None:
+        hbx["bc"] = fw["bc"]
+    for f in ("rb", "ft"):
+        if fw.get(f):
+            hbx[f] = fw[f][:64]
     tasks = [
         k.run(
             conf.get("broker_host", "127.0.0.1"),

@@ -355,7 +355,11 @@ def status(device, boot, state, device_kind=None, fw=None, t=None):
     return m
 
 
-def heartbeat(device, boot, t, up, last_seq, outbox, heap=None, rssi=None, overflow=0, state=None):
+def heartbeat(
+    device, boot, t, up, last_seq, outbox, heap=None, rssi=None, overflow=0, state=None, health=None
+):
+    """``health``: the optional device-health fields (fw sl pr rc bc lfb oa rb ft stt), added
+    as given (leave out a field rather than set it to None where the wire does not allow null)."""
     m = _head("hb", device, boot)
     m["t"] = t
     m["up"] = up
@@ -366,4 +370,6 @@ def heartbeat(device, boot, t, up, last_seq, outbox, heap=None, rssi=None, overf
     m["ovf"] = overflow
     if state is not None:
         m["st"] = state
+    if health:
+        m.update(health)
     return m

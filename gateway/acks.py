@@ -16,6 +16,7 @@ from typing import Any
 from firmware import wire, wire_gw
 from gateway.config import GatewayConfig
 from gateway.downlink import Publisher
+from gateway.health.store import hb_fields
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
@@ -97,6 +98,7 @@ class Acks:
                 heap=m.get("heap"),
                 last_seq=m["s"],
                 last_seen=received_at,
+                **hb_fields(m),  # device health (gateway/health/store.py)
             )
             # The last seq used in this boot: anything above what is settled is a (tail) gap.
             b = self.boot(dev, m["b"])

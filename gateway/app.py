@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.config import GatewayConfig
 from gateway.forwarder import Forwarder
+from gateway.health.monitor import HealthMonitor
 from gateway.http_api import GatewayHttp
 from gateway.journal import Journal
 from gateway.logs import event
@@ -34,6 +35,7 @@ class Gateway:
         self.forwarder = Forwarder(cfg, self.metrics)
         self.ota = RolloutRunner(cfg, self)  # releases and roll-outs (gateway/ota/)
         self.pipeline.observers.append(self.ota.submit)
+        self.health = HealthMonitor(cfg, self.metrics)  # device health: gauges, alerts, push
         self.http: GatewayHttp | None = None
         if cfg.http_enabled:
             self.http = GatewayHttp(
@@ -65,6 +67,7 @@ class Gateway:
         self._thread("gw-pipeline", self.pipeline.run)
         self._thread("gw-forwarder", self.forwarder.run)
         self._thread("gw-rollout", self.ota.run)
+        self._thread("gw-health", self.health.run)
         for r in self.serial:
             self._thread(f"gw-serial-{r.label}", r.run)
         if self.http is not None:
@@ -144,6 +147,9 @@ def status_from_journal(j: Journal, cfg: GatewayConfig) -> dict[str, Any]:
                 "last_seen_ago_s": None if seen is None else round(now - seen, 1),
             }
         )
+    from gateway.health.snapshot import annotate  # alarms; configured devices never seen
+
+    devices = annotate(devices, j, cfg, now)
     return {
         "hall": cfg.hall,
         "counts": j.counts(),

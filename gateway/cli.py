@@ -14,6 +14,7 @@ import httpx
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load
+from gateway.health.config import parse_health
 from gateway.ota.config import firmware_config
 
 
@@ -26,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
             "commands: run (the default) starts the gateway (--config, --log-level); "
             "status shows devices, backlog, gaps and quarantine from the running gateway's "
             "/status, else from the journal (--config, --json); provision writes the Mosquitto "
-            "password file, ACL and every account's credentials into --out DIR, which must be "
+            "password file, ACL, every account's credentials and the TLS certificates (hall CA, "
+            "broker, one client certificate per account; --tls-host, --new-ca, "
+            "--no-require-cert) into --out DIR, which must be "
             "outside git or git-ignored (docs/provisioning.md). Exit 2: a bad config or a "
             "refused provisioning."
         ),
@@ -44,17 +47,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", help="provision: directory for the password file, ACL and credentials"
     )
+    parser.add_argument(
+        "--tls-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="provision: another DNS name or IP of the broker for its TLS certificate (repeat)",
+    )
+    parser.add_argument(
+        "--new-ca",
+        action="store_true",
+        help="provision: replace the hall CA and re-issue every certificate (see docs)",
+    )
+    parser.add_argument(
+        "--no-require-cert",
+        action="store_true",
+        help="provision: TLS listener conf with require_certificate false (password only)",
+    )
     args = parser.parse_args(argv)
     if args.command == "provision" and not args.out:
         parser.error("provision needs --out DIR (outside git)")
     try:
         cfg = load(args.config)
         firmware_config(cfg)  # [firmware] and [rollout] (gateway/ota/config.py)
+        parse_health(cfg.raw)  # hall.toml [health] (gateway/health/config.py)
     except ConfigError as e:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
     if args.command == "provision":
-        return provision(cfg, args.out)
+        return provision(cfg, args.out, args.tls_host, args.new_ca, not args.no_require_cert)
     if args.command == "status":
         return status(cfg, as_json=args.json)
     return run(cfg, args.log_level)
@@ -77,14 +98,22 @@ def run(cfg: GatewayConfig, level: str = "INFO") -> int:
     return 0
 
 
-def provision(cfg: GatewayConfig, out: str) -> int:
-    """Write the hall's broker accounts into ``out``; refusals exit 2 and write nothing."""
+def provision(
+    cfg: GatewayConfig,
+    out: str,
+    tls_hosts: list[str] | None = None,
+    new_ca: bool = False,
+    require_cert: bool = True,
+) -> int:
+    """Write the hall's broker accounts and certificates into ``out``; refusals exit 2 and
+    write nothing."""
     from pathlib import Path
 
     from gateway import provision as prov
 
+    tls = prov.TlsOptions(tuple(tls_hosts or ()), new_ca, require_cert)
     try:
-        res = prov.provision(cfg, Path(out))
+        res = prov.provision(cfg, Path(out), tls)
     except prov.ProvisionError as e:
         print(f"hallrate gateway provision: {e}", file=sys.stderr)
         return 2
@@ -123,19 +152,44 @@ def status(cfg: GatewayConfig, as_json: bool = False) -> int:
 def render_status(data: dict[str, Any]) -> str:
     now = time.time()
     lines = [f"hall {data['hall']}  ({data.get('source', '')})", ""]
-    cols = ("device", "kind", "window", "online", "fw", "rssi", "outbox", "last_seq", "last_seen")
+    cols = (
+        "device",
+        "kind",
+        "window",
+        "online",
+        "fw",
+        "slot",
+        "reset",
+        "heap",
+        "lfb",
+        "rssi",
+        "outbox",
+        "oldest",
+        "self_test",
+        "alarms",
+        "last_seq",
+        "last_seen",
+    )
     rows = [cols]
     for d in data["devices"]:
         seen = d.get("last_seen")
+        oldest = d.get("outbox_oldest_s")
         rows.append(
             (
                 d["device"],
                 d.get("kind") or "?",
                 d.get("window") or "-",
                 "yes" if d.get("online") else "no",
-                d.get("fw") or "-",
+                (d.get("fw") or "-") + ("*" if d.get("probation") else ""),
+                d.get("slot") or "-",
+                d.get("reset_cause") or "-",
+                _s(d.get("heap")),
+                _s(d.get("largest_free")),
                 _s(d.get("rssi")),
                 _s(d.get("outbox")),
+                "-" if oldest is None else f"{oldest}s",
+                d.get("self_test") or "-",
+                ",".join(d.get("alarms") or []) or "-",
                 _s(d.get("last_seq")),
                 "-" if seen is None else f"{now - seen:.0f}s ago",
             )

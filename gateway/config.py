@@ -34,6 +34,7 @@ class BrokerConfig:
     password: str | None = None
     client_id: str = "hallrate-gw"
     keepalive: int = 30
+    tls: bool = False  # an mqtts:// url; its files: [broker] ca_file etc. (gateway/tls/client.py)
 
 
 @dataclass(frozen=True)
@@ -114,19 +115,22 @@ class GatewayConfig:
 
 
 def parse_mqtt_url(url: str, base: BrokerConfig) -> BrokerConfig:
-    """mqtt://user:password@host:port → BrokerConfig (other fields kept from base)."""
+    """mqtt://user:password@host:port (or mqtts:// for TLS) → BrokerConfig (other fields kept
+    from base)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ConfigError(f"broker url must be mqtt://host:port, got {url!r}")
+    if parts.scheme not in ("mqtt", "tcp", "mqtts"):
+        raise ConfigError(f"broker url must be mqtt://host:port or mqtts://host:port, got {url!r}")
+    tls = parts.scheme == "mqtts"
     if not parts.hostname:
         raise ConfigError(f"broker url has no host: {url!r}")
     return BrokerConfig(
         host=parts.hostname,
-        port=parts.port or 1883,
+        port=parts.port or (8883 if tls else 1883),
         username=unquote(parts.username) if parts.username else base.username,
         password=unquote(parts.password) if parts.password else base.password,
         client_id=base.client_id,
         keepalive=base.keepalive,
+        tls=tls,
     )
 
 
@@ -265,6 +269,9 @@ def from_dict(
         base_dir=base_dir,
     )
     _check_wire_bounds(cfg)
+    from gateway.tls.client import broker_tls  # [broker] ca_file/cert_file/key_file, checked
+
+    broker_tls(cfg)
     return cfg
 
 

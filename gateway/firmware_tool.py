@@ -2,7 +2,8 @@
 
 build  -- mpy-cross every firmware module for the ESP32, add main.py and the device's
           config.json (from a device TOML), into a bundle directory.
-deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress.
+deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress;
+          with --device ID, provision a blank board in one command (gateway/firmware_deploy.py).
 pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
 keygen, release, releases, rollout -- release keys, signed releases and staged roll-outs
           (gateway/ota/cli.py; docs/updates.md).
@@ -389,9 +390,16 @@ def main(argv: list[str] | None = None) -> int:
         "--romfs", action="store_true", help="modules for a ROMFS partition (MicroPython >= 1.25)"
     )
     d = sub.add_parser("deploy", help="copy a bundle onto a board with mpremote")
-    d.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    d.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0")
     d.add_argument("--bundle", type=Path, help="bundle directory (default: the only one built)")
     d.add_argument("--dry-run", action="store_true", help="print the mpremote command lines")
+    # ---- one-command provisioning (gateway/firmware_deploy.py, docs/provisioning.md) ----
+    d.add_argument("--device", help="provision this device of hall.toml: config, certs, release")
+    d.add_argument("--config", type=Path, default=Path("hall.toml"), help="with --device")
+    d.add_argument("--stage-only", type=Path, metavar="DIR", help="with --device: write, no copy")
+    d.add_argument("--board", choices=("esp32", "esp32s3", "unix"), help="with --device")
+    d.add_argument("--accounts", type=Path, help="with --device: provision's --out directory")
+    d.add_argument("--release", help="with --device: this release, not the newest")
     p = sub.add_parser("pins", help="regenerate firmware/pins.py from hardware/pins/*.toml")
     p.add_argument("--check", action="store_true", help="exit 1 if firmware/pins.py is stale")
     from gateway.ota import cli as ota_cli  # releases and roll-outs (docs/updates.md)
@@ -407,7 +415,11 @@ def main(argv: list[str] | None = None) -> int:
         files = build(args.device_config, out, march=args.march, romfs=args.romfs)
         print(f"bundle {out}: {len(files)} files")
         return 0
+    if args.cmd == "deploy" and args.device:
+        return _deploy_device(args)
     if args.cmd == "deploy":
+        if not args.port:
+            ap.error("deploy needs --port PORT")
         bundle = args.bundle or _only_bundle()
         if args.dry_run:
             for argv_ in deploy_commands(bundle, args.port):
@@ -423,6 +435,22 @@ def main(argv: list[str] | None = None) -> int:
     target.write_text(text)
     print(f"wrote {target}")
     return 0
+
+
+def _deploy_device(args: argparse.Namespace) -> int:
+    """deploy --device: gateway/firmware_deploy.py; its refusals exit 2 with one line."""
+    import sys
+
+    from gateway import config, firmware_deploy
+
+    try:
+        cfg = config.load(args.config)
+        return firmware_deploy.run(
+            cfg, args.device, args.port, args.stage_only, args.board, args.accounts, args.release
+        )
+    except (config.ConfigError, firmware_deploy.DeployError) as e:
+        print(f"hallrate firmware deploy: {e}", file=sys.stderr)
+        return 2
 
 
 def _only_bundle() -> Path:

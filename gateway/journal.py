@@ -150,6 +150,9 @@ class Journal:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        from gateway.health.store import ensure_columns  # device health columns (ALTER TABLE)
+
+        ensure_columns(self.db)
         self._lock = _write_lock(self.path)
 
     def close(self) -> None:

@@ -22,6 +22,8 @@ from gateway.config import GatewayConfig
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Inbound, Pipeline
+from gateway.tls.client import apply as apply_tls
+from gateway.tls.client import broker_tls
 
 log = logging.getLogger("hallrate.gateway.mqtt")
 
@@ -45,6 +47,10 @@ class MqttLink:
         )
         if b.username:
             c.username_pw_set(b.username, b.password)
+        tls = broker_tls(cfg)
+        if tls is not None:
+            apply_tls(c, tls)
+        c.on_connect_fail = self._on_connect_fail  # refused TCP or TLS: logged, paho retries
         c.will_set(self.status_topic, wire_gw.gateway_presence("offline"), qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=30)
         c.max_inflight_messages_set(100)
@@ -99,6 +105,10 @@ class MqttLink:
             port=self.cfg.broker.port,
             session_present=flags.session_present,
         )
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        b = self.cfg.broker
+        event(log, "broker_connect_failed", logging.WARNING, host=b.host, port=b.port, tls=b.tls)
 
     def _on_disconnect(
         self,

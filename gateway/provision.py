@@ -28,6 +28,8 @@ from pathlib import Path
 
 from firmware import wire, wire_gw
 from gateway.config import GatewayConfig
+from gateway.tls import provision as tls_prov
+from gateway.tls.certs import CertError, Issued
 
 PASSWD_FILE = "hallrate.passwd"
 ACL_FILE = "hallrate.acl"
@@ -243,6 +245,7 @@ class Result:
     kept: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     gateway_password_missing: bool = False  # hall.toml has none: the operator must copy it
+    tls: Issued | None = None  # the certificates (gateway/tls/provision.py)
 
 
 def check_out_dir(out: Path) -> None:
@@ -275,9 +278,24 @@ def check_out_dir(out: Path) -> None:
         )
 
 
-def provision(cfg: GatewayConfig, out: Path) -> Result:
-    """Write (or update) the accounts of cfg's hall in ``out``. Raises ProvisionError."""
+@dataclass(frozen=True)
+class TlsOptions:
+    """provision's TLS options: extra server names, a new CA, the listener's require_certificate."""
+
+    hosts: tuple[str, ...] = ()
+    new_ca: bool = False
+    require_certificate: bool = True
+
+
+def provision(cfg: GatewayConfig, out: Path, tls: TlsOptions | None = None) -> Result:
+    """Write (or update) the accounts of cfg's hall in ``out``, and its TLS certificates
+    (gateway/tls/provision.py). Raises ProvisionError."""
+    tls = tls or TlsOptions()
     check_out_dir(out)
+    try:
+        tls_prov.check(out, tls.new_ca)
+    except CertError as e:
+        raise ProvisionError(str(e)) from None
     h = hall_accounts(cfg)
     hall_dir = out / h.hall
     res = Result(out=out, hall=h, gateway_password_missing=cfg.broker.password is None)
@@ -332,6 +350,12 @@ def provision(cfg: GatewayConfig, out: Path) -> Result:
         lines.append(f"{user}:{hashed}")
     _write_private(out / PASSWD_FILE, "\n".join(lines) + "\n")
     _write_private(out / ACL_FILE, render_acl(halls))
+    # ---- TLS: the hall CA, the broker's certificate, one client certificate per account.
+    devices = [device_user(d, h.hall) for d in h.devices]
+    hosts = tls_prov.server_hosts(cfg.broker.host, tls.hosts)
+    res.tls = tls_prov.ensure(
+        out, h.hall, h.users(), devices, res.revoked, hosts, tls.new_ca, tls.require_certificate
+    )
     return res
 
 
@@ -358,6 +382,13 @@ def summary(res: Result) -> str:
         if users:
             lines.append(f"  {label}: {', '.join(users)}")
     lines.append(f"  {res.out / PASSWD_FILE}, {res.out / ACL_FILE}, {res.out / h.hall}/<user>.toml")
+    if res.tls is not None:
+        tls = res.out / "tls"
+        lines.append(
+            f"  TLS: {len(res.tls.new)} certificates new, {len(res.tls.kept)} kept; CA "
+            f"{tls / 'ca.crt'}, broker {tls / 'server.crt'}, clients {tls / h.hall}/<user>.crt, "
+            f"listener {tls / 'mosquitto-tls.conf'}"
+        )
     if res.gateway_password_missing:
         lines.append(
             f"  hall.toml has no [broker] password: set it to the password in "

@@ -26,6 +26,8 @@ from server.callbacks import routes_worklists as callback_worklists
 from server.config import Settings
 from server.dashboard import apidocs
 from server.db import make_engine, make_sessionmaker
+from server.devices import ingest as device_ingest
+from server.devices import routes as device_routes
 from server.headers import SecurityHeaders
 from server.limits import RequestLimits
 from server.login_guard import HashPool, LoginThrottle
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(callback_calls.router)
     api.include_router(callback_stats.router)
     api.include_router(callback_exchange.router)
+    api.include_router(device_ingest.router)  # device health (server/devices)
+    api.include_router(device_routes.router)
     for router in admin.routers:
         api.include_router(router)
     app.include_router(api)

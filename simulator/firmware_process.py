@@ -2,6 +2,12 @@
 
 The firmware's unix hal reads control lines on stdin (press, beam, lid, wifi, tear, stat, quit)
 and writes JSON lines on stdout; this class hides that protocol behind methods.
+
+Board mode (``board=True``): like a board that reboots, the process is started again with the
+same config and root when it exits with code 3 (the unix port's reset: hal.reset, an uncaught
+exception) or when the test cuts its power with ``power_cut(restart=True)``. Events of every
+boot stay in ``events`` (each boot's "ready" names its new boot id, also in ``boots``); exit 0
+(stdin "quit") ends it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ class FirmwareDevice:
 
     ``config`` is the device config (device, hall, kind, broker_host, broker_port, ...); the
     outbox file defaults to ``workdir/<device>.outbox`` so it survives restarts of the process.
+    With ``config["root"]`` (a device filesystem, docs/firmware.md, Updates) the config is
+    written to ``root/config.json``, the outbox is ``root/outbox.bin`` and the boot stage
+    (main_unix.py, loader.py) is run from ``firmware_dir`` (default: the root itself).
     """
 
     def __init__(
@@ -39,33 +48,49 @@ class FirmwareDevice:
         config: dict[str, Any],
         workdir: Path,
         firmware_dir: Path | None = None,
+        board: bool = False,
     ) -> None:
         self.micropython = micropython_path
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
         self.device = str(self.config["device"])
-        self.config.setdefault("outbox", str(self.workdir / f"{self.device}.outbox"))
-        self.firmware_dir = firmware_dir or FIRMWARE_DIR
-        self.config_path = self.workdir / f"{self.device}.json"
+        self.board = board
+        root = self.config.get("root")
+        if root:
+            self.firmware_dir = firmware_dir or Path(root)
+            self.config_path = Path(root) / "config.json"
+        else:
+            self.config.setdefault("outbox", str(self.workdir / f"{self.device}.outbox"))
+            self.firmware_dir = firmware_dir or FIRMWARE_DIR
+            self.config_path = self.workdir / f"{self.device}.json"
         self.log_path = self.workdir / f"{self.device}.log"
         self.events: list[Event] = []
         self.boots: list[str] = []
         self._cond = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
+        self._restart: subprocess.Popen[bytes] | None = None  # the process a power cut restarts
+        self._halt = False  # kill(): no more restarts
 
     # ---- process ------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 15.0) -> FirmwareDevice:
-        """Start the process and wait for its "ready" line (outbox loaded)."""
+    def start(self, timeout: float = 15.0, wait: bool = True) -> FirmwareDevice:
+        """Start the process and wait for its "ready" line (outbox loaded) unless not ``wait``."""
         if self.alive():
             raise FirmwareError("already running")
         self.config_path.write_text(json.dumps(self.config))
         with self._cond:
             self.events = []
+            self._halt = False
+            self._spawn()
+        if wait:
+            self.wait_event(lambda e: e.get("ev") == "ready", timeout, "ready")
+        return self
+
+    def _spawn(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self._proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [self.micropython, str(self.firmware_dir / "main_unix.py"), str(self.config_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -74,11 +99,30 @@ class FirmwareDevice:
             start_new_session=True,
         )
         log.close()
-        self._reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True)
+        self._proc = proc
+        self._reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
         self._reader.start()
-        ready = self.wait_event(lambda e: e.get("ev") == "ready", timeout, "ready")
-        self.boots.append(str(ready["boot"]))
-        return self
+
+    def power_cut(self, restart: bool = True, timeout: float = 15.0) -> None:
+        """SIGKILL (a power cut); with ``restart`` (board mode) the device boots again, and this
+        returns once that boot is "ready"."""
+        n = len(self.boots)
+        if restart:
+            self._restart = self._proc
+        self.kill(join=not restart)
+        if restart:
+            self.wait_boot(n + 1, timeout)
+
+    def wait_boot(self, n: int, timeout: float = 30.0) -> str:
+        """Wait until the device has booted ``n`` times (ready lines) in all; the last boot id."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.boots) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FirmwareError(f"timed out waiting for boot {n}\n{self.log()}")
+                self._cond.wait(left)
+            return self.boots[-1]
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -101,12 +145,17 @@ class FirmwareDevice:
             self.kill()
         self._join()
 
-    def kill(self) -> None:
-        """SIGKILL: a power cut, as far as the firmware can tell."""
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            self._proc.wait(10)
-        self._join()
+    def kill(self, join: bool = True) -> None:
+        """SIGKILL: a power cut, as far as the firmware can tell (no restart, even in board mode,
+        unless power_cut asked for one)."""
+        with self._cond:
+            self._halt = join
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        if join:
+            self._join()
 
     def _join(self) -> None:
         if self._proc is not None and self._proc.stdin is not None:
@@ -141,10 +190,22 @@ class FirmwareDevice:
                 ev = {"ev": "text", "line": line}
             with self._cond:
                 self.events.append(ev)
+                if ev.get("ev") == "ready":
+                    self.boots.append(str(ev.get("boot")))
                 self._cond.notify_all()
+        try:
+            rc = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         with self._cond:
-            self.events.append({"ev": "exit"})
+            again = self.board and not self._halt and (rc == 3 or self._restart is proc)
+            self.events.append({"ev": "exit", "rc": rc, "restart": again})
             self._cond.notify_all()
+            if again:
+                self._spawn()
 
     def wait_event(
         self,
@@ -163,7 +224,7 @@ class FirmwareDevice:
                     i += 1
                     if pred(ev):
                         return ev
-                    if ev.get("ev") == "exit":
+                    if ev.get("ev") == "exit" and not ev.get("restart"):
                         raise FirmwareError(f"firmware exited waiting for {what}\n{self.log()}")
                 left = deadline - time.monotonic()
                 if left <= 0:

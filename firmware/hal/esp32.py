@@ -50,8 +50,40 @@ class Esp32Hal:
         if self.conf.get("debug"):
             print(obj)
 
-    def reset(self):
+    def reset(self, why=""):
+        """A deliberate reset; the next boot reports ``why`` as its reset cause (loader.py)."""
+        if self.conf.get("root"):
+            import loader
+
+            loader.request_reset(self.conf["root"], why)
         machine.reset()
+
+    # ---- health (hb fields) -------------------------------------------------------------------
+
+    def reset_cause(self):
+        """machine.reset_cause() as an hb "rc" word (when the boot stage recorded no cause)."""
+        c = machine.reset_cause()
+        for name, word in (
+            ("PWRON_RESET", "power_on"),
+            ("HARD_RESET", "hard"),
+            ("WDT_RESET", "wdt"),
+            ("DEEPSLEEP_RESET", "deepsleep"),
+            ("SOFT_RESET", "soft"),
+            ("BROWNOUT_RESET", "brownout"),
+        ):
+            if getattr(machine, name, None) == c:
+                return word
+        return "unknown"
+
+    def largest_free(self):
+        """The largest free block of the IDF data heaps (where TLS buffers are allocated)."""
+        import esp32
+
+        best = 0
+        for h in esp32.idf_heap_info(esp32.HEAP_DATA):
+            if h[2] > best:
+                best = h[2]
+        return best
 
     # ---- pins, display ------------------------------------------------------------------------
 
@@ -133,12 +165,38 @@ class Esp32Hal:
         self._drop_cbs.append(cb)
 
     async def open_connection(self, host, port):
-        return await asyncio.open_connection(host, port)
+        if not self.conf.get("broker_tls"):
+            return await asyncio.open_connection(host, port)
+        ctx = getattr(self, "_ssl", None)
+        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
+            import sys
+
+            import link_tls
+
+            ctx = self._ssl = link_tls.context(self.conf)
+            del link_tls
+            sys.modules.pop("link_tls")
+        name = self.conf.get("tls_server_name") or host
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
 
     # ---- flash --------------------------------------------------------------------------------
 
     def outbox_write(self, f, data):
         f.write(data)
+
+    # ---- full-image updates (config ota_mode "image"; firmware/ota_image.py, imported lazily) --
+
+    def image_open(self, size, done=0):
+        """The next OTA partition, to write an image of ``size`` bytes into from ``done``."""
+        from ota_image import Image
+
+        return Image(size, done)
+
+    def image_confirm(self):
+        """Keep the running image: cancel the bootloader's rollback (end of probation)."""
+        from ota_image import confirm
+
+        confirm()
 
     # ---- supervision --------------------------------------------------------------------------
 

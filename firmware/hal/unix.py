@@ -63,12 +63,34 @@ class UnixHal:
     def log(self, obj):
         print(json.dumps(obj))
 
+    def reset(self, why=""):
+        """The unix port's reset: exit code 3 (a board-mode driver starts the process again);
+        the next boot reports ``why`` as its reset cause (loader.py)."""
+        if self.conf.get("root"):
+            import loader
+
+            loader.request_reset(self.conf["root"], why)
+        self.log({"ev": "reset", "why": why})
+        sys.exit(3)
+
+    # ---- health (hb fields) -------------------------------------------------------------------
+
+    def reset_cause(self):
+        """Why the chip last reset; a unix process start is a power-on."""
+        return "power_on"
+
+    def largest_free(self):
+        """The largest free heap block: the unix port cannot tell."""
+        return None
+
     # ---- pins, display ------------------------------------------------------------------------
 
     def input(self, role, index=0):
         key = role + str(index)
         if key not in self.pins:
-            self.pins[key] = SimPin(_IDLE.get(role, 0))
+            # "inputs_at_boot": {"button2": 0, ...} starts a pin at another level (self-test)
+            v = self.conf.get("inputs_at_boot", {}).get(key, _IDLE.get(role, 0))
+            self.pins[key] = SimPin(v)
         return self.pins[key]
 
     def led(self, name, on):
@@ -109,7 +131,17 @@ class UnixHal:
     async def open_connection(self, host, port):
         if not self._wifi:
             raise OSError("wifi down")
-        return await asyncio.open_connection(host, port)
+        if not self.conf.get("broker_tls"):
+            return await asyncio.open_connection(host, port)
+        ctx = getattr(self, "_ssl", None)
+        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
+            import link_tls
+
+            ctx = self._ssl = link_tls.context(self.conf)
+            del link_tls
+            sys.modules.pop("link_tls")
+        name = self.conf.get("tls_server_name") or host
+        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
 
     # ---- flash --------------------------------------------------------------------------------
 
@@ -124,6 +156,18 @@ class UnixHal:
         self.log({"ev": "torn", "wrote": n, "of": len(data)})
         while True:  # frozen "without power" until the test kills the process
             time.sleep(1)
+
+    # ---- full-image updates: as hal/esp32.py, on the fake esp32 module tests put on the path ---
+
+    def image_open(self, size, done=0):
+        from ota_image import Image
+
+        return Image(size, done)
+
+    def image_confirm(self):
+        from ota_image import confirm
+
+        confirm()
 
     # ---- the test's side ----------------------------------------------------------------------
 

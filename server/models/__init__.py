@@ -22,6 +22,12 @@ from server.models.callbacks import (
     CallbackOptOut,
     CallbackWorklist,
 )
+from server.models.device_health import (
+    DEVICE_ALARMS,
+    DeviceAlert,
+    DeviceHealth,
+    DeviceHealthHistory,
+)
 from server.models.evaluations import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES, Evaluation
 from server.models.history import EvaluationChange
 from server.models.org import Department, DirectoryVersion, Hall, Matter, Staff, Window
@@ -31,6 +37,7 @@ from server.models.tickets import Ticket
 __all__ = [
     "ATTRIBUTIONS",
     "CHANNELS",
+    "DEVICE_ALARMS",
     "DEVICE_KINDS",
     "ENTRY_REASONS",
     "ENTRY_STATES",
@@ -51,6 +58,9 @@ __all__ = [
     "DailyCount",
     "Department",
     "Device",
+    "DeviceAlert",
+    "DeviceHealth",
+    "DeviceHealthHistory",
     "DirectoryVersion",
     "Evaluation",
     "EvaluationChange",

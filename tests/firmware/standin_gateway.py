@@ -10,7 +10,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from firmware import wire, wire_gw
+from firmware import wire, wire_gw, wire_ota
 
 Msg = dict[str, Any]
 
@@ -24,12 +24,20 @@ class StandinGateway:
         auto_ack: bool = True,
         user: str | None = None,
         password: str | None = None,
+        tls: tuple[str, str | None, str | None] | None = None,
     ) -> None:
+        """``tls``: (CA file, client certificate, key), PEM, for a TLS listener."""
         self.hall = hall
         self.auto_ack = auto_ack
         self.events: dict[str, Msg] = {}  # idempotency key -> first copy
         self.received: list[Msg] = []  # every copy, duplicates included
         self.other: list[Msg] = []  # status, hb, gone
+        # Updates: release payloads served to fetch with blk (None: held, no answer from that
+        # offset on), and every fetch and upd seen.
+        self.releases: dict[str, bytes] = {}
+        self.hold_from: int | None = None
+        self.fetches: list[Msg] = []
+        self.upds: list[Msg] = []
         self._cond = threading.Condition()
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="standin-gw-" + hall)
         self._client.on_connect = self._on_connect
@@ -37,6 +45,8 @@ class StandinGateway:
         self._client.reconnect_delay_set(1, 2)
         if user is not None:
             self._client.username_pw_set(user, password)
+        if tls is not None:
+            self._client.tls_set(ca_certs=tls[0], certfile=tls[1], keyfile=tls[2])
         self._client.connect(host, port, keepalive=10)
         self._client.loop_start()
         self.wait(lambda: self._client.is_connected(), 10, "stand-in gateway connected")
@@ -54,6 +64,9 @@ class StandinGateway:
         except wire.WireError:
             return
         ack = None
+        if msg["k"] in ("fetch", "upd"):
+            self._on_update(str(device), msg)
+            return
         with self._cond:
             if msg["k"] in wire.SEQUENCED_KINDS:
                 self.received.append(msg)
@@ -65,6 +78,28 @@ class StandinGateway:
             self._cond.notify_all()
         if ack is not None:
             self.publish(str(device), "ack", ack)
+
+    def _on_update(self, device: str, msg: Msg) -> None:
+        with self._cond:
+            (self.fetches if msg["k"] == "fetch" else self.upds).append(msg)
+            self._cond.notify_all()
+            payload = self.releases.get(msg["rel"])
+            held = self.hold_from is not None and msg.get("off", 0) >= self.hold_from
+        if msg["k"] == "fetch" and payload is not None and not held:
+            off, n = msg["off"], msg["n"]
+            self.publish(
+                device, "blk", wire_ota.block(device, msg["rel"], off, payload[off : off + n])
+            )
+
+    def offer(self, device: str, rel: str, manifest: str, sig: str, chunk: int = 1024) -> None:
+        self.publish(device, "ota", wire_ota.offer(device, rel, manifest, sig, chunk))
+
+    def stop_offer(self, device: str, rel: str) -> None:
+        self.publish(device, "ota", wire_ota.stop(device, rel))
+
+    def upd_states(self, rel: str | None = None) -> list[str]:
+        with self._cond:
+            return [u["st"] for u in self.upds if rel is None or u["rel"] == rel]
 
     def _ack_for(self, device: str, boot: str) -> Msg:
         seqs = sorted(e["s"] for e in self.events.values() if e["d"] == device and e["b"] == boot)

@@ -1,7 +1,9 @@
-"""Heap on the unix port (gc.mem_alloc after gc.collect): start-up and 100 presses offline."""
+"""Heap on the unix port (gc.mem_alloc after gc.collect): start-up and 100 presses offline;
+connected with and without TLS against the TLS budget."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -9,8 +11,10 @@ import pytest
 
 from gateway.firmware_tool import unix_mpy_filesystem, unix_romfs
 from simulator.firmware_process import FirmwareDevice
+from tests.conftest import require_service
 from tests.firmware.conftest import DeviceFactory, device_config
-from tests.support.brokers import Mosquitto
+from tests.support.brokers import Mosquitto, mosquitto_available
+from tests.support.tls_files import mbedtls_malloc, tls_files
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(180)]
 GOAL = 60 * 1024
@@ -47,3 +51,50 @@ def test_heap_at_startup_and_during_an_offline_burst(
     print(f"heap {load}: start-up {startup} B, burst peak {peak} B")
     assert startup < GOAL and peak < GOAL  # every load (docs/benchmarks.md, Firmware)
     assert peak - startup < 4 * 1024  # the outbox index does not grow with the backlog
+
+
+# TLS (docs/benchmarks.md, "TLS"): the goal is GOAL without TLS plus a measured TLS budget of
+# 40 KB that fits a plain ESP32's ~110 KB: 8 KB of GC heap (the SSLContext, the certificates'
+# bytes, the TLS stream) and 32 KB of mbedTLS's own malloc (outside the GC heap; its I/O buffers
+# and the handshake), measured by bench/firmware_tls_memory.py.
+TLS_GC_BUDGET = 8 * 1024
+TLS_MBEDTLS_BUDGET = 32 * 1024
+
+
+def test_heap_with_tls_fits_the_tls_budget(make_device: DeviceFactory, tmp_path: Path) -> None:
+    require_service("mosquitto", mosquitto_available(), "apt-get install mosquitto")
+    require_service("valgrind", shutil.which("valgrind") is not None, "apt-get install valgrind")
+    files = tls_files(tmp_path / "certs")
+    plain = Mosquitto(tmp_path / "plain").start()
+    tls = Mosquitto(tmp_path / "tls", tls=files.broker).start()
+    try:
+        heaps = {}
+        for name, broker, extra in (
+            ("plain", plain, {}),
+            (
+                "tls",
+                tls,
+                {
+                    "broker_tls": True,
+                    "tls_ca": str(files.ca_der),
+                    "tls_cert": str(files.cert_der),
+                    "tls_key": str(files.key_der),
+                },
+            ),
+        ):
+            conf = device_config(broker, device="EV-MEM", **extra)
+            dev = make_device(conf, workdir=tmp_path / name).start()
+            dev.wait_link()
+            heaps[name] = max(_heap(dev) for _ in range(3))
+            dev.stop()
+        own = mbedtls_malloc(files, tls.port, tmp_path)
+    finally:
+        plain.stop()
+        tls.stop()
+    assert own is not None
+    print(f"heap plain {heaps['plain']} B, TLS {heaps['tls']} B, mbedTLS malloc {own} B")
+    assert heaps["plain"] < GOAL
+    assert heaps["tls"] - heaps["plain"] < TLS_GC_BUDGET
+    assert heaps["tls"] < GOAL + TLS_GC_BUDGET
+    assert own["peak"] < TLS_MBEDTLS_BUDGET
+    assert GOAL + TLS_GC_BUDGET + TLS_MBEDTLS_BUDGET <= 110 * 1024  # a plain ESP32

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.support.procs import REPO
 
-FORMAT = ("_MAGIC", "_T_EVENT", "_T_ACK", "_HDR_LEN", "_MAX_PAYLOAD")
+FORMAT = ("_MAGIC", "_T_EVENT", "_T_ACK", "_T_FORMAT", "_FORMAT", "_HDR_LEN", "_MAX_PAYLOAD")
 
 
 def _consts(path: Path) -> dict[str, int]:

@@ -13,7 +13,15 @@ from tests.support.procs import REPO
 MP_TESTS = Path(__file__).parent / "mp_tests"
 MODULES = sorted(p.stem for p in MP_TESTS.glob("mp_*.py"))
 # Modules the CPython simulator imports too; the others use MicroPython-only time functions.
-PORTABLE = ["mp_ballot_box", "mp_evaluator", "mp_outbox"]
+PORTABLE = [
+    "mp_ballot_box",
+    "mp_ed25519",
+    "mp_evaluator",
+    "mp_loader",
+    "mp_ota_image",
+    "mp_outbox",
+    "mp_outbox_format",
+]
 
 
 def _run(interpreter: str, tmp_path: Path, modules: list[str]) -> None:

@@ -6,6 +6,7 @@ import os
 import pwd
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -22,25 +23,58 @@ _REPLACED = (
     "allow_anonymous",
     "log_dest",
     "pid_file",
+    *("cafile", "certfile", "keyfile", "require_certificate", "tls_version"),
 )
+# TLS options of the shipped conf's TLS listener, given to a TLS test listener with its own files.
+_TLS_OPTIONS = ("tls_version",)
 # Options of the shipped conf's listener, kept under the test's listener.
 _LISTENER_OPTIONS = ("use_username_as_clientid",)
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS test listener's files (PEM; see gateway/tls/certs.py) and require_certificate."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    require_certificate: bool = True
+
+
 def render_mosquitto_conf(
-    port: int, data_dir: Path, password_file: Path | None = None, acl_file: Path | None = None
+    port: int,
+    data_dir: Path,
+    password_file: Path | None = None,
+    acl_file: Path | None = None,
+    tls: BrokerTls | None = None,
 ) -> str:
     """The shipped hallrate.conf with the listener, storage and auth of a test instance.
 
     The shipped conf's listener options follow the test's listener (before any listener they would
     open a default one on 1883). An anonymous instance (no password file) drops
-    ``use_username_as_clientid``: with it Mosquitto refuses every client that has no username."""
+    ``use_username_as_clientid``: with it Mosquitto refuses every client that has no username.
+    With ``tls`` the test's one listener is the shipped TLS listener, with the test's files."""
     lines = SHIPPED_CONF.read_text().splitlines()
-    listener_opts = [line for line in lines if line.strip().startswith(_LISTENER_OPTIONS)]
+    listener_opts = list(
+        dict.fromkeys(line.strip() for line in lines if line.strip().startswith(_LISTENER_OPTIONS))
+    )
+    tls_opts = list(
+        dict.fromkeys(line.strip() for line in lines if line.strip().startswith(_TLS_OPTIONS))
+    )
     keep = [line for line in lines if not line.strip().startswith(_REPLACED + _LISTENER_OPTIONS)]
     keep += [
         f"listener {port} 127.0.0.1",
         *(listener_opts if password_file is not None else []),
+    ]
+    if tls is not None:
+        keep += [
+            f"cafile {tls.cafile}",
+            f"certfile {tls.certfile}",
+            f"keyfile {tls.keyfile}",
+            f"require_certificate {'true' if tls.require_certificate else 'false'}",
+            *tls_opts,
+        ]
+    keep += [
         f"persistence_location {data_dir}/",
         "log_dest stderr",
     ]
@@ -107,10 +141,16 @@ class Mosquitto(Broker):
         port: int | None = None,
         password_file: Path | None = None,
         acl_file: Path | None = None,
+        tls: BrokerTls | None = None,
     ) -> None:
         super().__init__(workdir, port)
         self.password_file = password_file
         self.acl_file = acl_file
+        self.tls = tls
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def argv(self) -> list[str]:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -118,7 +158,9 @@ class Mosquitto(Broker):
         data.mkdir(exist_ok=True)
         _give_to_mosquitto_user(data)
         conf = self.workdir / "mosquitto.conf"
-        conf.write_text(render_mosquitto_conf(self.port, data, self.password_file, self.acl_file))
+        conf.write_text(
+            render_mosquitto_conf(self.port, data, self.password_file, self.acl_file, self.tls)
+        )
         return [exe, "-c", str(conf)]
 
 

@@ -237,6 +237,7 @@ async function refresh() {
     renderRanking(ranking);
     await refreshSms(hall, period);
     await refreshCallbacks(hall, period);
+    await refreshDevices(hall);  // devices.js
     $("#policy").textContent = JSON.stringify(r.policy, null, 2);
     $("#updated").textContent = `${t("updated")} ${new Date().toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB")}`;
   } catch (err) {

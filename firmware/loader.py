@@ -1,0 +1,242 @@
+"""Boot stage: chooses the application slot (A/B), runs probation and rollback (docs/firmware.md,
+Updates). Never in a bundle: an application update cannot break it.
+
+boot.json (root/boot.json, written as boot.json.new then renamed over: atomic on LittleFS/POSIX):
+    {"v":1, "active":"a", "pending":null|"b", "tries":0, "crashes":0, "boots":0, "rb":"",
+     "rb_from":"", "ft":"", "reset":"", "image_pending":null|"ota_1"}
+plus "rbn" (a rollback not yet reported by the app). Portable MicroPython + CPython; small on
+purpose: it is heap on every boot.
+"""
+
+import json
+import os
+import sys
+
+_DEFAULT = {
+    "v": 1,
+    "active": "a",
+    "pending": None,
+    "tries": 0,
+    "crashes": 0,
+    "boots": 0,
+    "rb": "",
+    "rb_from": "",
+    "ft": "",
+    "reset": "",
+    "image_pending": None,
+}
+
+
+def _path(root, name):
+    return root.rstrip("/") + "/" + name
+
+
+def read(root):
+    """boot.json as a dict; the defaults when it is missing or unreadable."""
+    st = dict(_DEFAULT)
+    try:
+        with open(_path(root, "boot.json")) as f:
+            got = json.load(f)
+        if isinstance(got, dict) and got.get("v") == 1:
+            st.update(got)
+    except (OSError, ValueError):
+        pass
+    return st
+
+
+def write(root, st):
+    tmp = _path(root, "boot.json.new")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(st))
+    os.rename(tmp, _path(root, "boot.json"))
+
+
+def version(root, slot):
+    """The version in slot_<slot>/manifest.json, or None when the slot holds no valid bundle."""
+    try:
+        with open(_path(root, "slot_" + slot + "/manifest.json")) as f:
+            v = json.load(f).get("version")
+        return v if isinstance(v, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _other(slot):
+    return "b" if slot == "a" else "a"
+
+
+def _roll(st, ver, why):
+    """Record an automatic rollback away from version ``ver``."""
+    st["rb"] = why[:64]
+    st["rb_from"] = ver
+    st["rbn"] = True
+    st["pending"] = None
+    st["tries"] = 0
+    st["crashes"] = 0
+
+
+def _why(st):
+    return "crash_loop: " + st["ft"] if st["crashes"] else "boot_failed"
+
+
+def decide(root, st, max_boots):
+    """Choose the slot for this boot and update ``st``: (slot, probation)."""
+    p = st["pending"]
+    if p is not None:
+        v = version(root, p)
+        if v is None:
+            _roll(st, p, "boot_failed")
+        else:
+            st["tries"] += 1
+            if st["tries"] <= max_boots:
+                return p, True
+            _roll(st, v, _why(st))
+    a = st["active"]
+    if st["crashes"] >= max_boots and version(root, _other(a)) is not None:
+        _roll(st, version(root, a) or a, _why(st))
+        st["active"] = a = _other(a)
+    if version(root, a) is None:
+        a = _other(a)
+        if version(root, a) is None:
+            return "src", False
+        st["active"] = a
+    return a, False
+
+
+def _image(st):
+    """Full-image mode (ESP32): probation while the running partition is the one set to boot;
+    the bootloader's own rollback shows as a different running partition."""
+    import esp32
+
+    run = esp32.Partition(esp32.Partition.RUNNING).info()[4]
+    if run == st["image_pending"]:
+        st["tries"] += 1
+        return run, True
+    why = st["rb"] if st.get("rbn") else _why(st)  # rollback() already said why
+    _roll(st, st["image_pending"], why)
+    st["image_pending"] = None
+    return run, False
+
+
+def _cause():
+    try:
+        import machine
+
+        c = machine.reset_cause()
+        for name in ("PWRON", "HARD", "WDT", "DEEPSLEEP", "SOFT"):
+            if c == getattr(machine, name + "_RESET", None):
+                return name.lower()
+    except (ImportError, AttributeError):
+        pass
+    return "power_on"
+
+
+def boot(root, conf):
+    """Decide the slot, write boot.json, put root/slot_x first on sys.path (and the firmware
+    source dir off it); the info dict main*.py put in conf["fw"]."""
+    st = read(root)
+    st["boots"] += 1
+    if st["image_pending"]:
+        slot, prob = _image(st)
+    else:
+        slot, prob = decide(root, st, conf.get("ota_max_boots", 3))
+    rc = st["reset"] or _cause()
+    st["reset"] = ""
+    rbn = st.pop("rbn", False)
+    if rbn:
+        st["rbn"] = True
+    write(root, st)
+    ver = None
+    if slot in ("a", "b"):
+        ver = version(root, slot)
+        try:
+            here = __file__.rsplit("/", 1)[0] if "/" in __file__ else ""
+        except NameError:  # a frozen module may have no __file__
+            here = ""
+        for p in (here, "", "."):
+            while p in sys.path:
+                sys.path.remove(p)
+        sys.path.insert(0, _path(root, "slot_" + slot))
+    return {
+        "version": ver or conf.get("version") or "",
+        "slot": slot,
+        "probation": prob,
+        "rc": rc,
+        "bc": st["boots"],
+        "rb": st["rb"],
+        "ft": st["ft"],
+        "root": root,
+        "rb_new": rbn,
+        "crashes": st["crashes"],
+    }
+
+
+def _change(root, **kv):
+    st = read(root)
+    st.update(kv)
+    write(root, st)
+    return st
+
+
+def stage(root, slot, version=None):
+    """Boot ``slot`` (installed and verified) on the next boot, on probation."""
+    _change(root, pending=slot, tries=0, crashes=0)
+
+
+def confirm(root):
+    """The running update is healthy: make it the active slot (or the image valid)."""
+    st = read(root)
+    if st["image_pending"]:
+        import esp32
+
+        esp32.Partition.mark_app_valid_cancel_rollback()
+        st["image_pending"] = None
+    elif st["pending"] is not None:
+        st["active"] = st["pending"]
+    st["pending"] = None
+    st["tries"] = st["crashes"] = 0
+    st["rb"] = st["rb_from"] = ""
+    st.pop("rbn", None)
+    write(root, st)
+
+
+def rollback(root, why):
+    """Give up the update on probation (the caller resets next)."""
+    st = read(root)
+    p = st["pending"]
+    _roll(st, (p and version(root, p)) or p or st["image_pending"] or "", why)
+    write(root, st)
+
+
+def told(root):
+    """The app has queued its fw_rolled_back alarm: do not report this rollback again."""
+    _change(root, rbn=False)
+
+
+def fatal(root, text):
+    """An uncaught exception: remember it, count it, append it to fatal.log (capped at 2 KB)."""
+    st = read(root)
+    st["ft"] = text[:64]
+    st["crashes"] += 1
+    st["reset"] = "crash"
+    write(root, st)
+    p = _path(root, "fatal.log")
+    try:
+        with open(p) as f:
+            old = f.read()
+    except OSError:
+        old = ""
+    old = (old + text[:200].replace("\n", " ") + "\n")[-2048:]
+    with open(p + ".new", "w") as f:
+        f.write(old[old.find("\n") + 1 :] if len(old) == 2048 else old)
+    os.rename(p + ".new", p)
+
+
+def healthy(root):
+    """An end-to-end ack in this boot: the crash count starts again."""
+    _change(root, crashes=0)
+
+
+def request_reset(root, why):
+    """Before a deliberate reset: the next boot reports ``why`` as its reset cause."""
+    _change(root, reset=why)

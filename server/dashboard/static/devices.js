@@ -1,0 +1,93 @@
+// hallrate dashboard: the device panel (GET /api/v1/devices). Loaded after dashboard.js, whose
+// TEXT, $, t, el and api it uses. Its filters live in the page's URL (dev_online, dev_kind,
+// dev_version, dev_alarm), so a filtered view can be bookmarked or shared.
+"use strict";
+
+Object.assign(TEXT.zh, {
+  devPanel: "设备 Devices", devFilterOnline: "状态", devFilterKind: "类型", devFilterVersion: "版本",
+  devFilterAlarm: "告警", devAll: "全部", devOnline: "在线", devOffline: "离线", devDevice: "设备",
+  devKind: "类型", devWindow: "窗口", devState: "状态", devVersion: "版本", devSlot: "分区",
+  devOutbox: "待发送", devLastSeen: "最后在线", devReset: "重启原因", devAlarms: "告警",
+  devProbation: "试运行", devNone: "暂无设备", devOldest: "最早", devSince: "自",
+  alarm_jam: "投票口堵塞", alarm_tamper: "防拆报警", alarm_lid_open: "箱盖打开", alarm_low_heap: "内存不足",
+  alarm_rolled_back: "已自动回滚", alarm_self_test: "自检失败", alarm_offline: "开放时间离线",
+});
+Object.assign(TEXT.en, {
+  devPanel: "Devices (设备)", devFilterOnline: "State", devFilterKind: "Kind", devFilterVersion: "Version",
+  devFilterAlarm: "Alarm", devAll: "all", devOnline: "online", devOffline: "offline", devDevice: "Device",
+  devKind: "Kind", devWindow: "Window", devState: "State", devVersion: "Version", devSlot: "Slot",
+  devOutbox: "Outbox", devLastSeen: "Last seen", devReset: "Reset cause", devAlarms: "Alarms",
+  devProbation: "on probation", devNone: "no devices", devOldest: "oldest", devSince: "since",
+  alarm_jam: "jam", alarm_tamper: "tamper", alarm_lid_open: "lid open", alarm_low_heap: "low heap",
+  alarm_rolled_back: "rolled back", alarm_self_test: "self-test failed", alarm_offline: "offline in opening hours",
+});
+
+const DEV_FILTERS = ["online", "kind", "version", "alarm"];
+const DEV_ALARMS = ["jam", "tamper", "lid_open", "low_heap", "rolled_back", "self_test", "offline"];
+
+// The filter controls from the URL (once, at load), and the URL from the controls.
+function devFiltersFromUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const name of DEV_FILTERS) {
+    const value = params.get(`dev_${name}`);
+    if (value != null) $(`#dev-${name}`).value = value;
+  }
+}
+
+function devFiltersToUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const name of DEV_FILTERS) {
+    const value = $(`#dev-${name}`).value.trim();
+    if (value) params.set(`dev_${name}`, value); else params.delete(`dev_${name}`);
+  }
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+function devAgo(iso) {
+  if (!iso) return "—";
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return clock(iso) + (lang === "zh" ? `（${s} 秒前）` : ` (${s} s ago)`);
+}
+
+function devRow(d) {
+  const since = Object.fromEntries((d.alerts || []).map((a) => [a.alarm, a.first_seen]));
+  const alarms = d.alarms.map((a) => el("span", { className: "flag alarm", dataset: { alarm: a },
+    title: since[a] ? `${t("devSince")} ${clock(since[a])}` : "" }, t(`alarm_${a}`)));
+  const outbox = d.outbox == null ? "—"
+    : (d.outbox_oldest_s != null ? `${d.outbox} (${t("devOldest")} ${d.outbox_oldest_s} s)` : String(d.outbox));
+  return el("tr", { dataset: { device: d.device, online: String(d.online) } },
+    el("td", {}, d.device), el("td", {}, d.kind ? t(d.kind) : "—"), el("td", {}, d.window || "—"),
+    el("td", { className: d.online ? "ok" : "flag" }, t(d.online ? "devOnline" : "devOffline")),
+    el("td", {}, d.fw || "—", d.probation ? [" ", el("span", { className: "flag" }, t("devProbation"))] : null),
+    el("td", {}, d.slot || "—"), el("td", { className: "num" }, outbox),
+    el("td", {}, devAgo(d.last_seen)), el("td", {}, d.reset_cause || "—"),
+    el("td", { className: "alarms" }, alarms.length ? alarms.flatMap((a, i) => (i ? [" ", a] : [a])) : "—"));
+}
+
+async function refreshDevices(hall) {
+  devFiltersToUrl();
+  const params = new URLSearchParams({ hall });
+  for (const name of DEV_FILTERS) {
+    const value = $(`#dev-${name}`).value.trim();
+    if (value) params.set(name, value);
+  }
+  const data = await api(`/devices?${params}`);
+  const rows = data.devices.map(devRow);
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 10, className: "note" }, t("devNone"))));
+  $("#devices-table tbody").replaceChildren(...rows);
+}
+
+function setupDeviceFilters() {
+  const alarm = $("#dev-alarm");
+  alarm.replaceChildren(el("option", { value: "", dataset: { i18n: "devAll" } }, t("devAll")),
+    ...DEV_ALARMS.map((a) => el("option", { value: a, dataset: { i18n: `alarm_${a}` } }, t(`alarm_${a}`))));
+  devFiltersFromUrl();
+  $("#dev-filters").addEventListener("change", () => refreshDevices($("#hall").value).catch((e) => {
+    $("#updated").textContent = String(e.message || e);
+  }));
+  $("#dev-filters").addEventListener("submit", (e) => { e.preventDefault(); refreshDevices($("#hall").value); });
+}
+
+setupDeviceFilters();
+applyLanguage();
