@@ -217,9 +217,11 @@ def from_dict(
             raise ConfigError(f"evaluator {dev_id} needs a window")
         if window is not None and windows and window not in windows:
             raise ConfigError(f"devices.{dev_id}.window {window!r} is not in windows")
-        group = _get(d, "group", str, None) or window or "exit"
-        if not wire._valid_id(group):
+        explicit_group = _get(d, "group", str, None)
+        # A default group is the window, whose own bounds _check_wire_bounds reports.
+        if explicit_group and not wire._valid_id(explicit_group):
             raise ConfigError(f"devices.{dev_id}.group must be a code (letters, digits, -_.)")
+        group = explicit_group or window or "exit"
         devices[dev_id] = DeviceConfig(dev_id, kind, window, group)
 
     staff = data.get("staff", {})

@@ -5,6 +5,8 @@ build  -- mpy-cross every firmware module for the ESP32, add main.py and the dev
 deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress;
           with --device ID, provision a blank board in one command (gateway/firmware_deploy.py).
 pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
+keygen, release, releases, rollout -- release keys, signed releases and staged roll-outs
+          (gateway/ota/cli.py; docs/updates.md).
 """
 
 from __future__ import annotations

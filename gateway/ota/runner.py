@@ -41,7 +41,6 @@ class RolloutRunner:
         self.publisher = Publisher(cfg.hall, downlink)
         self.server = ChunkServer(self.publisher, self.fw.fetch_per_s)
         self.inbox: queue.Queue[tuple[dict[str, Any], float]] = queue.Queue()
-        self._releases: dict[str, Release] = {}
         self.journal: Journal | None = None
         self._seen: list[tuple[dict[str, Any], float]] = []  # status/hb/upd, stored at the tick
         self.errors = 0
@@ -89,11 +88,9 @@ class RolloutRunner:
             self._seen.append((m, at))
 
     def _release(self, version: str) -> Release:
-        rel = self._releases.get(version)
-        if rel is None:
-            pub = load_pubkey(self.fw.pubkey)
-            rel = self._releases[version] = load_release(self.fw.releases, version, pub)
-        return rel
+        """The release, checked again at every tick (signature; payload size and SHA-256,
+        hashed again only when payload.bin's size or mtime changed)."""
+        return load_release(self.fw.releases, version, load_pubkey(self.fw.pubkey))
 
     def tick(self, store: Store) -> None:
         now = self.clock()

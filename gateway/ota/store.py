@@ -176,10 +176,12 @@ class Store:
         """Record a status, hb or upd message of a device (inside the caller's transaction)."""
         k, d = m["k"], m["d"]
         fields: dict[str, Any] = {"seen": at}
+        status_fw = None
         if k == "status":
+            # status fw is only a first guess: the running slot's version comes with hb and upd
+            # (a firmware may put its build constant in status).
             fields["online"] = int(m["st"] == "online")
-            if "fw" in m:
-                fields["fw"] = m["fw"]
+            status_fw = m.get("fw")
         elif k == "hb":
             fields["online"] = 1
             for key in ("fw", "rb"):
@@ -210,6 +212,10 @@ class Store:
             f" ON CONFLICT(device) DO UPDATE SET {updates}",
             (d, *fields.values()),
         )
+        if status_fw is not None:
+            self.db.execute(
+                "UPDATE ota_devices SET fw=? WHERE device=? AND fw IS NULL", (status_fw, d)
+            )
 
     def observations(self, now: float, offline_s: float) -> dict[str, plan.Observation]:
         rows = self.db.execute(

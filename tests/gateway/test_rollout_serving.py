@@ -117,7 +117,6 @@ def test_the_tick_offers_and_serves_then_a_tampered_release_halts_the_rollout(
     assert store.targets(1)["EV-A01"].state == plan.UPDATING
     # The payload changes on disk: the gateway no longer trusts the release.
     (rel.path / "payload.bin").write_bytes(b"HRB1\x00")
-    runner._releases.clear()
     clock.t += 1
     runner.tick(store)
     r = store.latest()
@@ -135,3 +134,23 @@ def test_the_tick_offers_and_serves_then_a_tampered_release_halts_the_rollout(
     st = runner.status()
     assert st["state"] == "halted" and st["fetch"]["served"] == 1 and st["fetch"]["refused"] == 1
     assert load_release(tmp_path / "var/releases", REL).version == REL
+
+
+def test_the_running_version_comes_from_hb_and_upd_status_only_fills_a_gap(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    store = Store(j)
+    head = {"v": 1, "d": "EV-A01", "b": "b1"}
+    with j.transaction():
+        store.observe({**head, "k": "status", "st": "online", "fw": "0.1.0"}, 1.0)
+    assert store.observations(2.0, 120)["EV-A01"].fw == "0.1.0"
+    with j.transaction():
+        store.observe({**head, "k": "hb", "fw": "0.3.0", "pr": True, "rb": ""}, 3.0)
+        store.observe({**head, "k": "status", "st": "online", "fw": "0.1.0"}, 4.0)
+    o = store.observations(5.0, 120)["EV-A01"]
+    assert (o.fw, o.pr, o.online) == ("0.3.0", True, True)
+    with j.transaction():
+        store.observe({**head, "k": "upd", "rel": "0.3.0", "st": "confirmed", "fw": "0.3.0"}, 6.0)
+        store.observe({**head, "k": "status", "st": "offline"}, 7.0)
+    o = store.observations(8.0, 120)["EV-A01"]
+    assert (o.fw, o.pr, o.online, o.upd_st, o.upd_at) == ("0.3.0", False, False, "confirmed", 6.0)
+    j.close()
