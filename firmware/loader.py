@@ -108,7 +108,8 @@ def _image(st):
     the bootloader's own rollback shows as a different running partition."""
     import esp32
 
-    run = esp32.Partition(esp32.Partition.RUNNING).info()[4]
+    # RUNNING is an id constant; the stubs know partition labels only.
+    run = esp32.Partition(esp32.Partition.RUNNING).info()[4]  # type: ignore[arg-type]
     if run == st["image_pending"]:
         st["tries"] += 1
         return run, True
@@ -169,6 +170,40 @@ def boot(root, conf):
         "rb_new": rbn,
         "crashes": st["crashes"],
     }
+
+
+def start(conf):
+    """The unix port's boot through the loader: conf["fw"], the boot line, the outbox path."""
+    root = conf["root"]
+    conf["fw"] = boot(root, conf)
+    print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
+    if "outbox" not in conf:
+        conf["outbox"] = root + "/outbox.bin"
+
+
+def crashed(path, e):
+    """The unix port's uncaught exception (config file ``path``): traceback to stderr, fatal()
+    with a root, the {"ev": "fatal"} line, exit code 3 (its reset). main.py on a board resets
+    instead."""
+    sys.print_exception(e)
+    try:
+        with open(path) as f:
+            root = json.load(f).get("root")
+    except (OSError, ValueError, AttributeError):
+        root = None
+    if root:
+        fatal(root, repr(e))
+    print(json.dumps({"ev": "fatal", "err": repr(e)}))
+    sys.exit(3)
+
+
+def reset(root, why, log):
+    """The unix port's hal.reset(why): request_reset with a root, the {"ev": "reset"} line,
+    exit code 3 (a board-mode driver starts the process again)."""
+    if root:
+        request_reset(root, why)
+    log({"ev": "reset", "why": why})
+    sys.exit(3)
 
 
 def _change(root, **kv):

@@ -1,8 +1,9 @@
 """Probation after an update, and the report of an automatic rollback (docs/firmware.md, Updates).
 
-app.run imports this module only on a boot that has something to do here (conf["fw"] says:
-probation, a rollback not yet reported, or crashes counted); watch() drops it from sys.modules
-when it is done, so it is heap only meanwhile.
+app.run imports this module on a boot through loader.py (conf["fw"]); run() drops it from
+sys.modules when it is done (at once when conf["fw"] shows no probation, no rollback to report
+and no crashes counted), so it is heap only meanwhile. app.py names only strings that other
+modules have interned already ("fw", "probation", "run"): new qstrs are heap on every device.
 
 - Probation: emit the `fw_updated` alarm (sequenced, so it is resent until the gateway's
   end-to-end ack) unless one of an earlier boot on probation is still in the outbox; once the
@@ -46,9 +47,12 @@ def _acked(dev, boot, seq):
     return dev.link.up and (boot != dev.boot or dev.seq >= seq) and not dev.outbox.find(boot, seq)
 
 
-async def watch(dev):
+async def run(dev):
     fw = dev.conf["fw"]
     root = fw["root"]
+    if not (fw["probation"] or fw["rb_new"] or fw["crashes"]):
+        sys.modules.pop("probation", None)
+        return
     if fw.get("rb_new"):
         dev.emit(wire.alarm, "fw_rolled_back")
         loader.told(root)
