@@ -143,9 +143,7 @@ def boot(root, conf):
         slot, prob = decide(root, st, conf.get("ota_max_boots", 3))
     rc = st["reset"] or _cause()
     st["reset"] = ""
-    rbn = st.pop("rbn", False)
-    if rbn:
-        st["rbn"] = True
+    rbn = st.get("rbn", False)
     write(root, st)
     ver = None
     if slot in ("a", "b"):
