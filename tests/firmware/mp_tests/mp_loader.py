@@ -200,3 +200,13 @@ def test_fatal_log_is_capped():
         text = f.read()
     assert len(text) <= 2048 and text.endswith("99')\n")
     assert text.splitlines()[0].startswith("ValueError(")
+
+
+def test_cut_between_new_file_and_rename_keeps_the_old_state():
+    r = _root(b="2.0.0")
+    loader.stage(r, "b")
+    with open(r + "/boot.json.new", "w") as f:
+        f.write('{"v":1,"active":"a","pend')  # the cut came mid-write: never renamed
+    info = _boot(r)
+    assert info["slot"] == "b" and info["probation"]  # the whole old file decided
+    assert loader.read(r)["tries"] == 1
