@@ -300,9 +300,8 @@ async def run(hal, conf):
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
     if "fw" in conf:  # booted by loader.py (a root): an update to confirm, a rollback to report
-        import probation  # heap only until it is done (it drops itself)
-
-        coros.append(probation.run(app.dev))
+        # Its own task, no name bound here: heap only until it is done (it drops itself).
+        __import__("probation").run(app.dev)
     tasks = []
     for c in coros:
         tasks.append(asyncio.create_task(c))

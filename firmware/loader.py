@@ -133,8 +133,8 @@ def _cause():
 
 
 def boot(root, conf):
-    """Decide the slot, write boot.json, put root/slot_x first on sys.path (and the firmware
-    source dir off it); the info dict main*.py put in conf["fw"]."""
+    """Decide the slot, write boot.json, put root/slot_x first on sys.path and the boot stage's
+    dir (the firmware source dir, when run from there) last; the info main*.py put in conf["fw"]."""
     st = read(root)
     st["boots"] += 1
     if st["image_pending"]:
@@ -156,6 +156,8 @@ def boot(root, conf):
             while p in sys.path:
                 sys.path.remove(p)
         sys.path.insert(0, _path(root, "slot_" + slot))
+        # Last, so `import loader` works again later; it holds the boot stage only.
+        sys.path.append(here or "/")
     return {
         "version": ver or conf.get("version") or "",
         "slot": slot,
@@ -171,12 +173,14 @@ def boot(root, conf):
 
 
 def start(conf):
-    """The unix port's boot through the loader: conf["fw"], the boot line, the outbox path."""
+    """main*.py's boot through the loader: conf["fw"], the boot line, the outbox path; then this
+    module leaves sys.modules (about 6.5 KB of heap; later users import it again)."""
     root = conf["root"]
     conf["fw"] = boot(root, conf)
     print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
     if "outbox" not in conf:
-        conf["outbox"] = root + "/outbox.bin"
+        conf["outbox"] = root.rstrip("/") + "/outbox.bin"
+    sys.modules.pop("loader", None)
 
 
 def crashed(path, e):

@@ -21,9 +21,7 @@ def main(path):
     with open(path) as f:
         conf = json.load(f)
     if "root" in conf:
-        import loader
-
-        loader.start(conf)
+        __import__("loader").start(conf)  # no name bound: it leaves RAM after the boot
     rom = conf.get("romfs")
     if rom:
         import vfs
