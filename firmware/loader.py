@@ -4,8 +4,9 @@ Updates). Never in a bundle: an application update cannot break it.
 boot.json (root/boot.json, written as boot.json.new then renamed over: atomic on LittleFS/POSIX):
     {"v":1, "active":"a", "pending":null|"b", "tries":0, "crashes":0, "boots":0, "rb":"",
      "rb_from":"", "ft":"", "reset":"", "image_pending":null|"ota_1"}
-plus "rbn" (a rollback not yet reported by the app). Portable MicroPython + CPython; small on
-purpose: it is heap on every boot.
+plus "rbn" (a rollback not yet reported by the app) and, for full images, "image_version" (of
+the image on probation) and "image_running" (of the confirmed one). Portable MicroPython and
+CPython; main*.py and probation.py drop it from sys.modules after use (about 6.5 KB of heap).
 """
 
 import json
@@ -114,7 +115,7 @@ def _image(st):
         st["tries"] += 1
         return run, True
     why = st["rb"] if st.get("rbn") else _why(st)  # rollback() already said why
-    _roll(st, st["image_pending"], why)
+    _roll(st, st.get("image_version") or st["image_pending"], why)
     st["image_pending"] = None
     return run, False
 
@@ -145,7 +146,7 @@ def boot(root, conf):
     st["reset"] = ""
     rbn = st.get("rbn", False)
     write(root, st)
-    ver = None
+    ver = st.get("image_version") if prob else st.get("image_running")
     if slot in ("a", "b"):
         ver = version(root, slot)
         try:
@@ -216,8 +217,12 @@ def _change(root, **kv):
 
 
 def stage(root, slot, version=None):
-    """Boot ``slot`` (installed and verified) on the next boot, on probation."""
-    _change(root, pending=slot, tries=0, crashes=0)
+    """Boot ``slot`` (installed and verified) on the next boot, on probation. A slot other than
+    "a"/"b" is an OTA partition label (full image, set_boot by the caller): image_pending."""
+    if slot in ("a", "b"):
+        _change(root, pending=slot, tries=0, crashes=0)
+    else:
+        _change(root, image_pending=slot, image_version=version, tries=0, crashes=0)
 
 
 def confirm(root):
@@ -228,6 +233,7 @@ def confirm(root):
 
         esp32.Partition.mark_app_valid_cancel_rollback()
         st["image_pending"] = None
+        st["image_running"] = st.get("image_version")
     elif st["pending"] is not None:
         st["active"] = st["pending"]
     st["pending"] = None
@@ -241,7 +247,7 @@ def rollback(root, why):
     """Give up the update on probation (the caller resets next)."""
     st = read(root)
     p = st["pending"]
-    _roll(st, (p and version(root, p)) or p or st["image_pending"] or "", why)
+    _roll(st, (p and version(root, p)) or p or st.get("image_version") or "", why)
     write(root, st)
 
 

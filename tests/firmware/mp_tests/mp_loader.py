@@ -212,3 +212,11 @@ def test_cut_between_new_file_and_rename_keeps_the_old_state():
     info = _boot(r)
     assert info["slot"] == "b" and info["probation"]  # the whole old file decided
     assert loader.read(r)["tries"] == 1
+
+
+def test_staging_a_partition_label_is_a_full_image_update():
+    r = _root()
+    loader.stage(r, "ota_1", "2.0.0")
+    st = loader.read(r)
+    assert st["image_pending"] == "ota_1" and st["image_version"] == "2.0.0"
+    assert st["pending"] is None and st["tries"] == 0
