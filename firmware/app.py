@@ -332,11 +332,9 @@ async def run(hal, conf):
     app, coros = startup.build(hal, conf)
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
-    fw = conf.get("fw") or {}  # from loader.boot (main*.py), with a root only
-    if fw.get("probation") or fw.get("rb_new") or fw.get("crashes"):
-        import probation  # heap only until it is done (it drops itself)
-
-        coros.append(probation.watch(app.dev))
+    if "fw" in conf:  # booted by loader.py (a root): an update to confirm, a rollback to report
+        # Its own task, no name bound here: heap only until it is done (it drops itself).
+        __import__("probation").run(app.dev)
     tasks = []
     for c in coros:
         tasks.append(asyncio.create_task(c))

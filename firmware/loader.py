@@ -4,8 +4,9 @@ Updates). Never in a bundle: an application update cannot break it.
 boot.json (root/boot.json, written as boot.json.new then renamed over: atomic on LittleFS/POSIX):
     {"v":1, "active":"a", "pending":null|"b", "tries":0, "crashes":0, "boots":0, "rb":"",
      "rb_from":"", "ft":"", "reset":"", "image_pending":null|"ota_1"}
-plus "rbn" (a rollback not yet reported by the app). Portable MicroPython + CPython; small on
-purpose: it is heap on every boot.
+plus "rbn" (a rollback not yet reported by the app) and, for full images, "image_version" (of
+the image on probation) and "image_running" (of the confirmed one). Portable MicroPython and
+CPython; main*.py and probation.py drop it from sys.modules after use (about 6.5 KB of heap).
 """
 
 import json
@@ -108,12 +109,13 @@ def _image(st):
     the bootloader's own rollback shows as a different running partition."""
     import esp32
 
-    run = esp32.Partition(esp32.Partition.RUNNING).info()[4]
+    # RUNNING is an id constant; the stubs know partition labels only.
+    run = esp32.Partition(esp32.Partition.RUNNING).info()[4]  # type: ignore[arg-type]
     if run == st["image_pending"]:
         st["tries"] += 1
         return run, True
     why = st["rb"] if st.get("rbn") else _why(st)  # rollback() already said why
-    _roll(st, st["image_pending"], why)
+    _roll(st, st.get("image_version") or st["image_pending"], why)
     st["image_pending"] = None
     return run, False
 
@@ -132,8 +134,8 @@ def _cause():
 
 
 def boot(root, conf):
-    """Decide the slot, write boot.json, put root/slot_x first on sys.path (and the firmware
-    source dir off it); the info dict main*.py put in conf["fw"]."""
+    """Decide the slot, write boot.json, put root/slot_x first on sys.path and the boot stage's
+    dir (the firmware source dir, when run from there) last; the info main*.py put in conf["fw"]."""
     st = read(root)
     st["boots"] += 1
     if st["image_pending"]:
@@ -142,11 +144,9 @@ def boot(root, conf):
         slot, prob = decide(root, st, conf.get("ota_max_boots", 3))
     rc = st["reset"] or _cause()
     st["reset"] = ""
-    rbn = st.pop("rbn", False)
-    if rbn:
-        st["rbn"] = True
+    rbn = st.get("rbn", False)
     write(root, st)
-    ver = None
+    ver = st.get("image_version") if prob else st.get("image_running")
     if slot in ("a", "b"):
         ver = version(root, slot)
         try:
@@ -157,6 +157,8 @@ def boot(root, conf):
             while p in sys.path:
                 sys.path.remove(p)
         sys.path.insert(0, _path(root, "slot_" + slot))
+        # Last, so `import loader` works again later; it holds the boot stage only.
+        sys.path.append(here or "/")
     return {
         "version": ver or conf.get("version") or "",
         "slot": slot,
@@ -171,6 +173,42 @@ def boot(root, conf):
     }
 
 
+def start(conf):
+    """main*.py's boot through the loader: conf["fw"], the boot line, the outbox path; then this
+    module leaves sys.modules (about 6.5 KB of heap; later users import it again)."""
+    root = conf["root"]
+    conf["fw"] = boot(root, conf)
+    print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
+    if "outbox" not in conf:
+        conf["outbox"] = root.rstrip("/") + "/outbox.bin"
+    sys.modules.pop("loader", None)
+
+
+def crashed(path, e):
+    """The unix port's uncaught exception (config file ``path``): traceback to stderr, fatal()
+    with a root, the {"ev": "fatal"} line, exit code 3 (its reset). main.py on a board resets
+    instead."""
+    sys.print_exception(e)
+    try:
+        with open(path) as f:
+            root = json.load(f).get("root")
+    except (OSError, ValueError, AttributeError):
+        root = None
+    if root:
+        fatal(root, repr(e))
+    print(json.dumps({"ev": "fatal", "err": repr(e)}))
+    sys.exit(3)
+
+
+def reset(root, why, log):
+    """The unix port's hal.reset(why): request_reset with a root, the {"ev": "reset"} line,
+    exit code 3 (a board-mode driver starts the process again)."""
+    if root:
+        request_reset(root, why)
+    log({"ev": "reset", "why": why})
+    sys.exit(3)
+
+
 def _change(root, **kv):
     st = read(root)
     st.update(kv)
@@ -179,8 +217,12 @@ def _change(root, **kv):
 
 
 def stage(root, slot, version=None):
-    """Boot ``slot`` (installed and verified) on the next boot, on probation."""
-    _change(root, pending=slot, tries=0, crashes=0)
+    """Boot ``slot`` (installed and verified) on the next boot, on probation. A slot other than
+    "a"/"b" is an OTA partition label (full image, set_boot by the caller): image_pending."""
+    if slot in ("a", "b"):
+        _change(root, pending=slot, tries=0, crashes=0)
+    else:
+        _change(root, image_pending=slot, image_version=version, tries=0, crashes=0)
 
 
 def confirm(root):
@@ -191,6 +233,7 @@ def confirm(root):
 
         esp32.Partition.mark_app_valid_cancel_rollback()
         st["image_pending"] = None
+        st["image_running"] = st.get("image_version")
     elif st["pending"] is not None:
         st["active"] = st["pending"]
     st["pending"] = None
@@ -204,7 +247,7 @@ def rollback(root, why):
     """Give up the update on probation (the caller resets next)."""
     st = read(root)
     p = st["pending"]
-    _roll(st, (p and version(root, p)) or p or st["image_pending"] or "", why)
+    _roll(st, (p and version(root, p)) or p or st.get("image_version") or "", why)
     write(root, st)
 
 

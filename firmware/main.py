@@ -14,13 +14,8 @@ import machine
 
 
 def main(conf):
-    root = conf.get("root")
-    if root:
-        import loader
-
-        conf["fw"] = loader.boot(root, conf)
-        if "outbox" not in conf:
-            conf["outbox"] = root.rstrip("/") + "/outbox.bin"
+    if "root" in conf:
+        __import__("loader").start(conf)  # no name bound: it leaves RAM after the boot
     pins = conf.get("pins")
     if pins is None:
         import pins as pin_maps

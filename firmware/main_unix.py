@@ -17,15 +17,11 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
 import json
 
 
-def main(conf):
-    root = conf.get("root")
-    if root:
-        import loader
-
-        conf["fw"] = loader.boot(root, conf)
-        print('{"ev": "boot", "fw": %s}' % json.dumps(conf["fw"]))
-        if "outbox" not in conf:
-            conf["outbox"] = root + "/outbox.bin"
+def main(path):
+    with open(path) as f:
+        conf = json.load(f)
+    if "root" in conf:
+        __import__("loader").start(conf)  # no name bound: it leaves RAM after the boot
     rom = conf.get("romfs")
     if rom:
         import vfs
@@ -43,15 +39,9 @@ def main(conf):
     asyncio.run(app.run(UnixHal(conf), conf))
 
 
-with open(sys.argv[1]) as f:
-    _conf = json.load(f)
 try:
-    main(_conf)
+    main(sys.argv[1])
 except Exception as e:
-    sys.print_exception(e)
-    if _conf.get("root"):
-        import loader
+    import loader
 
-        loader.fatal(_conf["root"], repr(e))
-    print(json.dumps({"ev": "fatal", "err": repr(e)}))
-    sys.exit(3)
+    loader.crashed(sys.argv[1], e)

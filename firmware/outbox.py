@@ -42,11 +42,6 @@ def encode_record(typ, payload):
     return struct.pack(_HDR, _MAGIC, typ, n, _crc(typ, n, payload)) + payload
 
 
-def format_record():
-    """The record a new outbox file starts with: its format number."""
-    return encode_record(_T_FORMAT, ('{"f":%d}' % _FORMAT).encode())
-
-
 class Outbox:
     """Unacknowledged events in order. Entry i = (rn, boot, seq, offset, length), kept in
     parallel arrays (a tuple per entry would cost 4x the RAM during a long outage).
@@ -92,10 +87,11 @@ class Outbox:
 
     def load(self):
         """Scan the log; drop acked events; skip torn/corrupt bytes; compact if anything was.
-        The scan is start-up code: it lives in startup.py, dropped from RAM by app.run."""
+        The scan is start-up code: it lives in startup.py, dropped from RAM by app.run.
+        Returns the format of a newer outbox file it set aside, else 0."""
         from startup import load_outbox
 
-        load_outbox(self)
+        return load_outbox(self)
 
     # ---- queries ----------------------------------------------------------------------------
 
@@ -190,7 +186,7 @@ class Outbox:
     def _append_raw(self, typ, payload):
         rec = encode_record(typ, payload)
         if not self._file_size:  # a new file: its format record first
-            rec = format_record() + rec
+            rec = encode_record(_T_FORMAT, b'{"f":%d}' % _FORMAT) + rec
         with open(self.path, "ab") as f:
             if self._write is None:
                 f.write(rec)
@@ -207,7 +203,7 @@ class Outbox:
         offs = array("i")
         with open(tmp, "wb") as out:
             if self._seq:
-                pos = out.write(format_record())
+                pos = out.write(encode_record(_T_FORMAT, b'{"f":%d}' % _FORMAT))
                 with open(self.path, "rb") as src:
                     for i in range(len(self._seq)):
                         src.seek(self._off[i])

@@ -1,8 +1,10 @@
 """Probation after an update, and the report of an automatic rollback (docs/firmware.md, Updates).
 
-app.run imports this module only on a boot that has something to do here (conf["fw"] says:
-probation, a rollback not yet reported, or crashes counted); watch() drops it from sys.modules
-when it is done, so it is heap only meanwhile.
+app.run imports this module on a boot through loader.py (conf["fw"]) and calls run(); it
+drops itself (and loader) from sys.modules when it is done, at once when conf["fw"] shows no
+probation, no rollback to report and no crashes counted, so it is heap only meanwhile. app.py
+names only strings other modules have interned already ("fw", "probation", "run"): a new
+qstr is heap for good on every device.
 
 - Probation: emit the `fw_updated` alarm (sequenced, so it is resent until the gateway's
   end-to-end ack) unless one of an earlier boot on probation is still in the outbox; once the
@@ -46,9 +48,17 @@ def _acked(dev, boot, seq):
     return dev.link.up and (boot != dev.boot or dev.seq >= seq) and not dev.outbox.find(boot, seq)
 
 
-async def watch(dev):
+def run(dev):
+    """Start the watch as a task of its own when there is something to do (a task finished
+    and unreferenced is garbage, with this module's code); else leave RAM at once."""
     fw = dev.conf["fw"]
-    root = fw["root"]
+    if fw["probation"] or fw["rb_new"] or fw["crashes"]:
+        asyncio.create_task(_watch(dev, fw, fw["root"]))  # noqa: RUF006
+    else:
+        _done()
+
+
+async def _watch(dev, fw, root):
     if fw.get("rb_new"):
         dev.emit(wire.alarm, "fw_rolled_back")
         loader.told(root)
@@ -80,4 +90,10 @@ async def watch(dev):
             await asyncio.sleep_ms(500)
         loader.healthy(root)
         fw["crashes"] = 0
+    _done()
+
+
+def _done():
+    """Out of RAM: this module and loader (importable again: its dir is on sys.path)."""
     sys.modules.pop("probation", None)
+    sys.modules.pop("loader", None)

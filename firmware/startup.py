@@ -54,103 +54,80 @@ def _size(path):
         return -1
 
 
-def _format(path):
-    """The format of an outbox file: its first record's, or 1 (no format record)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HDR_LEN)
-            magic, typ, n, crc = struct.unpack(_HDR, head)
-            payload = f.read(n)
-        if magic == _MAGIC and typ == _T_FORMAT and _crc(typ, n, payload) == crc:
-            return json.loads(payload)["f"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # empty, short or not a format record
-    return 1
-
-
-def _aside(path, fmt):
-    """Names a file of outbox format ``fmt`` set aside from ``path`` may have, in order."""
-    base = path + ".f" + str(fmt)
-    out = [base]
-    for i in range(1, 10):
-        out.append(base + "." + str(i))
-    return out
-
-
 def load_outbox(ob, merge=True):
     """Outbox.load: scan the log; drop acked events; skip torn/corrupt bytes; compact if any.
-    A file of a newer format than _FORMAT is renamed aside intact (ob.set_aside = its format);
-    files set aside earlier in a format this firmware reads are merged back, then deleted."""
+    A file of a newer format than _FORMAT (its first record, type F; none: format 1) is renamed
+    aside intact to <path>.f<N> (or .f<N>.1 ...) and its format returned (else 0); files set
+    aside earlier in a format this firmware reads are merged back, then deleted. (Few new names
+    here: on a .py deploy every identifier is an interned string for good.)"""
     tmp = ob.path + ".new"
     if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
         os.remove(tmp)
     ob._keep(())
     ob.skipped_bytes = 0
-    ob.set_aside = 0
-    fmt = _format(ob.path)
-    if fmt > _FORMAT:
-        for name in _aside(ob.path, fmt):
-            if _size(name) < 0:
-                os.rename(ob.path, name)
-                ob.set_aside = fmt
+    n = 0
+    try:
+        with open(ob.path, "rb") as f:
+            magic, typ, size, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
+            payload = f.read(size)
+        if magic == _MAGIC and typ == _T_FORMAT and _crc(typ, size, payload) == crc:
+            n = json.loads(payload)["f"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no file, a short one, or format 1
+    if n > _FORMAT:
+        for i in range(10):
+            tmp = ob.path + ".f" + str(n) + ("." + str(i) if i else "")
+            if _size(tmp) < 0:
+                os.rename(ob.path, tmp)
                 break
-    _scan(ob)
-    if merge:
-        for f in range(2, _FORMAT + 1):
-            for name in _aside(ob.path, f):
-                if _size(name) < 0:
-                    break
-                _merge(ob, name)
-        ob.loaded_rn = ob._rn
-
-
-def _merge(ob, name):
-    """Append the pending events of a set-aside outbox file (same keys: the gateway dedups)."""
-    from outbox import Outbox
-
-    old = Outbox(name, 100000, 1 << 30)
-    load_outbox(old, False)
-    for e in old.entries():
-        ob.append(old.read(e), e[1], e[2])
-    os.remove(name)
-
-
-def _scan(ob):
+    else:
+        n = 0
     acked_any = False
     size = _size(ob.path)
-    if size < 0:
-        ob._file_size = 0
-        ob.loaded_rn = ob._rn
-        return
-    with open(ob.path, "rb") as f:
-        pos = 0
-        while pos + _HDR_LEN <= size:
-            f.seek(pos)
-            msg = None
-            magic, typ, n, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
-            if magic == _MAGIC and typ in (_T_EVENT, _T_ACK, _T_FORMAT) and n <= _MAX_PAYLOAD:
-                payload = f.read(n)
-                if len(payload) == n and _crc(typ, n, payload) == crc:
-                    try:
-                        msg = json.loads(payload)
-                    except ValueError:
-                        pass
-            if msg is None:  # not a whole, valid record here: resynchronise a byte later
-                pos += 1
-                ob.skipped_bytes += 1
-                continue
-            if typ == _T_EVENT:
-                ob._add(ob._rn, msg["b"], msg["s"], pos, n)
-                ob._rn += 1
-            elif typ == _T_ACK:
-                ob._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
-                acked_any = True
-            pos += _HDR_LEN + n
+    pos = 0
+    if size >= 0:
+        with open(ob.path, "rb") as f:
+            while pos + _HDR_LEN <= size:
+                f.seek(pos)
+                msg = None
+                magic, typ, i, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
+                if magic == _MAGIC and typ in (_T_EVENT, _T_ACK, _T_FORMAT) and i <= _MAX_PAYLOAD:
+                    payload = f.read(i)
+                    if len(payload) == i and _crc(typ, i, payload) == crc:
+                        try:
+                            msg = json.loads(payload)
+                        except ValueError:
+                            pass
+                if msg is None:  # not a whole, valid record here: resynchronise a byte later
+                    pos += 1
+                    ob.skipped_bytes += 1
+                    continue
+                if typ == _T_EVENT:
+                    ob._add(ob._rn, msg["b"], msg["s"], pos, i)
+                    ob._rn += 1
+                elif typ == _T_ACK:
+                    ob._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
+                    acked_any = True
+                pos += _HDR_LEN + i
         ob.skipped_bytes += size - pos
-    ob._file_size = size
-    ob.loaded_rn = ob._rn
+    ob._file_size = max(size, 0)
     if ob.skipped_bytes or acked_any:
         ob.compact()
+    if merge:  # events of set-aside files this firmware reads: same keys, the gateway dedups
+        from outbox import Outbox
+
+        for size in range(2, _FORMAT + 1):
+            for i in range(10):
+                tmp = ob.path + ".f" + str(size) + ("." + str(i) if i else "")
+                if _size(tmp) < 0:
+                    break
+                old = Outbox(tmp, 100000, 1 << 30)
+                load_outbox(old, False)
+                for e in old.entries():
+                    ob.append(old.read(e), e[1], e[2])
+                os.remove(tmp)
+    ob.loaded_rn = ob._rn
+    return n
 
 
 def inputs(pins, on_change, debounce_ms, active):
@@ -329,8 +306,7 @@ def build(hal, conf):
     k._last_rx = 0
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
-    load_outbox(ob)
-    if ob.set_aside:  # written by a newer firmware: kept intact, merged back by one that reads it
+    if load_outbox(ob):  # a newer firmware wrote it: kept intact, merged back by one that reads it
         dev.emit(wire.alarm, "outbox_set_aside")
     stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
     if stt != "ok":

@@ -64,14 +64,10 @@ class UnixHal:
         print(json.dumps(obj))
 
     def reset(self, why=""):
-        """The unix port's reset: exit code 3 (a board-mode driver starts the process again);
-        the next boot reports ``why`` as its reset cause (loader.py)."""
-        if self.conf.get("root"):
-            import loader
+        """Exit code 3, the unix port's reset (loader.reset)."""
+        import loader
 
-            loader.request_reset(self.conf["root"], why)
-        self.log({"ev": "reset", "why": why})
-        sys.exit(3)
+        loader.reset(self.conf.get("root"), why, self.log)
 
     # ---- health (hb fields) -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TARGETS = ["hal.esp32", "main"]  # module names, as the board imports them
+TARGETS = ["hal.esp32", "main", "loader"]  # module names, as the board imports them
 
 
 def stub_dir(dest: Path) -> tuple[Path, list[str]]:

@@ -36,3 +36,9 @@ def test_startup_scans_the_format_outbox_writes() -> None:
     scanned = _consts(REPO / "firmware" / "startup.py")
     assert set(FORMAT) <= written.keys()
     assert {name: scanned.get(name) for name in FORMAT} == {name: written[name] for name in FORMAT}
+
+
+def test_manifests_name_the_outbox_format_the_firmware_writes() -> None:
+    from gateway.firmware_bundle import OUTBOX_FORMAT
+
+    assert _consts(REPO / "firmware" / "outbox.py")["_FORMAT"] == OUTBOX_FORMAT

@@ -117,3 +117,22 @@ def test_newer_outbox_is_set_aside_then_merged_by_a_firmware_that_reads_it(
     gw.ack_all("EV-PWR")
     dev.wait_depth(0)
     assert sorted(v["s"] for v in gw.of_kind("vote") if v["b"] == "newer001") == [1, 2, 3]
+
+
+def test_format_1_outbox_of_an_older_firmware_is_delivered(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    root = device_root.layout(tmp_path / "root", "2.0.0")
+    data = b""
+    for s in (1, 2):  # written by a firmware from before format records: no header
+        vote = wire.vote("EV-PWR", "older001", s, wire.LEVELS[s], None, 1000 + s)
+        data += outbox.encode_record(0x45, wire.encode(vote))
+    (root / "outbox.bin").write_bytes(data)
+    dev = _board(make_device, mosquitto, root).start()
+    assert dev.wait_event(lambda e: e.get("ev") == "ready")["depth"] == 2
+    dev.wait_link()
+    gw.wait(lambda: len(gw.of_kind("vote")) == 2, what="the older firmware's votes")
+    assert sorted(v["s"] for v in gw.of_kind("vote") if v["b"] == "older001") == [1, 2]
+    assert gw.of_kind("alarm") == []  # read, not set aside
+    gw.ack_all("EV-PWR")
+    dev.wait_depth(0)

@@ -62,7 +62,9 @@ def test_boot_puts_the_slot_first_on_the_path_and_the_source_dir_off():
         loader.boot(r, {})
         assert sys.path[0] == r + "/slot_a"
         here = loader.__file__.rsplit("/", 1)[0]
-        assert here not in sys.path and "" not in sys.path
+        # The boot stage's dir last (on a device it holds the boot stage only): the slot's
+        # modules are found first and `import loader` still works.
+        assert sys.path[-1] == here and here not in sys.path[:-1] and "" not in sys.path
     finally:
         sys.path.clear()
         sys.path.extend(saved)
@@ -200,3 +202,21 @@ def test_fatal_log_is_capped():
         text = f.read()
     assert len(text) <= 2048 and text.endswith("99')\n")
     assert text.splitlines()[0].startswith("ValueError(")
+
+
+def test_cut_between_new_file_and_rename_keeps_the_old_state():
+    r = _root(b="2.0.0")
+    loader.stage(r, "b")
+    with open(r + "/boot.json.new", "w") as f:
+        f.write('{"v":1,"active":"a","pend')  # the cut came mid-write: never renamed
+    info = _boot(r)
+    assert info["slot"] == "b" and info["probation"]  # the whole old file decided
+    assert loader.read(r)["tries"] == 1
+
+
+def test_staging_a_partition_label_is_a_full_image_update():
+    r = _root()
+    loader.stage(r, "ota_1", "2.0.0")
+    st = loader.read(r)
+    assert st["image_pending"] == "ota_1" and st["image_version"] == "2.0.0"
+    assert st["pending"] is None and st["tries"] == 0
