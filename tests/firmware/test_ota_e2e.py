@@ -81,8 +81,10 @@ def test_full_download_installs_into_the_inactive_slot_and_resets(
     dev, root = _device(make_device, mosquitto, tmp_path, keys)
     dev.start()
     dev.wait_link()
+    t0 = time.monotonic()
     gw.offer(DEV, rel.version, rel.manifest, rel.sig)
     _wait_exit(dev)
+    print(f"offer to reset, {len(rel.payload)} B bundle: {time.monotonic() - t0:.2f} s")
     _assert_staged(root, rel)
     sts = gw.upd_states(rel.version)
     assert sts[0] == "downloading" and sts[-1] == "staged"
