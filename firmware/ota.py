@@ -213,12 +213,18 @@ def _block(dev, msg):
     if n != msg["n"] or n != _S["want"]:
         return
     img = _S.get("img")
-    if img is not None:
-        if img.write(data):  # a whole 4 KB block went to the partition: remember it
-            _save(img.done)
-    else:
-        with open(_S["root"] + "/ota.part", "ab") as f:
-            f.write(data)
+    try:
+        if img is not None:
+            if img.write(data):  # a whole 4 KB block went to the partition: remember it
+                _save(img.done)
+        else:
+            with open(_S["root"] + "/ota.part", "ab") as f:
+                f.write(data)
+    except OSError as e:  # flash full or failing: stop here; the next connection tries again
+        rel = _S["rel"]
+        _end()
+        _send(dev, "failed", rel, err="write: %r" % e)
+        return
     _S["off"] = off + n
     _S["asked"] = None
     _S["chunks"] += 1

@@ -408,3 +408,24 @@ def test_power_cut_between_stage_and_clean_up_the_new_version_clears_the_downloa
         time.sleep(0.1)
     assert not (root / "ota.json").exists() and not (root / "ota.part").exists()
     assert gw.fetches == [] and dev.alive()
+
+
+def test_a_flash_write_error_fails_the_download_and_the_device_carries_on(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    rel = make_release(keys, "0.2.0")
+    gw.releases[rel.version] = rel.payload
+    dev, root = _device(make_device, mosquitto, tmp_path, keys)
+    (root / "ota.part").mkdir()  # appending to it fails, as on a full or failing filesystem
+    dev.start()
+    dev.wait_link()
+    gw.send_cfg(DEV)
+    gw.offer(DEV, rel.version, rel.manifest, rel.sig)
+    _wait_upd(gw, dev, "failed")
+    failed = next(u for u in gw.upds if u["st"] == "failed")
+    assert failed["err"].startswith("write: OSError")
+    assert boot_json(root).get("pending") is None and not (root / "slot_b").exists()
+    dev.press(0)
+    gw.wait(lambda: len(gw.of_kind("vote")) == 1, 30, "a vote after the failure")
+    time.sleep(5.5)  # past the 5 s re-ask: no retry loop (the next offer or connection retries)
+    assert len(gw.fetches) == 1
