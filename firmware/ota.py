@@ -40,7 +40,8 @@ _S = {}  # the download under way: rel, mf (dict), text, sig, cs, size, off, ask
 
 
 def _root(dev):
-    return dev.conf.get("root")
+    """The root as a path prefix: "" for a board's "/" (so "/ota.json", not "//ota.json")."""
+    return dev.conf["root"].rstrip("/")
 
 
 def _fw(dev):
@@ -165,7 +166,12 @@ def _offer(dev, rel, text, sig, cs):
     _S["asked"] = None  # ticks_ms of the last fetch, None: ask now
     _S["chunks"] = 0
     _S["off"] = off
-    _save(off)
+    try:
+        _save(off)
+    except OSError as e:
+        _end()
+        _send(dev, "failed", rel, err="write: %r" % e)
+        return
     _send(dev, "downloading", rel, off)
     _S["task"] = asyncio.create_task(_run())
 
@@ -303,7 +309,7 @@ async def _finish(dev):
 
     # Staged first, then the download deleted: a power cut in between boots the new version with
     # the files still there, and resume() deletes them (the release is the running one).
-    loader.stage(root, slot, m["version"])
+    loader.stage(dev.conf["root"], slot, m["version"])
     if img is not None:
         img.commit()  # set_boot: the bootloader tries the new image on the next boot
     _rm(root + "/ota.part")
