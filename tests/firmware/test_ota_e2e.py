@@ -429,3 +429,26 @@ def test_a_flash_write_error_fails_the_download_and_the_device_carries_on(
     gw.wait(lambda: len(gw.of_kind("vote")) == 1, 30, "a vote after the failure")
     time.sleep(5.5)  # past the 5 s re-ask: no retry loop (the next offer or connection retries)
     assert len(gw.fetches) == 1
+
+
+def test_a_refused_offer_leaves_the_download_under_way_alone(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    rel = make_release(keys, "0.2.0")
+    forged = make_release(make_keys(tmp_path / "other"), "0.3.0")
+    gw.releases[rel.version] = rel.payload
+    gw.hold_from = 5 * 1024
+    dev, root = _device(make_device, mosquitto, tmp_path, keys)
+    dev.start()
+    dev.wait_link()
+    gw.offer(DEV, rel.version, rel.manifest, rel.sig)
+    _held_at(gw, 5 * 1024, dev)
+    gw.offer(DEV, forged.version, forged.manifest, forged.sig)
+    _wait_upd(gw, dev, "refused")
+    assert json.loads((root / "ota.json").read_text())["rel"] == "0.2.0"
+    assert (root / "ota.part").stat().st_size == 5 * 1024
+    n = len(gw.fetches)
+    gw.hold_from = None
+    _wait_exit(dev)  # the 5 s re-ask picks the held chunk up again
+    _assert_staged(root, rel)
+    assert gw.fetches[n]["off"] == 5 * 1024 and {f["rel"] for f in gw.fetches} == {"0.2.0"}
