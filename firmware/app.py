@@ -151,7 +151,7 @@ class Device:
             import os
 
             try:
-                os.stat(self.conf["root"] + "/ota.json")
+                os.stat(self.conf["root"].rstrip("/") + "/ota.json")
             except OSError:
                 return
             import ota

@@ -40,7 +40,8 @@ _S = {}  # the download under way: rel, mf (dict), text, sig, cs, size, off, ask
 
 
 def _root(dev):
-    return dev.conf.get("root")
+    """The root as a path prefix: "" for a board's "/" (so "/ota.json", not "//ota.json")."""
+    return dev.conf["root"].rstrip("/")
 
 
 def _fw(dev):
@@ -106,7 +107,10 @@ def resume(dev):
         try:
             with open(_root(dev) + "/ota.json") as f:
                 saved = json.load(f)
-            if not saved.get("stop"):
+            if saved["rel"] == _running(dev):  # installed; the power went before the clean-up
+                _rm(_root(dev) + "/ota.part")
+                _rm(_root(dev) + "/ota.json")
+            elif not saved.get("stop"):
                 _offer(dev, saved["rel"], saved["mf"], saved["sig"], saved.get("cs") or 1024)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass
@@ -115,11 +119,9 @@ def resume(dev):
 
 
 def _offer(dev, rel, text, sig, cs):
-    if _S:
-        if _S["rel"] == rel and _S["sig"] == sig:
-            _S["asked"] = None  # offered again: ask at once
-            return
-        _end()  # a new release supersedes the one under way
+    if _S and _S["rel"] == rel and _S["sig"] == sig:
+        _S["asked"] = None  # offered again: ask at once
+        return
     if rel == _running(dev):
         _send(dev, "probation" if _fw(dev).get("probation") else "confirmed", rel)
         return
@@ -128,8 +130,10 @@ def _offer(dev, rel, text, sig, cs):
     m = ota_check.check(dev, rel, text, sig, _running(dev), _board(dev))
     sys.modules.pop("ota_check", None)
     if isinstance(m, str):
-        _send(dev, "refused", rel, err=m)
+        _send(dev, "refused", rel, err=m)  # a download under way carries on
         return
+    if _S:
+        _end()  # a valid offer of another release supersedes the one under way
     root = _root(dev)
     try:
         with open(root + "/ota.json") as f:
@@ -139,6 +143,18 @@ def _offer(dev, rel, text, sig, cs):
     if saved.get("rel") != rel or saved.get("sig") != sig:
         _rm(root + "/ota.part")  # a different release (or none): start over
         saved = {}
+    if m["type"] == "image":
+        try:
+            img = _S["img"] = dev.hal.image_open(m["size"], saved.get("done", 0))
+        except Exception as e:  # no OTA partition, or the image does not fit
+            _send(dev, "failed", rel, err="image: %r" % e)
+            return
+        off = img.done
+    else:
+        off = max(_size(root + "/ota.part"), 0)
+        if off > m["size"]:
+            _rm(root + "/ota.part")
+            off = 0
     _S["dev"] = dev
     _S["root"] = root
     _S["rel"] = rel
@@ -149,16 +165,13 @@ def _offer(dev, rel, text, sig, cs):
     _S["cs"] = min(cs, wire_ota.MAX_CHUNK)
     _S["asked"] = None  # ticks_ms of the last fetch, None: ask now
     _S["chunks"] = 0
-    if m["type"] == "image":
-        w = _S["img"] = dev.hal.image_open(m["size"], saved.get("done", 0))
-        off = w.done
-    else:
-        off = max(_size(root + "/ota.part"), 0)
-    if off > _S["size"]:
-        _rm(root + "/ota.part")
-        off = 0
     _S["off"] = off
-    _save(off)
+    try:
+        _save(off)
+    except OSError as e:
+        _end()
+        _send(dev, "failed", rel, err="write: %r" % e)
+        return
     _send(dev, "downloading", rel, off)
     _S["task"] = asyncio.create_task(_run())
 
@@ -206,12 +219,18 @@ def _block(dev, msg):
     if n != msg["n"] or n != _S["want"]:
         return
     img = _S.get("img")
-    if img is not None:
-        if img.write(data):  # a whole 4 KB block went to the partition: remember it
-            _save(img.done)
-    else:
-        with open(_S["root"] + "/ota.part", "ab") as f:
-            f.write(data)
+    try:
+        if img is not None:
+            if img.write(data):  # a whole 4 KB block went to the partition: remember it
+                _save(img.done)
+        else:
+            with open(_S["root"] + "/ota.part", "ab") as f:
+                f.write(data)
+    except OSError as e:  # flash full or failing: stop here; the next connection tries again
+        rel = _S["rel"]
+        _end()
+        _send(dev, "failed", rel, err="write: %r" % e)
+        return
     _S["off"] = off + n
     _S["asked"] = None
     _S["chunks"] += 1
@@ -272,7 +291,7 @@ async def _finish(dev):
     if err is None:
         try:
             if img is not None:
-                slot = img.commit()  # set_boot: the bootloader takes it on the next boot
+                slot = img.label()  # the partition: set_boot once boot.json names it
             else:
                 slot = "a" if _fw(dev).get("slot") == "b" else "b"  # the inactive one
                 dev.hal.log({"ev": "ota", "st": "unpacking", "slot": slot})
@@ -286,11 +305,15 @@ async def _finish(dev):
         _send(dev, "failed", rel, err=err)
         _unload()
         return
-    _rm(root + "/ota.part")
-    _rm(root + "/ota.json")
     import loader
 
-    loader.stage(root, slot, m["version"])
+    # Staged first, then the download deleted: a power cut in between boots the new version with
+    # the files still there, and resume() deletes them (the release is the running one).
+    loader.stage(dev.conf["root"], slot, m["version"])
+    if img is not None:
+        img.commit()  # set_boot: the bootloader tries the new image on the next boot
+    _rm(root + "/ota.part")
+    _rm(root + "/ota.json")
     msg = wire_ota.state(dev.id, dev.boot, rel, "staged", _running(dev))
     dev.hal.log({"ev": "ota", "st": "staged", "rel": rel, "slot": slot})
     await dev.link.publish(dev.topic("upd"), wire.encode(msg), 1)

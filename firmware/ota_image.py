@@ -59,10 +59,13 @@ class Image:
             i += 1
         return binascii.hexlify(h.digest()).decode()
 
-    def commit(self):
-        """Make the bootloader boot the new image next (once, on trial); its label ("ota_1")."""
-        self.part.set_boot()
+    def label(self):
+        """The partition's label ("ota_0", "ota_1")."""
         return self.part.info()[4]
+
+    def commit(self):
+        """Make the bootloader boot the new image next (once, on trial)."""
+        self.part.set_boot()
 
     def close(self):
         self.buf = bytearray()

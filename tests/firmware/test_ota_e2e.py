@@ -4,14 +4,16 @@ serves a signed release chunk by chunk (firmware/ota.py; docs/firmware.md, Updat
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from simulator.firmware_process import FirmwareDevice
+from simulator.firmware_process import FIRMWARE_DIR, FirmwareDevice
 from tests.firmware.conftest import DeviceFactory
+from tests.firmware.fakes import esp32 as fake_esp32
 from tests.firmware.ota_support import (
     Keys,
     Release,
@@ -81,8 +83,10 @@ def test_full_download_installs_into_the_inactive_slot_and_resets(
     dev, root = _device(make_device, mosquitto, tmp_path, keys)
     dev.start()
     dev.wait_link()
+    t0 = time.monotonic()
     gw.offer(DEV, rel.version, rel.manifest, rel.sig)
     _wait_exit(dev)
+    print(f"offer to reset, {len(rel.payload)} B bundle: {time.monotonic() - t0:.2f} s")
     _assert_staged(root, rel)
     sts = gw.upd_states(rel.version)
     assert sts[0] == "downloading" and sts[-1] == "staged"
@@ -90,9 +94,12 @@ def test_full_download_installs_into_the_inactive_slot_and_resets(
     assert offs == list(range(0, len(rel.payload), 1024))  # each chunk asked for once, in order
 
 
-def _held_at(gw: StandinGateway, off: int) -> None:
+def _held_at(gw: StandinGateway, off: int, dev: FirmwareDevice | None = None) -> None:
     """Serve up to ``off``, then wait for the device to ask for ``off`` (held: no answer)."""
-    gw.wait(lambda: any(f["off"] >= off for f in gw.fetches), 30, f"a fetch from {off}")
+    try:
+        gw.wait(lambda: any(f["off"] >= off for f in gw.fetches), 30, f"a fetch from {off}")
+    except TimeoutError as e:
+        raise AssertionError(f"{e}; upds {gw.upds}\n{dev.log() if dev else ''}") from None
 
 
 def test_broker_restart_mid_download_resumes_from_the_file(
@@ -348,3 +355,102 @@ def test_heap_during_a_download(
     dev.wait_event(lambda e: e.get("ev") == "confirmed", 60, "confirmed")
     time.sleep(0.5)  # probation's task ends and leaves sys.modules after its last upd
     assert dev.heap() < idle + 1024
+
+
+def test_full_image_download_with_a_power_cut_then_the_bootloader_decides(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    image = bytes((i * 31 + 7) & 0xFF for i in range(20_000))  # 4 blocks and a part of one
+    rel = make_release(keys, "0.2.0", type_="image", payload=image)
+    gw.releases[rel.version] = rel.payload
+    gw.hold_from = 10 * 1024
+    dev, root = _device(make_device, mosquitto, tmp_path, keys, ota_mode="image")
+    # The device's esp32 module (built into a board's MicroPython): the fake, where the device's
+    # modules are (slot a for the boot stage; the firmware directory for its stand-in).
+    for d in {root / "slot_a", dev.firmware_dir} - {FIRMWARE_DIR}:
+        shutil.copy(Path(fake_esp32.__file__), d / "esp32.py")
+    flash = dev.workdir / "esp32_flash"  # the fake's flash: under the device's cwd
+    dev.start()
+    dev.wait_link()
+    gw.offer(DEV, rel.version, rel.manifest, rel.sig)
+    _held_at(gw, 10 * 1024, dev)
+    dev.kill()  # power cut: 10 KB received, two whole blocks (8 KB) in the partition
+    assert json.loads((root / "ota.json").read_text())["done"] == 8192
+    assert not (root / "ota.part").exists()  # an image goes to the partition, not a file
+    n = len(gw.fetches)
+    gw.hold_from = None
+    dev.start()
+    _wait_exit(dev)
+    assert gw.fetches[n]["off"] == 8192  # resumed from the whole blocks on flash
+    assert boot_json(root)["pending"] == "ota_1"  # loader.stage(root, label, version)
+    otadata = json.loads((flash / "otadata.json").read_text())
+    assert otadata["boot"] == "ota_1" and otadata["states"]["ota_1"] == "new"
+    assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
+    assert not (root / "ota.json").exists()
+    # The bootloader (the fake's, as at each reset): trial boot, then back without confirmation.
+    fake_esp32.FLASH = str(flash)
+    assert fake_esp32.power_cycle() == "ota_1"
+    assert fake_esp32.ota_state("ota_1") == "pending_verify"
+    assert fake_esp32.power_cycle() == "ota_0"
+    assert fake_esp32.ota_state("ota_1") == "aborted"
+
+
+def test_power_cut_between_stage_and_clean_up_the_new_version_clears_the_download(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    running = make_release(keys, "0.1.0")  # the version the device boots: the one just staged
+    dev, root = _device(make_device, mosquitto, tmp_path, keys)
+    (root / "ota.part").write_bytes(running.payload)
+    meta = {"rel": "0.1.0", "mf": running.manifest, "sig": running.sig, "cs": 1024, "done": 0}
+    (root / "ota.json").write_text(json.dumps(meta))
+    dev.start()
+    dev.wait_link()
+    deadline = time.monotonic() + 15
+    while (root / "ota.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (root / "ota.json").exists() and not (root / "ota.part").exists()
+    assert gw.fetches == [] and dev.alive()
+
+
+def test_a_flash_write_error_fails_the_download_and_the_device_carries_on(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    rel = make_release(keys, "0.2.0")
+    gw.releases[rel.version] = rel.payload
+    dev, root = _device(make_device, mosquitto, tmp_path, keys)
+    (root / "ota.part").mkdir()  # appending to it fails, as on a full or failing filesystem
+    dev.start()
+    dev.wait_link()
+    gw.send_cfg(DEV)
+    gw.offer(DEV, rel.version, rel.manifest, rel.sig)
+    _wait_upd(gw, dev, "failed")
+    failed = next(u for u in gw.upds if u["st"] == "failed")
+    assert failed["err"].startswith("write: OSError")
+    assert boot_json(root).get("pending") is None and not (root / "slot_b").exists()
+    dev.press(0)
+    gw.wait(lambda: len(gw.of_kind("vote")) == 1, 30, "a vote after the failure")
+    time.sleep(5.5)  # past the 5 s re-ask: no retry loop (the next offer or connection retries)
+    assert len(gw.fetches) == 1
+
+
+def test_a_refused_offer_leaves_the_download_under_way_alone(
+    mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path, keys: Keys
+) -> None:
+    rel = make_release(keys, "0.2.0")
+    forged = make_release(make_keys(tmp_path / "other"), "0.3.0")
+    gw.releases[rel.version] = rel.payload
+    gw.hold_from = 5 * 1024
+    dev, root = _device(make_device, mosquitto, tmp_path, keys)
+    dev.start()
+    dev.wait_link()
+    gw.offer(DEV, rel.version, rel.manifest, rel.sig)
+    _held_at(gw, 5 * 1024, dev)
+    gw.offer(DEV, forged.version, forged.manifest, forged.sig)
+    _wait_upd(gw, dev, "refused")
+    assert json.loads((root / "ota.json").read_text())["rel"] == "0.2.0"
+    assert (root / "ota.part").stat().st_size == 5 * 1024
+    n = len(gw.fetches)
+    gw.hold_from = None
+    _wait_exit(dev)  # the 5 s re-ask picks the held chunk up again
+    _assert_staged(root, rel)
+    assert gw.fetches[n]["off"] == 5 * 1024 and {f["rel"] for f in gw.fetches} == {"0.2.0"}
