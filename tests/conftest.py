@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.brokers import Amqtt, Broker, Mosquitto, mosquitto_available
 from tests.support.procs import tool
+from tests.support.tls_files import TlsFiles, tls_files
 
 PG_ADMIN_URL = os.environ.get(
     "HALLRATE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -40,6 +41,18 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     require_service("mosquitto", mosquitto_available(), "apt-get install mosquitto")
     broker = Mosquitto(tmp_path / "mosquitto").start()
     yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def mosquitto_tls(tmp_path: Path) -> Iterator[tuple[Mosquitto, TlsFiles]]:
+    """Mosquitto with only the shipped conf's TLS listener (require_certificate true, anonymous),
+    on a free port, and the files: a throw-away CA, its broker certificate, a device's client
+    certificate in DER (tests/support/tls_files.py)."""
+    require_service("mosquitto", mosquitto_available(), "apt-get install mosquitto")
+    files = tls_files(tmp_path / "mosquitto-tls-certs")
+    broker = Mosquitto(tmp_path / "mosquitto-tls", tls=files.broker).start()
+    yield broker, files
     broker.stop()
 
 

@@ -130,6 +130,15 @@ def test_release_option_and_board_layout(tmp_path: Path) -> None:
     assert (board / "main.py").exists() and (board / "loader.mpy").exists()
     assert json.loads((board / "config.json").read_text())["root"] == "/"
     assert json.loads((board / "slot_a/manifest.json").read_text())["version"] == "9.0.0"
+    # what --port then runs: mkdir each directory, copy every file, reset
+    cmds = firmware_tool.deploy_commands(board, "/dev/ttyUSB0")
+    copied = {c[-1] for c in cmds if c[3:5] == ["fs", "cp"]}
+    files = {f":/{p.relative_to(board).as_posix()}" for p in board.rglob("*") if p.is_file()}
+    assert copied == files and ":/certs/client.key.der" in copied
+    assert ":/slot_a/manifest.sig" in copied and ":/loader.mpy" in copied
+    made = " ".join(c[-1] for c in cmds if c[3] == "exec")
+    assert all(f"'/{d}'" in made for d in ("certs", "slot_a", "slot_a/hal"))
+    assert cmds[-1][3:] == ["reset"]
 
 
 def test_refusals_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,8 @@ from gateway.firmware_tool import unix_mpy_filesystem, unix_romfs
 from simulator.firmware_process import FirmwareDevice
 from tests.conftest import require_service
 from tests.firmware.conftest import DeviceFactory, device_config
-from tests.support.brokers import Mosquitto, mosquitto_available
-from tests.support.tls_files import mbedtls_malloc, tls_files
+from tests.support.brokers import Mosquitto
+from tests.support.tls_files import TlsFiles, mbedtls_malloc
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(180)]
 GOAL = 60 * 1024
@@ -61,36 +61,33 @@ TLS_GC_BUDGET = 8 * 1024
 TLS_MBEDTLS_BUDGET = 32 * 1024
 
 
-def test_heap_with_tls_fits_the_tls_budget(make_device: DeviceFactory, tmp_path: Path) -> None:
-    require_service("mosquitto", mosquitto_available(), "apt-get install mosquitto")
+def test_heap_with_tls_fits_the_tls_budget(
+    mosquitto: Mosquitto,
+    mosquitto_tls: tuple[Mosquitto, TlsFiles],
+    make_device: DeviceFactory,
+    tmp_path: Path,
+) -> None:
     require_service("valgrind", shutil.which("valgrind") is not None, "apt-get install valgrind")
-    files = tls_files(tmp_path / "certs")
-    plain = Mosquitto(tmp_path / "plain").start()
-    tls = Mosquitto(tmp_path / "tls", tls=files.broker).start()
-    try:
-        heaps = {}
-        for name, broker, extra in (
-            ("plain", plain, {}),
-            (
-                "tls",
-                tls,
-                {
-                    "broker_tls": True,
-                    "tls_ca": str(files.ca_der),
-                    "tls_cert": str(files.cert_der),
-                    "tls_key": str(files.key_der),
-                },
-            ),
-        ):
-            conf = device_config(broker, device="EV-MEM", **extra)
-            dev = make_device(conf, workdir=tmp_path / name).start()
-            dev.wait_link()
-            heaps[name] = max(_heap(dev) for _ in range(3))
-            dev.stop()
-        own = mbedtls_malloc(files, tls.port, tmp_path)
-    finally:
-        plain.stop()
-        tls.stop()
+    tls, files = mosquitto_tls
+    heaps = {}
+    for name, broker, extra in (
+        ("plain", mosquitto, {}),
+        (
+            "tls",
+            tls,
+            {
+                "broker_tls": True,
+                "tls_ca": str(files.ca_der),
+                "tls_cert": str(files.cert_der),
+                "tls_key": str(files.key_der),
+            },
+        ),
+    ):
+        dev = make_device(device_config(broker, device="EV-MEM", **extra), tmp_path / name).start()
+        dev.wait_link()
+        heaps[name] = max(_heap(dev) for _ in range(3))
+        dev.stop()
+    own = mbedtls_malloc(files, tls.port, tmp_path)
     assert own is not None
     print(f"heap plain {heaps['plain']} B, TLS {heaps['tls']} B, mbedTLS malloc {own} B")
     assert heaps["plain"] < GOAL

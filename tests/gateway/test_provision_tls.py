@@ -166,3 +166,11 @@ def test_bad_gateway_tls_settings_are_config_errors(
     with pytest.raises(ConfigError) as e:
         _cfg(tmp_path, url, **broker)
     assert message in str(e.value)
+
+
+def test_hallrate_mqtt_url_may_be_mqtts(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text("x")
+    data = {"hall": "H1", "broker": {"url": "mqtt://plain:1883", "ca_file": "ca.crt"}}
+    cfg = from_dict(data, base_dir=tmp_path, env={"HALLRATE_MQTT_URL": "mqtts://gw%40H1:pw@b.lan"})
+    assert (cfg.broker.host, cfg.broker.port, cfg.broker.tls) == ("b.lan", 8883, True)
+    assert cfg.broker.username == "gw@H1" and cfg.broker.password == "pw"
