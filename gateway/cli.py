@@ -197,6 +197,8 @@ def render_status(data: dict[str, Any]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(cols))]
     for r in rows:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    if any(d.get("probation") for d in data["devices"]):
+        lines.append("(fw*: on probation, the update not confirmed yet)")
     c = data["counts"]
     lines += [
         "",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import sys
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.firmware.conftest import DeviceFactory, device_config
 from tests.firmware.standin_gateway import StandinGateway
+from tests.gateway.conftest import HallServer, gateway_config_dict, wait_for, write_toml
 from tests.support.brokers import Broker
+from tests.support.ports import wait_port
+from tests.support.procs import Proc
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(90)]
 
@@ -105,3 +113,51 @@ def test_oldest_age_of_an_unacked_event_grows_and_clears_after_the_ack(
     dev.wait_depth(0)
     n = len(_hbs(gateway, "EV-A03"))
     assert _next_hb(gateway, "EV-A03", "heartbeat after the ack", n)["oa"] is None
+
+
+def test_health_reaches_the_gateway_status_and_the_servers_device_table(
+    broker: Broker, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    """The real chain: firmware -> broker -> the gateway process -> /status -> the server."""
+    srv = HallServer(tmp_path / "server").start()
+    cfg = gateway_config_dict(
+        tmp_path, broker.url, srv.url, health={"check_s": 0.5, "push_interval_s": 5}
+    )
+    path = write_toml(cfg, tmp_path / "hall.toml")
+    gw = Proc("gateway", [sys.executable, "-m", "gateway", "--config", str(path)], tmp_path)
+    gw.start()
+    try:
+        port = int(cfg["http"]["port"])
+        wait_port("127.0.0.1", port, timeout=30)
+        conf = device_config(broker, device="EV-A03", inputs_at_boot={"button1": 0})
+        make_device(conf).start().wait_link()
+
+        def status_row() -> dict[str, Any] | None:
+            st = httpx.get(f"http://127.0.0.1:{port}/status", timeout=5).json()
+            row = next(d for d in st["devices"] if d["device"] == "EV-A03")
+            return row if row.get("self_test") else None
+
+        row = wait_for(status_row, 30, "the device's health in /status")
+        assert (row["fw"], row["slot"], row["probation"], row["reset_cause"]) == (
+            "0.1.0",
+            "src",
+            False,
+            "power_on",
+        )
+        assert row["self_test"] == "button1:stuck" and "self_test" in row["alarms"]
+        assert row["online"] and row["heap"] > 0 and row["largest_free"] is None
+
+        def server_row() -> dict[str, Any] | None:
+            con = sqlite3.connect(srv.db_path)
+            try:
+                r = con.execute("SELECT snapshot FROM device_health WHERE code='EV-A03'").fetchone()
+            finally:
+                con.close()
+            snap = None if r is None else json.loads(r[0])
+            return snap if snap and snap.get("self_test") else None
+
+        snap = wait_for(server_row, 30, "the device's health at the server")
+        assert snap["self_test"] == "button1:stuck" and snap["online"] is True
+    finally:
+        gw.stop()
+        srv.stop()

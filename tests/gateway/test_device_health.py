@@ -133,6 +133,7 @@ def test_health_fields_alarms_metrics_cli_and_push(
         assert header[:8] == ["device", "kind", "window", "online", "fw", "slot", "reset", "heap"]
         row = next(line for line in table.splitlines() if line.startswith("EV-A01"))
         assert "0.2.0*" in row and "jam,low_heap,self_test" in row and "42s" in row
+        assert "(fw*: on probation, the update not confirmed yet)" in table
         # The alert's log line, once per device going offline (a monitor of our own, so the
         # log comes from this thread).
         mon = HealthMonitor(gateway.cfg, GatewayMetrics())
