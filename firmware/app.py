@@ -332,7 +332,7 @@ async def run(hal, conf):
     app, coros = startup.build(hal, conf)
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
-    if "fw" in conf:  # booted by loader.py (a root): an update to confirm, a rollback to report
+    if conf.get("root"):  # booted by loader.py: an update to confirm, a rollback to report
         # Its own task, no name bound here: heap only until it is done (it drops itself).
         __import__("probation").run(app.dev)
     tasks = []
