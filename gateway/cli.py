@@ -136,9 +136,14 @@ def status(cfg: GatewayConfig, as_json: bool = False) -> int:
         if not cfg.journal_path.exists():
             print(f"hallrate gateway: no journal at {cfg.journal_path}", file=sys.stderr)
             return 1
+        from gateway.ota.store import Store
+
         j = Journal(cfg.journal_path)
         try:
             data = status_from_journal(j, cfg)
+            # the journal's roll-out, as /status shows it (without the running gateway's counters)
+            rollout = Store(j).status(time.time(), cfg.device_offline_s)
+            data["rollout"] = rollout or {"state": "none"}
         finally:
             j.close()
         data["source"] = f"journal {cfg.journal_path} (gateway not reachable)"

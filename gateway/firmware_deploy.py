@@ -69,10 +69,33 @@ class Release:
 # ---- inputs ------------------------------------------------------------------------------------
 
 
+_TEXT_KEYS = {
+    "accounts": "a path",
+    "broker_host": "a host name",
+    "tls_server_name": "a host name",
+    "wifi_ssid": "a string",
+    "wifi_password": "a string",
+}
+
+
 def _deploy_section(cfg: GatewayConfig) -> dict[str, Any]:
+    """hall.toml [deploy], every key type-checked (docs/provisioning.md, "Deploying a device")."""
     d = cfg.raw.get("deploy", {})
     if not isinstance(d, dict):
-        raise DeployError("[deploy] must be a table")
+        raise DeployError("deploy must be a table")
+    for key, what in _TEXT_KEYS.items():
+        v = d.get(key)
+        if v is not None and (not isinstance(v, str) or (what != "a string" and not v.strip())):
+            raise DeployError(f"deploy.{key} must be {what}")
+    port = d.get("broker_port")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535
+    ):
+        raise DeployError("deploy.broker_port must be an integer 1..65535")
+    if "tls" in d and not isinstance(d["tls"], bool):
+        raise DeployError("deploy.tls must be true or false")
+    if "board" in d and d["board"] not in BOARDS:
+        raise DeployError(f"deploy.board must be one of {', '.join(BOARDS)}, got {d['board']!r}")
     return d
 
 
@@ -170,8 +193,8 @@ def device_files(
     kind = cfg.devices[device].kind
     d = _deploy_section(cfg)
     board = board or str(d.get("board", "esp32s3"))
-    if board not in BOARDS:
-        raise DeployError(f"board must be one of {', '.join(BOARDS)}, got {board!r}")
+    if board not in BOARDS:  # --board is checked by argparse, [deploy] board above
+        raise DeployError(f"--board must be one of {', '.join(BOARDS)}, got {board!r}")
     acc = accounts or (_path(cfg, d["accounts"]) if d.get("accounts") else None)
     if acc is None:
         raise DeployError(
@@ -184,7 +207,7 @@ def device_files(
     user, password = _account(acc, cfg.hall, device)
     tls_dir = acc / TLS_DIR
     tls = bool(d.get("tls", (tls_dir / "ca.der").exists()))
-    host = str(d.get("broker_host", cfg.broker.host))
+    host = d.get("broker_host", cfg.broker.host)
     conf: dict[str, Any] = {
         "device": device,
         "hall": cfg.hall,
@@ -192,14 +215,15 @@ def device_files(
         "board": board,
         "root": root or "/",
         "broker_host": host,
-        "broker_port": int(d.get("broker_port", 8883 if tls else 1883)),
+        "broker_port": d.get("broker_port", 8883 if tls else 1883),
+        "broker_tls": tls,
         "broker_user": user,
         "broker_password": password,
         "ota_pubkey": pub,
     }
     for key in ("wifi_ssid", "wifi_password"):
         if d.get(key):
-            conf[key] = str(d[key])
+            conf[key] = d[key]
     files: dict[str, bytes] = {}
     if tls:
         names = {"ca.der": tls_dir / "ca.der"}
@@ -210,10 +234,10 @@ def device_files(
                 files[f"certs/{name}"] = src.read_bytes()
             except OSError as e:
                 raise DeployError(f"{src}: {e.strerror}; run hallrate gateway provision") from None
-        conf.update(broker_tls=True, tls_ca="certs/ca.der")
+        conf["tls_ca"] = "certs/ca.der"
         conf.update(tls_cert="certs/client.der", tls_key="certs/client.key.der")
         if d.get("tls_server_name"):
-            conf["tls_server_name"] = str(d["tls_server_name"])
+            conf["tls_server_name"] = d["tls_server_name"]
     try:
         modules = fb.unpack(rel.payload)
     except fb.BundleError as e:

@@ -395,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--dry-run", action="store_true", help="print the mpremote command lines")
     # ---- one-command provisioning (gateway/firmware_deploy.py, docs/provisioning.md) ----
     d.add_argument("--device", help="provision this device of hall.toml: config, certs, release")
-    d.add_argument("--config", type=Path, default=Path("hall.toml"), help="with --device")
+    d.add_argument(
+        "--config", "-c", type=Path, default=Path("hall.toml"), help="with --device: hall.toml"
+    )
     d.add_argument("--stage-only", type=Path, metavar="DIR", help="with --device: write, no copy")
     d.add_argument("--board", choices=("esp32", "esp32s3", "unix"), help="with --device")
     d.add_argument("--accounts", type=Path, help="with --device: provision's --out directory")

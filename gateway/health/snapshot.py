@@ -44,10 +44,12 @@ def annotate(
 
     hc = health_config(cfg)
     seen = {d["device"] for d in devices}
+    columns = [c[0] for c in j.db.execute("SELECT * FROM devices LIMIT 0").description]
     for dev_id, conf in sorted(cfg.devices.items()):
         if dev_id not in seen:
             devices.append(
-                {
+                dict.fromkeys(columns)  # every column of a seen device's row, null
+                | {
                     "device": dev_id,
                     "kind": conf.kind,
                     "window": conf.window,

@@ -56,10 +56,10 @@ def add_parsers(sub: Any) -> None:
     ro.add_argument("--devices", help="start: only these devices (comma-separated)")
     ro.add_argument("--canary", help="start: canary devices (comma-separated)")
     ro.add_argument("--waves", help="start: cumulative percentages, e.g. 10,50,100")
-    ro.add_argument("--soak-s", type=float, help="start: soak time of a wave, seconds")
-    ro.add_argument("--max-failures", type=int, help="start: halt at this many failures")
-    ro.add_argument("--max-per-group", type=int, help="start: devices of a group at once")
-    ro.add_argument("--confirm-timeout-s", type=float, help="start: seconds to confirm")
+    ro.add_argument("--soak-s", help="start: soak time of a wave, seconds")
+    ro.add_argument("--max-failures", help="start: halt at this many failures")
+    ro.add_argument("--max-per-group", help="start: devices of a group at once")
+    ro.add_argument("--confirm-timeout-s", help="start: seconds to confirm")
     ro.add_argument("--json", action="store_true", help="status: print JSON")
 
 
@@ -149,21 +149,37 @@ def _releases(fw: FirmwareConfig, as_json: bool) -> int:
     return 0
 
 
+# `rollout start` options given as text, parsed like the [rollout] keys of the same name.
+_NUMBERS: dict[str, type[float] | type[int]] = {
+    "soak_s": float,
+    "max_failures": int,
+    "max_per_group": int,
+    "confirm_timeout_s": float,
+}
+
+
 def _settings(fw: FirmwareConfig, cfg: GatewayConfig, args: argparse.Namespace) -> Settings:
     s = fw.rollout
     changes: dict[str, Any] = {}
-    canary = _list(args.canary)
-    if canary is not None:
+    if args.canary is not None:
+        canary = [d.strip() for d in args.canary.split(",")]
+        if not all(canary):
+            raise Refused("--canary must be a list of device ids")
         changes["canary"] = tuple(canary)
-    waves = _list(args.waves)
-    if waves is not None:
+    if args.waves is not None:
         try:
-            changes["waves"] = tuple(int(w) for w in waves)
+            changes["waves"] = tuple(int(w.strip()) for w in args.waves.split(","))
         except ValueError:
-            raise Refused(f"--waves {args.waves!r}: percentages such as 10,50,100") from None
-    for opt in ("soak_s", "max_failures", "max_per_group", "confirm_timeout_s"):
-        if getattr(args, opt) is not None:
-            changes[opt] = getattr(args, opt)
+            raise Refused("--waves must be a list of integers") from None
+    for opt, kind in _NUMBERS.items():
+        text = getattr(args, opt)
+        if text is None:
+            continue
+        try:
+            changes[opt] = kind(text.strip())
+        except ValueError:
+            what = "a number" if kind is float else "an integer"
+            raise Refused(f"--{opt.replace('_', '-')} must be {what}") from None
     try:
         return check_settings(dataclasses.replace(s, **changes), cfg.devices)
     except ConfigError as e:

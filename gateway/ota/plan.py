@@ -89,7 +89,7 @@ Targets = dict[str, Target]
 def assign_waves(kinds: Mapping[str, str], settings: Settings) -> dict[str, int]:
     """device -> wave: the canaries (those of settings.canary among ``kinds``; when none, the
     first device by id of each kind) are wave 0; the rest, by id, fill waves 1.. up to each
-    cumulative percentage (rounded up)."""
+    cumulative percentage (rounded up); a percentage that adds no device makes no wave."""
     canary = [d for d in settings.canary if d in kinds]
     if not canary:
         firsts: dict[str, str] = {}
@@ -98,12 +98,14 @@ def assign_waves(kinds: Mapping[str, str], settings: Settings) -> dict[str, int]
         canary = sorted(firsts.values())
     rest = sorted(d for d in kinds if d not in canary)
     out = dict.fromkeys(canary, 0)
-    start = 0
-    for i, pct in enumerate(settings.waves, 1):
+    start = wave = 0
+    for pct in settings.waves:
         end = math.ceil(pct * len(rest) / 100)
-        for d in rest[start:end]:
-            out[d] = i
-        start = max(start, end)
+        if end > start:  # an empty wave is skipped: the waves are numbered 1, 2, ... in turn
+            wave += 1
+            for d in rest[start:end]:
+                out[d] = wave
+            start = end
     return out
 
 

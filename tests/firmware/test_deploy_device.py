@@ -165,6 +165,49 @@ def test_refusals_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not dev.exists()
 
 
+@needs_boot_stage
+def test_short_config_option_and_a_config_without_tls_or_wifi(tmp_path: Path) -> None:
+    h = _hall(tmp_path, broker_port=1883, tls=False)
+    kept = [x for x in h["hall"].read_text().splitlines() if not x.startswith("wifi_")]
+    h["hall"].write_text("\n".join(kept) + "\n")
+    dev = tmp_path / "dev"
+    argv = ["deploy", "--device", "EV-A05", "-c", str(h["hall"]), "--stage-only", str(dev)]
+    assert firmware_tool.main([*argv, "--board", "unix"]) == 0
+    conf = json.loads((dev / "config.json").read_text())
+    assert conf["broker_tls"] is False and conf["broker_port"] == 1883
+    assert not any(k.startswith(("tls_", "wifi_")) for k in conf)
+    assert not (dev / "certs").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "value", "message"),
+    [
+        ("broker_host", "5", "deploy.broker_host must be a host name"),
+        ("broker_host", '""', "deploy.broker_host must be a host name"),
+        ("broker_port", '"8883"', "deploy.broker_port must be an integer 1..65535"),
+        ("broker_port", "70000", "deploy.broker_port must be an integer 1..65535"),
+        ("broker_port", "true", "deploy.broker_port must be an integer 1..65535"),
+        ("accounts", "1", "deploy.accounts must be a path"),
+        ("wifi_ssid", "42", "deploy.wifi_ssid must be a string"),
+        ("wifi_password", "[1]", "deploy.wifi_password must be a string"),
+        ("tls", '"yes"', "deploy.tls must be true or false"),
+        ("tls_server_name", "1", "deploy.tls_server_name must be a host name"),
+        ("board", '"esp8266"', "deploy.board must be one of esp32, esp32s3, unix, got 'esp8266'"),
+    ],
+)
+def test_deploy_keys_are_type_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, value: str, message: str
+) -> None:
+    h = _hall(tmp_path)
+    kept = [x for x in h["hall"].read_text().splitlines() if not x.startswith(f"{line} =")]
+    h["hall"].write_text("\n".join([*kept, f"{line} = {value}"]) + "\n")
+    dev = tmp_path / "dev"
+    capsys.readouterr()
+    assert _deploy(h, "--stage-only", str(dev)) == 2
+    assert capsys.readouterr().err == f"hallrate firmware deploy: {message}\n"
+    assert not dev.exists()
+
+
 def test_missing_credentials_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -212,3 +212,33 @@ def test_cli_refuses_a_bad_health_table(tmp_path: Path, capsys: pytest.CaptureFi
     path = write_toml(data, tmp_path / "hall.toml")
     assert cli_main(["status", "--config", str(path)]) == 2
     assert "health.low_heap_bytes must be between 0 and" in capsys.readouterr().err
+
+
+def test_status_from_the_journal_has_the_rollout_and_full_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a running gateway, `hallrate gateway status` reads the journal: the roll-out is
+    there as in /status, and a configured device never seen has every health key (null)."""
+    from gateway.ota.config import Settings
+    from gateway.ota.store import Store
+
+    data = gateway_config_dict(tmp_path, "mqtt://127.0.0.1:1", "http://127.0.0.1:1")
+    path = write_toml(data, tmp_path / "hall.toml")
+    j = Journal(tmp_path / "journal.db")
+    try:
+        Store(j).start(
+            "0.3.0", Settings(), {"EV-A01": 0, "EV-A02": 1}, {"EV-A01": "A01", "EV-A02": "A02"}
+        )
+    finally:
+        j.close()
+    assert cli_main(["status", "--config", str(path), "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["source"].startswith("journal ")
+    assert st["rollout"]["state"] == "running" and st["rollout"]["release"] == "0.3.0"
+    assert [d["device"] for d in st["rollout"]["devices"]] == ["EV-A01", "EV-A02"]
+    rows = {d["device"]: d for d in st["devices"]}
+    assert rows and all(d["last_seen"] is None for d in rows.values())  # none seen yet
+    for key in ("fw", "slot", "probation", "heap", "rssi", "outbox", "self_test", "uptime_s"):
+        assert all(key in d and d[key] is None for d in rows.values()), key
+    assert cli_main(["status", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("roll-out 1 of 0.3.0: running")

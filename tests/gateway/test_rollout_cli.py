@@ -127,6 +127,18 @@ def test_rollout_command_refusals_and_start(hall: Path, capsys: pytest.CaptureFi
     assert "no release 9.9.9 in" in refused(capsys, "rollout", "start", *c, "--release", "9.9.9")
     err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", "--waves", "50,40")
     assert err.endswith("--waves must increase and end at 100, e.g. [10, 50, 100]")
+    for opt, value, message in (
+        ("--waves", "a", "--waves must be a list of integers"),
+        ("--waves", "10,,100", "--waves must be a list of integers"),
+        ("--canary", "EV-A01,", "--canary must be a list of device ids"),
+        ("--soak-s", "x", "--soak-s must be a number"),
+        ("--confirm-timeout-s", "soon", "--confirm-timeout-s must be a number"),
+        ("--max-failures", "two", "--max-failures must be an integer"),
+        ("--max-per-group", "1.5", "--max-per-group must be an integer"),
+        ("--soak-s", "-1", "--soak-s must be >= 0 and --confirm-timeout-s > 0"),
+    ):
+        err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", opt, value)
+        assert err == f"hallrate firmware rollout start: {message}"
     err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", "--canary", "EV-Z9")
     assert err.endswith("unknown device EV-Z9")
     err = refused(capsys, "rollout", "start", *c, "--release", "0.3.0", "--max-failures", "0")

@@ -43,6 +43,13 @@ def test_waves_canaries_first_then_cumulative_percentages() -> None:
     assert [d for d, w in waves.items() if w == 0] == ["BB-01", "EV-01"]
     rest = sorted(d for d in kinds if waves[d] != 0)  # 10 devices: 1, then 4, then 5
     assert [waves[d] for d in rest] == [1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
+    # 2 devices after the canaries: 10% rounds up to the first, 50% adds none (no empty wave).
+    few = {"EV-01": "evaluator", "EV-02": "evaluator", "EV-03": "evaluator"}
+    assert plan.assign_waves(few, Settings(waves=(10, 50, 100))) == {
+        "EV-01": 0,
+        "EV-02": 1,
+        "EV-03": 2,
+    }
     chosen = plan.assign_waves(kinds, Settings(canary=("EV-05",), waves=(100,)))
     assert chosen["EV-05"] == 0 and sorted(set(chosen.values())) == [0, 1]
     # Canaries of the settings outside this roll-out's devices: the first of each kind instead.
