@@ -146,21 +146,15 @@ class Device:
                 True,
             )
         )
-        # Updates (firmware/ota.py, imported only while one runs): resume a download on flash.
-        if "ota" not in sys.modules and self.conf.get("root"):
-            import os
-
-            try:
-                os.stat(self.conf["root"].rstrip("/") + "/ota.json")
-            except OSError:
-                return
-            import ota
-
-            ota.resume(self)
+        # A download on flash at boot (startup sets ota_resume): carry on (firmware/ota.py).
+        if "ota_resume" in self.conf and "ota" not in sys.modules:
+            __import__("ota").resume(self)
 
     def on_message(self, topic, payload):
         try:
             ch = topic[topic.rfind("/") + 1 :]
+            if ch == "ota" or ch == "blk":
+                import wire_ota  # noqa: F401 - registers the update kinds (firmware/ota.py)
             msg = None
             if ch in _DOWN and topic == self.topic(ch):
                 msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
@@ -332,9 +326,6 @@ async def run(hal, conf):
     app, coros = startup.build(hal, conf)
     del startup
     sys.modules.pop("startup")  # its code is garbage now: start-up is done
-    if conf.get("root"):  # booted by loader.py: an update to confirm, a rollback to report
-        # Its own task, no name bound here: heap only until it is done (it drops itself).
-        __import__("probation").run(app.dev)
     tasks = []
     for c in coros:
         tasks.append(asyncio.create_task(c))

@@ -145,7 +145,9 @@ def _offer(dev, rel, text, sig, cs):
         saved = {}
     if m["type"] == "image":
         try:
-            img = _S["img"] = dev.hal.image_open(m["size"], saved.get("done", 0))
+            from ota_image import Image
+
+            img = _S["img"] = Image(m["size"], saved.get("done", 0))
         except Exception as e:  # no OTA partition, or the image does not fit
             _send(dev, "failed", rel, err="image: %r" % e)
             return

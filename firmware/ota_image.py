@@ -1,9 +1,9 @@
 """Full-image updates (config ota_mode "image", ESP32): the download goes straight into the next
 OTA partition, 4096-byte blocks, through esp32.Partition; the ESP-IDF bootloader does the rest.
 
-hal.image_open(size, done) returns an Image; firmware/ota.py writes the chunks to it, checks
+Image(size, done) opens the next partition; firmware/ota.py writes the chunks to it, checks
 sha256(), then commit() (set_boot) and a reset. The bootloader boots the new partition in state
-"pending verify"; probation confirms it with confirm() (mark_app_valid_cancel_rollback), and a
+"pending verify"; loader.confirm() confirms it (mark_app_valid_cancel_rollback), and a
 reset before that makes the bootloader go back to the previous image. Imported only during an
 update (or a confirmation): its code is heap only then. On the unix port tests put a faithful
 fake esp32 module on the path (tests/firmware/fakes/esp32.py).

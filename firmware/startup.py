@@ -274,8 +274,9 @@ def build(hal, conf):
     dev._up_ms = 0
     dev._up_last = ticks_ms()
     subs = b""  # the SUBSCRIBE payload: the device's downlinks, QoS 1 (bytes, not topic strings)
+    base = dev.topic("cfg")[:-3]  # ota/blk are not wire kinds until wire_ota is loaded
     for ch in _DOWN:
-        subs += _str(dev.topic(ch)) + b"\x01"
+        subs += _str(base + ch) + b"\x01"
     # The link (MqttLink's state).
     k = dev.link = MqttLink()
     k.hal = hal
@@ -306,6 +307,9 @@ def build(hal, conf):
     k._last_rx = 0
     k._err = None  # of the last connect attempt (see MqttLink.run)
     hal.on_wifi_down(k.drop)
+    root = conf.get("root")
+    if root and _size(root.rstrip("/") + "/ota.json") >= 0:
+        conf["ota_resume"] = 1  # a download under way at the reset: Device.on_up resumes it
     if load_outbox(ob):  # a newer firmware wrote it: kept intact, merged back by one that reads it
         dev.emit(wire.alarm, "outbox_set_aside")
     stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
@@ -355,4 +359,7 @@ def build(hal, conf):
             "kind": dev.kind,
         }
     )
+    if conf.get("root"):  # booted by loader.py: an update to confirm, a rollback to report
+        # Its own task (the event loop runs: app.run awaits this), heap only until it is done.
+        __import__("probation").run(dev)
     return app, tasks

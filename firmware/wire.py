@@ -65,19 +65,6 @@ ALARMS = tuple(
 QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
 DEVICE_KINDS = tuple(["evaluator", "ballot_box"])
 STATUS_STATES = tuple(["online", "offline"])
-# Where a device is in an update (the upd kind; docs/firmware.md, Updates).
-OTA_STATES = tuple(
-    [
-        "refused",
-        "downloading",
-        "failed",
-        "staged",
-        "probation",
-        "confirmed",
-        "rolled_back",
-        "stopped",
-    ]
-)
 
 # Kinds that consume a per-boot sequence number, stay in the device outbox until the
 # gateway's end-to-end ack, and are deduplicated on (device, boot, seq).
@@ -111,13 +98,12 @@ SCHEMAS = {
     "req": "rq:C64 tk:C32 w:c16 t:?T ttl:i | staff:?P",
     "ack": "n:i | x:[q",
     "resend": "from:q to:q",
-    "ota": "rel:c32 | mf:s1024 sig:c128 cs:i1024 stop:b",
-    "blk": "rel:c32 off:i n:i1024 data:s1368",
-    "fetch": "rel:c32 off:i n:i1024",
-    "upd": "rel:c32 st:O | fw:s32 off:i err:s64",
     "queue": "id:C64 ev:Q t:T | w:?c16 tk:?C32 staff:?C32 m:?C64 to:?c16 src:s16 ph:?N",
 }
-_LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS, OTA_STATES)
+# The update kinds (ota, blk, fetch, upd) and their label O (OTA_STATES) are added to SCHEMAS
+# and _LABELS by wire_ota.py when it is imported: a device loads them only while it updates
+# (0.7 KB of heap otherwise); the gateway side imports wire_ota with wire_gw.
+_LABELS = (LEVELS, VOTE_FLAGS, ALARMS, STATUS_STATES, DEVICE_KINDS, QUEUE_EVENTS)
 
 
 class WireError(ValueError):

@@ -15,6 +15,11 @@ try:
     from firmware import wire  # CPython: gateway, simulator, tests
 except ImportError:
     import wire  # type: ignore[no-redef]  # MicroPython: firmware/ on sys.path
+# The update kinds are part of every message the gateway side decodes (wire_ota registers them).
+try:
+    from firmware import wire_ota
+except ImportError:
+    import wire_ota  # type: ignore[no-redef]  # noqa: F401
 
 QUEUE_QOS = 1  # of hr/v1/{hall}/queue (wire.QUEUE_CHANNEL)
 

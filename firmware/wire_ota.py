@@ -1,5 +1,6 @@
-"""The update (OTA) part of the wire contract: constructors of the ota, blk, fetch and upd
-messages, for both sides. Their schemas are in wire.SCHEMAS like every kind's.
+"""The update (OTA) part of the wire contract: the schemas of the ota, blk, fetch and upd kinds
+(added to wire.SCHEMAS on import, with their label list OTA_STATES as the type letter O) and
+their constructors, for both sides.
 
 A device imports this module only while it handles an update (firmware/ota.py), so its code is
 not heap the rest of the time; the gateway imports it as ``firmware.wire_ota``. The flow, the
@@ -7,11 +8,34 @@ manifest and the bundle format are in docs/firmware.md (Updates) and docs/adr/00
 """
 
 try:
-    import wire
-except ImportError:  # CPython: the gateway, simulator and tests
-    from firmware import wire  # type: ignore[no-redef]
+    from firmware import wire  # CPython: the gateway, simulator and tests
+except ImportError:
+    import wire  # type: ignore[no-redef]  # MicroPython: the device
 
 MAX_CHUNK = 1024  # raw bytes in one blk message (base64: 1368 characters)
+# Where a device is in an update (the upd kind; docs/protocol.md, docs/firmware.md Updates).
+OTA_STATES = tuple(
+    [
+        "refused",
+        "downloading",
+        "failed",
+        "staged",
+        "probation",
+        "confirmed",
+        "rolled_back",
+        "stopped",
+    ]
+)
+# Field specs in wire.SCHEMAS' notation (docs/protocol.md, Bounds).
+SCHEMAS = {
+    "ota": "rel:c32 | mf:s1024 sig:c128 cs:i1024 stop:b",
+    "blk": "rel:c32 off:i n:i1024 data:s1368",
+    "fetch": "rel:c32 off:i n:i1024",
+    "upd": "rel:c32 st:O | fw:s32 off:i err:s64",
+}
+wire.SCHEMAS.update(SCHEMAS)
+if len(wire._LABELS) == 6:  # the label list of type O ("LFASKQO" in wire._bad)
+    wire._LABELS = wire._LABELS + (OTA_STATES,)  # type: ignore[assignment]
 
 
 def _head(kind, device, boot):
@@ -66,7 +90,7 @@ def fetch(device, boot, rel, off, n):
 
 
 def state(device, boot, rel, st, fw=None, off=None, err=None):
-    """Where the device is with ``rel``: one of wire.OTA_STATES, with the running version,
+    """Where the device is with ``rel``: one of OTA_STATES, with the running version,
     download progress or the reason of a refusal, failure or rollback."""
     m = _head("upd", device, boot)
     m["rel"] = rel

@@ -165,38 +165,14 @@ class Esp32Hal:
         self._drop_cbs.append(cb)
 
     async def open_connection(self, host, port):
-        if not self.conf.get("broker_tls"):
-            return await asyncio.open_connection(host, port)
-        ctx = getattr(self, "_ssl", None)
-        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
-            import sys
-
-            import link_tls
-
-            ctx = self._ssl = link_tls.context(self.conf)
-            del link_tls
-            sys.modules.pop("link_tls")
-        name = self.conf.get("tls_server_name") or host
-        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
+        if self.conf.get("broker_tls"):  # firmware/link_tls.py, loaded only for TLS
+            return await __import__("link_tls").connect(self, host, port)
+        return await asyncio.open_connection(host, port)
 
     # ---- flash --------------------------------------------------------------------------------
 
     def outbox_write(self, f, data):
         f.write(data)
-
-    # ---- full-image updates (config ota_mode "image"; firmware/ota_image.py, imported lazily) --
-
-    def image_open(self, size, done=0):
-        """The next OTA partition, to write an image of ``size`` bytes into from ``done``."""
-        from ota_image import Image
-
-        return Image(size, done)
-
-    def image_confirm(self):
-        """Keep the running image: cancel the bootloader's rollback (end of probation)."""
-        from ota_image import confirm
-
-        confirm()
 
     # ---- supervision --------------------------------------------------------------------------
 

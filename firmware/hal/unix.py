@@ -127,17 +127,9 @@ class UnixHal:
     async def open_connection(self, host, port):
         if not self._wifi:
             raise OSError("wifi down")
-        if not self.conf.get("broker_tls"):
-            return await asyncio.open_connection(host, port)
-        ctx = getattr(self, "_ssl", None)
-        if ctx is None:  # TLS (config broker_tls): made once by link_tls, which is then dropped
-            import link_tls
-
-            ctx = self._ssl = link_tls.context(self.conf)
-            del link_tls
-            sys.modules.pop("link_tls")
-        name = self.conf.get("tls_server_name") or host
-        return await asyncio.open_connection(host, port, ssl=ctx, server_hostname=name)
+        if self.conf.get("broker_tls"):  # firmware/link_tls.py, loaded only for TLS
+            return await __import__("link_tls").connect(self, host, port)
+        return await asyncio.open_connection(host, port)
 
     # ---- flash --------------------------------------------------------------------------------
 
@@ -152,18 +144,6 @@ class UnixHal:
         self.log({"ev": "torn", "wrote": n, "of": len(data)})
         while True:  # frozen "without power" until the test kills the process
             time.sleep(1)
-
-    # ---- full-image updates: as hal/esp32.py, on the fake esp32 module tests put on the path ---
-
-    def image_open(self, size, done=0):
-        from ota_image import Image
-
-        return Image(size, done)
-
-    def image_confirm(self):
-        from ota_image import confirm
-
-        confirm()
 
     # ---- the test's side ----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware import wire
+from firmware import wire, wire_ota  # noqa: F401 - wire_ota adds the update kinds
 from tests.wire import wire_cases
 
 HERE = Path(__file__).parent
