@@ -91,10 +91,10 @@ QUEUE_CHANNEL = "queue"  # hr/v1/{hall}/queue: queue system -> gateway
 # optional ones after it; every type has a bound (docs/protocol.md, Bounds). Types: i int
 # 0..MAX_SEQ, iN int 0..N, q 1..MAX_SEQ, z int -MAX_SEQ..MAX_SEQ, T time (Unix seconds in
 # 2000..2099), U uptime ms 0..2^40-1, b bool, sN str of at most N chars, cN a code of 1..N chars
-# of A-Z a-z 0-9 - _ . (CN: and ":"), HN exactly N chars of 0-9 a-f, P staff {"id": C32,
-# "name": s64}, M metrics (at most 32 keys c32, scalar values); the labels L (LEVELS), F
-# (VOTE_FLAGS), A (ALARMS), S (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); N a phone
-# (5..20 chars: digits after an optional leading +); [x a list of at most 100 distinct x,
+# of A-Z a-z 0-9 - _ . (CN: and ":"), P staff {"id": C32, "name": s64}, M metrics (at most 32
+# keys c32, scalar values); the labels L (LEVELS), F (VOTE_FLAGS), A (ALARMS), S
+# (STATUS_STATES), K (DEVICE_KINDS), Q (QUEUE_EVENTS); N a phone (5..20 chars: digits after an
+# optional leading +); [x a list of at most 100 distinct x,
 # +x the same but not empty; ?x x or null; O an update state (OTA_STATES).
 _DEVICE_HEAD = "v:i d:c32 b:c32"
 _EVENT_HEAD = " s:q t:?T up:U"  # and of every sequenced kind
@@ -111,7 +111,7 @@ SCHEMAS = {
     "req": "rq:C64 tk:C32 w:c16 t:?T ttl:i | staff:?P",
     "ack": "n:i | x:[q",
     "resend": "from:q to:q",
-    "ota": "rel:c32 | mf:s1024 sig:H128 cs:i1024 stop:b",
+    "ota": "rel:c32 | mf:s1024 sig:c128 cs:i1024 stop:b",
     "blk": "rel:c32 off:i n:i1024 data:s1368",
     "fetch": "rel:c32 off:i n:i1024",
     "upd": "rel:c32 st:O | fw:s32 off:i err:s64",
@@ -153,8 +153,6 @@ def _bad(t, v):
         return not _valid_id(v, int(n), "-_.:" if c == "C" else "-_.")
     if c == "s":
         return not isinstance(v, str) or len(v) > int(n)
-    if c == "H":
-        return not isinstance(v, str) or len(v) != int(n) or v.strip("0123456789abcdef") != ""
     if c == "b":
         return not isinstance(v, bool)
     if c == "N":
