@@ -217,7 +217,9 @@ def from_dict(
             raise ConfigError(f"evaluator {dev_id} needs a window")
         if window is not None and windows and window not in windows:
             raise ConfigError(f"devices.{dev_id}.window {window!r} is not in windows")
-        explicit_group = _get(d, "group", str, None)
+        explicit_group = d.get("group")
+        if explicit_group is not None and not isinstance(explicit_group, str):
+            raise ConfigError(f"devices.{dev_id}.group must be a string, got {explicit_group!r}")
         # A default group is the window, whose own bounds _check_wire_bounds reports.
         if explicit_group and not wire._valid_id(explicit_group):
             raise ConfigError(f"devices.{dev_id}.group must be a code (letters, digits, -_.)")

@@ -78,6 +78,9 @@ def working_day(day: dt.date) -> bool:
 def parse_hours(table: Mapping[str, Any], tz: str) -> OpeningHours:
     if not isinstance(table, Mapping):
         raise HoursError("hours must be a table")
+    unknown = sorted(set(table) - {"open", "days"})
+    if unknown:
+        raise HoursError(f"hours: unknown key {unknown[0]}")
     spans_raw = table.get("open", [f"{a}-{b}" for a, b in DEFAULT_OPEN])
     if not isinstance(spans_raw, list) or not spans_raw:
         raise HoursError('hours.open must be a non-empty list such as ["08:30-12:00"]')

@@ -24,6 +24,7 @@ class HealthConfig:
     push_interval_s: float = 60.0
 
 
+# Integral bounds are ints, so a message prints 1073741824, not 1.07374e+09.
 _BOUNDS: dict[str, tuple[float, float]] = {
     "low_heap_bytes": (0, 1 << 30),
     "tamper_hold_s": (0, 30 * 86400),
@@ -48,6 +49,6 @@ def parse_health(raw: Mapping[str, Any]) -> HealthConfig:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ConfigError(f"health.{key} must be a number, got {v!r}")
         if not lo <= v <= hi:
-            raise ConfigError(f"health.{key} must be between {lo:g} and {hi:g}, got {v!r}")
+            raise ConfigError(f"health.{key} must be between {lo} and {hi}, got {v!r}")
         values[key] = int(v) if key == "low_heap_bytes" else float(v)
     return HealthConfig(**values)

@@ -72,9 +72,17 @@ def _int(table: Mapping[str, Any], key: str, default: int, what: str) -> int:
     return v
 
 
+def _known(table: Mapping[str, Any], keys: tuple[str, ...], what: str) -> None:
+    """ConfigError for a key of ``table`` not in ``keys`` (like [health]'s)."""
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ConfigError(f"{what}: unknown key {unknown[0]}")
+
+
 def parse_settings(table: Any, devices: Mapping[str, Any] | None = None) -> Settings:
     if not isinstance(table, Mapping):
         raise ConfigError("rollout must be a table")
+    _known(table, tuple(Settings().to_json()), "rollout")
     canary = table.get("canary", [])
     waves = table.get("waves", [10, 50, 100])
     if not isinstance(canary, list) or not all(isinstance(d, str) for d in canary):
@@ -99,9 +107,11 @@ def firmware_config(cfg: GatewayConfig) -> FirmwareConfig:
     fw = cfg.raw.get("firmware", {})
     if not isinstance(fw, Mapping):
         raise ConfigError("firmware must be a table")
-    for key in ("releases", "pubkey"):
-        if not isinstance(fw.get(key, ""), str):
-            raise ConfigError(f"firmware.{key} must be a path")
+    _known(fw, ("releases", "pubkey", "fetch_per_s"), "firmware")
+    for key, what in (("releases", "a directory path"), ("pubkey", "a file path")):
+        value = fw.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"firmware.{key} must be {what}, got {value!r}")
     rate = _num(fw, "fetch_per_s", 20, "firmware")
     if rate <= 0:
         raise ConfigError("firmware.fetch_per_s must be above 0")

@@ -242,3 +242,22 @@ def test_status_from_the_journal_has_the_rollout_and_full_rows(
         assert all(key in d and d[key] is None for d in rows.values()), key
     assert cli_main(["status", "--config", str(path)]) == 0
     assert capsys.readouterr().out.rstrip().endswith("roll-out 1 of 0.3.0: running")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"low_heap_bytes": -1}, "health.low_heap_bytes must be between 0 and 1073741824, got -1"),
+        (
+            {"tamper_hold_s": 2592001},
+            "health.tamper_hold_s must be between 0 and 2592000, got 2592001",
+        ),
+        ({"check_s": 0.05}, "health.check_s must be between 0.1 and 3600, got 0.05"),
+        ({"push_interval_s": 0}, "health.push_interval_s must be between 1 and 86400, got 0"),
+        ({"nope": 1}, "health: unknown key nope"),
+    ],
+)
+def test_health_range_messages_print_whole_numbers(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_health({"health": table})
+    assert str(e.value) == message

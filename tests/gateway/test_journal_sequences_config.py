@@ -160,6 +160,18 @@ def test_env_overrides_broker_and_server() -> None:
         ({"hall": "H1", "rating": {"levels": ["great"]}}, "unknown level"),
         ({"hall": "H1", "attribution": {"rating_window_s": 0}}, "rating_window_s"),
         ({"hall": "H1", "attribution": {"rating_window_s": "2m"}}, "rating_window_s"),
+        (
+            {"hall": "H1", "devices": {"BB-1": {"kind": "ballot_box", "group": 3}}},
+            r"^devices\.BB-1\.group must be a string, got 3$",
+        ),
+        (
+            {"hall": "H1", "devices": {"BB-1": {"kind": "ballot_box", "group": "bank a"}}},
+            r"^devices\.BB-1\.group must be a code \(letters, digits, -_\.\)$",
+        ),
+        (
+            {"hall": "H1", "hours": {"open": ["08:30-12:00"], "day": "all"}},
+            "^hours: unknown key day$",
+        ),
         # What hall.toml puts into cfg/req messages must pass the wire bounds at load time.
         ({"hall": "H1", "devices": {"EV-1": {"kind": "evaluator", "window": "A:03"}}}, "field w"),
         ({"hall": "H1", "devices": {"EV-1": {"kind": "evaluator", "window": "W" * 17}}}, "field w"),

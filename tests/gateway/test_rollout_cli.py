@@ -176,3 +176,28 @@ def test_a_bad_rollout_section_is_refused(
         "hallrate firmware rollout status: rollout.waves must increase and end at 100,"
         " e.g. [10, 50, 100]"
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "table", "message"),
+    [
+        ("firmware", {"pubkey": ""}, "firmware.pubkey must be a file path, got ''"),
+        ("firmware", {"releases": ""}, "firmware.releases must be a directory path, got ''"),
+        ("firmware", {"pubkey": 5}, "firmware.pubkey must be a file path, got 5"),
+        ("firmware", {"fetch_per_s": 2, "pubky": "k"}, "firmware: unknown key pubky"),
+        ("rollout", {"soak": 5}, "rollout: unknown key soak"),
+        ("hours", {"days": "all", "tz": "UTC"}, "hours: unknown key tz"),
+    ],
+)
+def test_bad_firmware_rollout_and_hours_keys_are_refused(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    section: str,
+    table: dict[str, Any],
+    message: str,
+) -> None:
+    cfg = gateway_config_dict(tmp_path, "mqtt://127.0.0.1:1", "http://127.0.0.1:1")
+    cfg[section] = table
+    path = write_toml(cfg, tmp_path / "hall.toml")
+    err = refused(capsys, "rollout", "status", "--config", str(path))
+    assert err == f"hallrate firmware rollout status: {message}"

@@ -305,6 +305,27 @@ def case_bound_short_texts():
     _bounds("queue", "src", ["http", "serial", "mqtt", _code(16, "x")], [_code(17, "x")])
 
 
+def case_bound_ota_signature_length_and_chunk_sizes():
+    """ota sig: a code of 1..128 characters (the wire bounds its length only; the device's
+    signature check refuses what is not a signature); cs, and fetch/blk n: 0..1024."""
+    ota = {"v": 1, "k": "ota", "d": EV, "b": "gw", "rel": "0.2.0", "mf": "{}", "sig": "0" * 128}
+    assert _accepted(ota)
+    for sig in ["0123456789abcdef" * 8, "F" * 128, "a", "not-hex_at.all"]:
+        ota["sig"] = sig
+        assert _accepted(ota) and wire.decode(wire.encode(ota)) == ota
+    for sig in ["", "0" * 129, "0" * 126 + "::", "ab cd", 5, None]:
+        ota["sig"] = sig
+        assert not _accepted(ota), sig
+    ota["sig"] = "0" * 128
+    for cs, ok in [(0, True), (1024, True), (1025, False), (-1, False)]:
+        ota["cs"] = cs
+        assert _accepted(ota) == ok, cs
+    fetch = {"v": 1, "k": "fetch", "d": EV, "b": BOOT, "rel": "0.2.0", "off": 0}
+    for n, ok in [(0, True), (1, True), (1024, True), (1025, False), (-1, False)]:
+        fetch["n"] = n
+        assert _accepted(fetch) == ok, n
+
+
 def case_bound_lists():
     _bounds(
         "vote",
