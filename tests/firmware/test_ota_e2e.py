@@ -382,7 +382,8 @@ def test_full_image_download_with_a_power_cut_then_the_bootloader_decides(
     dev.start()
     _wait_exit(dev)
     assert gw.fetches[n]["off"] == 8192  # resumed from the whole blocks on flash
-    assert boot_json(root)["pending"] == "ota_1"  # loader.stage(root, label, version)
+    bj = boot_json(root)  # loader.stage(root, label, version): an image waits for its trial boot
+    assert bj["image_pending"] == "ota_1" and bj["pending"] is None
     otadata = json.loads((flash / "otadata.json").read_text())
     assert otadata["boot"] == "ota_1" and otadata["states"]["ota_1"] == "new"
     assert (flash / "ota_1.bin").read_bytes()[: len(image)] == image
