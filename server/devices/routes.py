@@ -1,4 +1,4 @@
-"""GET /api/v1/devices (the device table, filters) and /api/v1/devices/{code}/history.
+"""GET /api/v1/devices/health (the device table, filters) and /api/v1/devices/{code}/history.
 
 Any signed-in account; a hall-bound account sees its own hall(s) only (403 for another)."""
 
@@ -46,7 +46,7 @@ def _alert(a: DeviceAlert) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("/health")
 def list_devices(
     session: SessionDep,
     caller: CurrentUser,

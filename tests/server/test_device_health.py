@@ -65,7 +65,7 @@ def test_push_is_idempotent_and_the_table_shows_the_latest(server: Server) -> No
     )
     # A late, older snapshot goes to history only.
     assert push(server, t + 30, snap("EV-A01", fw="0.0.9")).json()["accepted"] == 1
-    rows = server.client.get("/api/v1/devices", headers=server.admin).json()["devices"]
+    rows = server.client.get("/api/v1/devices/health", headers=server.admin).json()["devices"]
     assert [(d["hall"], d["device"]) for d in rows] == [("H1", "BB-01"), ("H1", "EV-A01")]
     ev = rows[1]
     assert (ev["fw"], ev["slot"], ev["probation"], ev["online"]) == ("0.2.0", "b", True, True)
@@ -85,7 +85,7 @@ def test_filters(server: Server) -> None:
     )
 
     def codes(**params: Any) -> list[str]:
-        r = server.client.get("/api/v1/devices", params=params, headers=server.admin)
+        r = server.client.get("/api/v1/devices/health", params=params, headers=server.admin)
         assert r.status_code == 200, r.text
         return [d["device"] for d in r.json()["devices"]]
 
@@ -95,9 +95,9 @@ def test_filters(server: Server) -> None:
     assert codes(alarm="jam") == ["EV-A03"]
     assert codes(alarm="offline", hall="H1") == ["EV-A02"]
     c, h = server.client, server.admin
-    assert c.get("/api/v1/devices", params={"kind": "toaster"}, headers=h).status_code == 400
-    assert c.get("/api/v1/devices", params={"alarm": "fire"}, headers=h).status_code == 400
-    assert c.get("/api/v1/devices", params={"hall": "NOPE"}, headers=h).status_code == 404
+    assert c.get("/api/v1/devices/health", params={"kind": "toaster"}, headers=h).status_code == 400
+    assert c.get("/api/v1/devices/health", params={"alarm": "fire"}, headers=h).status_code == 400
+    assert c.get("/api/v1/devices/health", params={"hall": "NOPE"}, headers=h).status_code == 404
     assert c.get("/api/v1/devices/EV-XX/history", headers=h).status_code == 404
 
 
@@ -105,12 +105,12 @@ def test_alerts_open_and_clear(server: Server) -> None:
     t = time.time()
     push(server, t, snap("EV-A02", online=False, alarms=["offline"]))
     push(server, t + 60, snap("EV-A02", online=False, alarms=["offline"]))
-    d = server.client.get("/api/v1/devices", headers=server.admin).json()["devices"][0]
+    d = server.client.get("/api/v1/devices/health", headers=server.admin).json()["devices"][0]
     assert [a["alarm"] for a in d["alerts"]] == ["offline"]
     first, last = d["alerts"][0]["first_seen"], d["alerts"][0]["last_seen"]
     assert first < last and d["alerts"][0]["cleared_at"] is None
     push(server, t + 120, snap("EV-A02"))
-    d = server.client.get("/api/v1/devices", headers=server.admin).json()["devices"][0]
+    d = server.client.get("/api/v1/devices/health", headers=server.admin).json()["devices"][0]
     assert d["alerts"] == [] and d["alarms"] == []
     hist = server.client.get("/api/v1/devices/EV-A02/history", headers=server.admin).json()
     assert len(hist["alerts"]) == 1 and hist["alerts"][0]["cleared_at"] is not None
@@ -133,8 +133,8 @@ def test_auth_and_bad_input_change_nothing(server: Server) -> None:
         r = push(server, t, snap("EV-A02"), bad)
         assert 400 <= r.status_code < 500, (bad, r.text)
     assert push(server, 12, snap("EV-A01")).status_code == 422  # a broken clock
-    assert c.get("/api/v1/devices", headers=server.admin).json()["devices"] == []
-    assert c.get("/api/v1/devices").status_code == 401
+    assert c.get("/api/v1/devices/health", headers=server.admin).json()["devices"] == []
+    assert c.get("/api/v1/devices/health").status_code == 401
 
 
 def test_a_hall_admin_sees_its_own_hall_only(server: Server) -> None:
@@ -146,9 +146,9 @@ def test_a_hall_admin_sees_its_own_hall_only(server: Server) -> None:
     body = {"username": "ha2", "password": "password1", "role": "hall_admin", "hall_id": h2["id"]}
     assert c.post("/api/v1/users", json=body, headers=h).status_code == 201
     ha2 = server.login("ha2", "password1")
-    rows = c.get("/api/v1/devices", headers=ha2).json()["devices"]
+    rows = c.get("/api/v1/devices/health", headers=ha2).json()["devices"]
     assert [(d["hall"], d["device"]) for d in rows] == [("H2", "EV-B01")]
-    assert c.get("/api/v1/devices", params={"hall": "H1"}, headers=ha2).status_code == 403
+    assert c.get("/api/v1/devices/health", params={"hall": "H1"}, headers=ha2).status_code == 403
     assert c.get("/api/v1/devices/EV-A01/history", headers=ha2).status_code == 404
-    all_rows = c.get("/api/v1/devices", headers=h).json()["devices"]
+    all_rows = c.get("/api/v1/devices/health", headers=h).json()["devices"]
     assert {d["device"] for d in all_rows} == {"EV-A01", "EV-B01"}

@@ -1,4 +1,4 @@
-// hallrate dashboard: the device panel (GET /api/v1/devices). Loaded after dashboard.js, whose
+// hallrate dashboard: the device panel (GET /api/v1/devices/health). Loaded after dashboard.js, whose
 // TEXT, $, t, el and api it uses. Its filters live in the page's URL (dev_online, dev_kind,
 // dev_version, dev_alarm), so a filtered view can be bookmarked or shared.
 "use strict";
@@ -72,7 +72,7 @@ async function refreshDevices(hall) {
     const value = $(`#dev-${name}`).value.trim();
     if (value) params.set(name, value);
   }
-  const data = await api(`/devices?${params}`);
+  const data = await api(`/devices/health?${params}`);
   const rows = data.devices.map(devRow);
   if (!rows.length) rows.push(el("tr", {}, el("td", { colSpan: 10, className: "note" }, t("devNone"))));
   $("#devices-table tbody").replaceChildren(...rows);
