@@ -23,6 +23,10 @@ GOAL = 60 * 1024
 # (build, release and deploy ship .mpy; only the boot stage's main.py is source), so that load is
 # the unix-port tests' and the simulator's, held to GOAL + 1 KB (docs/benchmarks.md, Firmware).
 PY_SOURCES_GOAL = GOAL + 1024
+# A deployed board's layout adds the boot stage's traces (conf["fw"], the root's paths): about
+# 1 KB over the same .mpy modules in a plain directory, held to GOAL + 1 KB as well (measured
+# 60.5-61.2 KB start-up, 60.8-61.6 KB peak; docs/benchmarks.md, Firmware).
+SLOT_GOAL = GOAL + 1024
 
 
 def _heap(dev: FirmwareDevice) -> int:
@@ -56,7 +60,7 @@ def test_heap_at_startup_and_during_an_offline_burst(
     dev.wait_depth(100, timeout=60)
     peak = max(peak, _heap(dev))
     print(f"heap {load}: start-up {startup} B, burst peak {peak} B")
-    goal = PY_SOURCES_GOAL if load == "filesystem" else GOAL
+    goal = {"filesystem": PY_SOURCES_GOAL, "slot": SLOT_GOAL}.get(load, GOAL)
     assert startup < goal and peak < goal  # docs/benchmarks.md, Firmware
     assert peak - startup < 4 * 1024  # the outbox index does not grow with the backlog
 
