@@ -188,7 +188,7 @@ def crashed(path, e):
     """The unix port's uncaught exception (config file ``path``): traceback to stderr, fatal()
     with a root, the {"ev": "fatal"} line, exit code 3 (its reset). main.py on a board resets
     instead."""
-    sys.print_exception(e)
+    sys.print_exception(e)  # type: ignore[attr-defined,unused-ignore]
     try:
         with open(path) as f:
             root = json.load(f).get("root")

@@ -33,25 +33,15 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from firmware import loader
 from gateway import firmware_bundle as fb
 from gateway.config import GatewayConfig
 from gateway.firmware_tool import FIRMWARE_DIR, _mpy_cross_args, _venv_tool, deploy
 from gateway.tls.certs import TLS_DIR
 
-BOARDS = ("esp32", "esp32s3", "unix")
-_BOOT = {
-    "v": 1,
-    "active": "a",
-    "pending": None,
-    "tries": 0,
-    "crashes": 0,
-    "boots": 0,
-    "rb": "",
-    "rb_from": "",
-    "ft": "",
-    "reset": "",
-    "image_pending": None,
-}
+# A fresh device: slot a active, nothing pending (the boot stage's own initial state).
+_BOOT = loader._DEFAULT
+BOARDS = fb.BOARDS
 
 
 class DeployError(ValueError):
