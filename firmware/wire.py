@@ -60,6 +60,18 @@ ALARMS = tuple(
         "fw_updated",
         "fw_rolled_back",
         "outbox_set_aside",
+        # Field-ready devices (docs/protocol.md, alarm): the boot's power-on, a beam blocked at
+        # boot or failing its self-test, drops the hardware counter saw and the sampler missed, a
+        # ticket or finger withdrawn before the confirm beam, the box estimated full, a beam's
+        # margin worn down (dust), and the safe mode after a boot loop.
+        "power_on",
+        "beam_blocked",
+        "beam_fault",
+        "drops_recovered",
+        "withdrawn",
+        "box_full",
+        "beam_weak",
+        "safe_mode",
     ]
 )
 QUEUE_EVENTS = tuple(["login", "logout", "call", "recall", "finish", "transfer", "pause", "resume"])
@@ -90,7 +102,7 @@ SCHEMAS = {
     "drop": "lv:L slot:i2 | tk:?C32 rs:b",
     "alarm": "a:A | slot:?i2 rs:b",
     "gone": "from:q to:q",
-    "status": "st:S | dk:K fw:s32 t:?T",
+    "status": "st:S | dk:K fw:s32 t:?T rc:c16 bc:i ft:s64 uid:c32 mp:s48",
     "hb": "t:?T up:U s:i ob:i | heap:?i rssi:?z ovf:i st:s16 fw:s32 sl:c8 pr:b rc:c16 bc:i"
     " lfb:?i oa:?i rb:s64 ft:s64 stt:s48",
     "tele": "t:?T up:U m:M",
@@ -329,7 +341,9 @@ def gone(device, boot, first, last):
     return m
 
 
-def status(device, boot, state, device_kind=None, fw=None, t=None):
+def status(device, boot, state, device_kind=None, fw=None, t=None, health=None):
+    """``health``: the optional fields rc (reset cause), bc (boot count), ft (last fatal error),
+    uid (machine.unique_id hex), mp (MicroPython version and board), added as given."""
     m = _head("status", device, boot)
     m["st"] = state
     if device_kind is not None:
@@ -338,6 +352,8 @@ def status(device, boot, state, device_kind=None, fw=None, t=None):
         m["fw"] = fw
     if t is not None:
         m["t"] = t
+    if health:
+        m.update(health)
     return m
 
 

@@ -73,6 +73,11 @@ CHIP_RULES: dict[str, dict[str, Any]] = {
             3: "UART0 (REPL)",
         },
         "input_only": {34, 35, 36, 37, 38, 39},
+        # Errata GPIO-3.11: an 80 ns pull-down glitch with Wi-Fi modem sleep (ESP-IDF #4585).
+        "no_sensing": {
+            36: "glitches with Wi-Fi (errata GPIO-3.11)",
+            39: "glitches with Wi-Fi (errata GPIO-3.11)",
+        },
     },
     "esp32s3": {
         "exists": set(range(0, 22)) | set(range(26, 49)),
@@ -91,10 +96,13 @@ CHIP_RULES: dict[str, dict[str, Any]] = {
             48: "RGB LED",
         },
         "input_only": set(),
+        "no_sensing": {},
     },
 }
-_NOT_PINS = {"baud", "slot", "uart"}
-_OUTPUTS = {"leds", "ir_enable", "tx", "display"}
+_NOT_PINS = {"baud", "slot", "uart", "driver"}
+_OUTPUTS = {"leds", "ir", "tx", "display", "buzzer"}
+# Inputs whose level the firmware samples or counts: never on a pin that glitches (no_sensing).
+_SENSING = ("buttons", "beams", "confirm", "lid")
 
 
 def _pins_in(value: Any, path: str, output: bool) -> list[tuple[str, int, bool]]:
@@ -109,8 +117,12 @@ def _pins_in(value: Any, path: str, output: bool) -> list[tuple[str, int, bool]]
     return [(path, int(value), output)]
 
 
-def pin_problems(board: str, kind: str, mapping: dict[str, Any]) -> list[str]:
-    """Conflicts, forbidden (flash/strapping) pins, outputs on input-only pins, missing roles."""
+def pin_problems(
+    board: str, kind: str, mapping: dict[str, Any], uart_repl: bool = True
+) -> list[str]:
+    """Conflicts, forbidden (flash/strapping) pins, outputs on input-only pins, sensing inputs on
+    pins that glitch, missing roles, and a reader on UART0 while the build keeps the REPL there
+    (``uart_repl``: the pin map's top-level key; every stock image does)."""
     rules = CHIP_RULES[board]
     problems = []
     seen: dict[int, str] = {}
@@ -124,20 +136,39 @@ def pin_problems(board: str, kind: str, mapping: dict[str, Any]) -> list[str]:
         if n in seen:
             problems.append(f"{board} {path}: GPIO{n} already used by {seen[n]}")
         seen[n] = path
-    need = {"evaluator": ("buttons", "leds"), "ballot_box": ("beams", "lid", "leds")}[kind]
+    for role in _SENSING:
+        for path, n, _out in _pins_in(mapping.get(role, []), f"{kind}.{role}", False):
+            if n in rules["no_sensing"]:
+                problems.append(f"{board} {path}: GPIO{n} {rules['no_sensing'][n]}")
+    need = {
+        "evaluator": ("buttons", "leds"),
+        "ballot_box": ("beams", "confirm", "ir", "lid", "leds"),
+    }[kind]
     problems += [f"{board} {kind}: no {r}" for r in need if r not in mapping]
     uarts = [r["uart"] for r in mapping.get("readers", [])]
     if len(uarts) != len(set(uarts)):
         problems.append(f"{board} {kind}: two readers on one UART")
-    if board == "esp32" and 0 in uarts:
-        problems.append(f"{board} {kind}: UART0 is the REPL on a plain ESP32")
+    if 0 in uarts and (uart_repl or board == "esp32"):
+        problems.append(
+            f"{board} {kind}: a reader on UART0, which carries the REPL"
+            + (" on a plain ESP32" if board == "esp32" else " (the map says uart_repl = true)")
+        )
+    if kind == "ballot_box":
+        for role in ("confirm", "ir"):
+            if role in mapping and len(mapping[role]) != len(mapping.get("beams", [])):
+                problems.append(f"{board} {kind}: one {role} pin per beam")
     return problems
 
 
 def generate_pins(pins_dir: Path = HARDWARE_PINS) -> str:
     """The text of firmware/pins.py for the pin maps in ``pins_dir``; refuses bad maps."""
     maps = load_pin_maps(pins_dir)
-    problems = [p for b in maps for k in DEVICE_KINDS for p in pin_problems(b, k, maps[b][k])]
+    problems = [
+        p
+        for b in maps
+        for k in DEVICE_KINDS
+        for p in pin_problems(b, k, maps[b][k], bool(maps[b].get("uart_repl", True)))
+    ]
     if problems:
         raise ValueError("bad pin map:\n  " + "\n  ".join(problems))
     lines = [

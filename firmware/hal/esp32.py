@@ -104,9 +104,11 @@ class Esp32Hal:
 
     def _ir_on(self):
         # The barrier receivers (TSSP4038) answer a 38 kHz burst only: drive the emitters with PWM.
-        if self._ir is None and "ir_enable" in self.pins:
-            pin = machine.Pin(self.pins["ir_enable"], machine.Pin.OUT)
-            self._ir = machine.PWM(pin, freq=38000, duty_u16=32768)
+        if self._ir is None and "ir" in self.pins:
+            self._ir = []
+            for n in self.pins["ir"]:  # one driver per slot
+                pin = machine.Pin(n, machine.Pin.OUT)
+                self._ir.append(machine.PWM(pin, freq=38000, duty_u16=32768))
 
     def led(self, name, on):
         n = self.pins.get("leds", {}).get(name)

@@ -94,3 +94,27 @@ def test_bom_is_well_formed_and_matches_the_pin_map(kind: str) -> None:
     else:
         assert qty["TSSP4038"] == qty["TSAL6200"] == len(m["beams"])
         assert qty["EM20-80"] == len(m["readers"])
+
+
+@pytest.mark.parametrize("role", ["beams", "confirm", "lid", "buttons"])
+def test_checker_keeps_sensing_inputs_off_gpio36_and_39(role: str) -> None:
+    kind = "evaluator" if role == "buttons" else "ballot_box"
+    bad = copy.deepcopy(MAPS["esp32"][kind])
+    if role == "lid":
+        bad["lid"] = 39
+    else:
+        bad[role][0] = 36
+    assert any("errata GPIO-3.11" in p for p in ft.pin_problems("esp32", kind, bad))
+
+
+def test_checker_refuses_a_reader_on_uart0_while_the_repl_is_there() -> None:
+    bad = copy.deepcopy(MAPS["esp32s3"]["ballot_box"])
+    bad["readers"].append({"slot": 2, "uart": 0, "rx": 1, "tx": 2, "baud": 9600})
+    assert MAPS["esp32s3"]["uart_repl"] is True  # every stock image
+    assert any("UART0" in p for p in ft.pin_problems("esp32s3", "ballot_box", bad, True))
+    # A build with the REPL on native USB alone says uart_repl = false: then UART0 is free.
+    assert ft.pin_problems("esp32s3", "ballot_box", bad, False) == []
+    # A plain ESP32 has no native USB: UART0 is always the REPL.
+    bad32 = copy.deepcopy(MAPS["esp32"]["ballot_box"])
+    bad32["readers"][1]["uart"] = 0
+    assert any("UART0" in p for p in ft.pin_problems("esp32", "ballot_box", bad32, False))
