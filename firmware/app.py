@@ -78,6 +78,11 @@ class Device:
             self._gw_delta = t - int(time.time()) - _EPOCH_OFFSET
             self.source = "gateway"
 
+    def beat(self, task):
+        """A critical task checks in ("link", "inputs", "sender", ...): the supervisor feeds the
+        watchdog only while every critical task has checked in recently (docs/firmware.md)."""
+        self.beats[task] = ticks_ms()
+
     def show(self, screen):
         """LEDs and the hal's text/voice hook for a screen key; never names the pressed level."""
         self.screen = screen

@@ -272,6 +272,7 @@ def build(hal, conf):
     dev._max_sent_rn = -1
     dev._overflowing = False
     dev._up_ms = 0
+    dev.beats = {}  # task -> ticks_ms of its last check-in (Device.beat)
     dev._up_last = ticks_ms()
     subs = b""  # the SUBSCRIBE payload: the device's downlinks, QoS 1 (bytes, not topic strings)
     base = dev.topic("cfg")[:-3]  # ota/blk are not wire kinds until wire_ota is loaded
