@@ -83,17 +83,28 @@ def test_bom_is_well_formed_and_matches_the_pin_map(kind: str) -> None:
         "quantity",
         "manufacturer_part_number",
         "unit_price_cny",
+        "price_date",
+        "price_basis",
+        "placement",
+        "refs",
     ]
     for r in rows:
         assert int(r["quantity"]) > 0 and float(r["unit_price_cny"]) >= 0 and r["part"]
-        assert r["manufacturer_part_number"].strip()
+        assert r["manufacturer_part_number"].strip() and r["placement"].strip()
+        assert r["price_date"] == "2026-12" and r["price_basis"] in {"est", "quote", "checked"}
     qty = {r["manufacturer_part_number"]: int(r["quantity"]) for r in rows}
     m = MAPS["esp32s3"][kind]
     if kind == "evaluator":
-        assert qty["OBSF-24"] == len(m["buttons"])
+        assert qty["OBSC-24"] == len(m["buttons"])
+        assert qty["SRV05-4"] * 4 >= len(m["buttons"])  # a TVS line per public button
+        assert qty["HR-TFT24-ST7789V"] == 1 and m["display"]["driver"] == "st7789"
     else:
-        assert qty["TSSP4038"] == qty["TSAL6200"] == len(m["beams"])
+        # Per slot an entry and a confirm beam: two emitters (in series) and two receivers.
+        assert qty["TSSP4038SS1XB"] == qty["TSAL6200"] == 2 * len(m["beams"])
+        assert qty["TSSP4038SS1XB"] == len(m["beams"]) + len(m["confirm"])
+        assert qty["AO3400A"] == len(m["ir"])  # one driver per slot
         assert qty["EM20-80"] == len(m["readers"])
+    assert not any("WROVER" in r["part"] for r in rows)  # its PSRAM takes GPIO16/17
 
 
 @pytest.mark.parametrize("role", ["beams", "confirm", "lid", "buttons"])
