@@ -16,8 +16,9 @@ from time import ticks_diff, ticks_ms
 import wire
 
 FW_VERSION = "0.1.0"
-# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py.
-_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk"])
+# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py; scr: the
+# screens' bitmaps (firmware/display.py).
+_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk", "scr"])
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
@@ -84,7 +85,12 @@ class Device:
         self.beats[task] = ticks_ms()
 
     def show(self, screen):
-        """LEDs and the hal's text/voice hook for a screen key; never names the pressed level."""
+        """The display (first: what the citizen sees), LEDs, the buzzer and the hal's text hook
+        for a screen key; never names the pressed level (docs/firmware.md, Display)."""
+        if self.display is not None:
+            self.display.show(screen)
+        if screen != self.screen and screen in ("ask", "thanks") and self.conf.get("buzzer"):
+            self.hal.beep(self.conf["buzzer"])
         self.screen = screen
         ask = 1 if screen == "ask" else 0
         self.hal.led("ask", ask)
@@ -160,9 +166,13 @@ class Device:
             ch = topic[topic.rfind("/") + 1 :]
             if ch == "ota" or ch == "blk":
                 import wire_ota  # noqa: F401 - registers the update kinds (firmware/ota.py)
+            elif ch == "scr":
+                import wire_scr  # registers the screen kind (firmware/display.py)
             msg = None
             if ch in _DOWN and topic == self.topic(ch):
                 msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
+                if ch == "scr":
+                    bits = wire_scr.check(msg)
             if msg is None or msg["d"] != self.id:
                 # Another device's downlink (seen from amqtt after a broker restart), or a
                 # payload naming another device: never apply.
@@ -181,6 +191,9 @@ class Device:
             self._kick = True
         elif k == "cfg":
             self.apply_cfg(msg)
+        elif k == "scr":
+            if self.display is not None and self.display.store(msg, bits):
+                self.hal.log({"ev": "scr", "key": msg["key"], "id": msg["id"]})
         elif k == "req":
             self._gw_time(msg.get("t"))
             if self.on_req is not None:
