@@ -49,6 +49,10 @@ class Device:
     resend_ms, cfg, cfg_path, the app's hooks on_cfg/on_req, state (for the heartbeat) and the
     sender's bookkeeping. startup.build() sets it all up (start-up code is not kept in RAM)."""
 
+    # display.Display of an evaluator with a display (startup.evaluator_app sets it on the
+    # instance); a class attribute, so a device without one has no extra slot in its dict.
+    display = None
+
     # ---- helpers ------------------------------------------------------------------------------
 
     def topic(self, channel):
@@ -164,15 +168,13 @@ class Device:
     def on_message(self, topic, payload):
         try:
             ch = topic[topic.rfind("/") + 1 :]
+            if ch == "scr" and self.display is not None:  # screen bitmaps: firmware/display.py
+                return self.display.receive(self, topic, payload)
             if ch == "ota" or ch == "blk":
                 import wire_ota  # noqa: F401 - registers the update kinds (firmware/ota.py)
-            elif ch == "scr":
-                import wire_scr  # registers the screen kind (firmware/display.py)
             msg = None
             if ch in _DOWN and topic == self.topic(ch):
                 msg = wire.decode(payload, ch)  # each channel carries the kind of its own name
-                if ch == "scr":
-                    bits = wire_scr.check(msg)
             if msg is None or msg["d"] != self.id:
                 # Another device's downlink (seen from amqtt after a broker restart), or a
                 # payload naming another device: never apply.
@@ -191,9 +193,6 @@ class Device:
             self._kick = True
         elif k == "cfg":
             self.apply_cfg(msg)
-        elif k == "scr":
-            if self.display is not None and self.display.store(msg, bits):
-                self.hal.log({"ev": "scr", "key": msg["key"], "id": msg["id"]})
         elif k == "req":
             self._gw_time(msg.get("t"))
             if self.on_req is not None:

@@ -54,6 +54,23 @@ class Display:
                 p.blit(x, y, w, h, f.read(((w + 7) // 8) * h), fg, bg)
         p.done(key)
 
+    def receive(self, dev, topic, payload):
+        """An scr message from Device.on_message: checked (wire_scr), then stored; a bad one is
+        logged as bad_msg and changes nothing."""
+        import wire
+        import wire_scr
+
+        try:
+            m = wire.decode(payload, "scr")
+            if topic != dev.topic("scr") or m["d"] != dev.id:
+                raise wire.WireError("not for this device")
+            bits = wire_scr.check(m)
+        except wire.WireError as e:
+            dev.hal.log({"ev": "bad_msg", "topic": "scr", "err": str(e)})
+            return
+        if self.store(m, bits):
+            dev.hal.log({"ev": "scr", "key": m["key"], "id": m["id"]})
+
     def store(self, m, bits):
         """Keep part m["n"] of screen m["key"] (bits: wire_scr.check's bytes). Parts come in
         order on one connection; a gap drops the screen being received. The last part renames

@@ -257,7 +257,6 @@ def build(hal, conf):
     dev.lang = lang if lang in _TEXTS else "zh"
     dev.screen = "idle"
     dev.staff = None  # {"id": 工号, "name": ...} of the logged-in staff, from cfg
-    dev.display = None  # display.Display of an evaluator with a display (evaluator_app)
     path = conf.get("outbox", "outbox.bin")
     ob = dev.outbox = Outbox(
         path,

@@ -148,14 +148,15 @@ class Esp32Hal:
         n = self.pins.get("buzzer")
         if n is None:
             return
-        if self._pwm is None:
-            self._pwm = machine.PWM(machine.Pin(n), freq=2700, duty_u16=0)
-        self._pwm.duty_u16(32768)
-        asyncio.create_task(self._quiet(ms))  # noqa: RUF006
+        pwm = self._pwm
+        if pwm is None:
+            pwm = self._pwm = machine.PWM(machine.Pin(n), freq=2700, duty_u16=0)
+        pwm.duty_u16(32768)
+        asyncio.create_task(self._quiet(pwm, ms))  # noqa: RUF006
 
-    async def _quiet(self, ms):
+    async def _quiet(self, pwm, ms):
         await asyncio.sleep_ms(ms)
-        self._pwm.duty_u16(0)
+        pwm.duty_u16(0)
 
     def reader(self, slot):
         for r in self.pins.get("readers", ()):

@@ -135,3 +135,24 @@ def test_every_screen_is_what_the_gateway_rendered(
     at = dev.mark()
     gateway.request(DEV, "rq-3", "A003")
     wait_screen(dev, png, "ask", expected("ask", "en", font), out / "9-ask-en.png", at)
+
+
+def test_a_bad_screen_part_changes_nothing(
+    broker: Broker, gateway: StandinGateway, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    font = cjk_font()
+    png = tmp_path / "screen.png"
+    dev = make_device(device_config(broker, display=True, screen_png=str(png))).start()
+    dev.wait_link()
+    at = dev.mark()
+    send_screens(gateway, font, "zh", None)
+    want = expected("idle", "zh", font)
+    wait_screen(dev, png, "idle", want, tmp_path / "before.png", at)
+    bad = messages(DEV, "idle", bands("idle", "zh", font, "A03", ZHANG))[0]
+    bad["x"] = 239  # the band would end past the panel's right edge
+    at = dev.mark()
+    gateway.publish(DEV, "scr", bad)
+    err = dev.wait_event(lambda e: e.get("ev") == "bad_msg", what="bad_msg", start=at)
+    assert "out of bounds" in err["err"]
+    dev.status()  # the device is still answering
+    assert ImageChops.difference(Image.open(png).convert("RGB"), want).getbbox() is None
