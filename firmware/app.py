@@ -16,8 +16,9 @@ from time import ticks_diff, ticks_ms
 import wire
 
 FW_VERSION = "0.1.0"
-# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py.
-_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk"])
+# The downlinks, a list display: interned, see wire.LEVELS. ota/blk: firmware/ota.py; scr: the
+# screens' bitmaps (firmware/display.py).
+_DOWN = tuple(["cfg", "req", "ack", "resend", "ota", "blk", "scr"])
 # Ports with a 2000 epoch (older ESP32 builds) need the 1970 offset added.
 _EPOCH_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _VALID_AFTER = 1704067200  # 2024-01-01: an RTC before this has not been set
@@ -47,6 +48,10 @@ class Device:
     the clock (source, _gw_delta), lang, screen, staff, outbox, link (MqttLink), hb_s,
     resend_ms, cfg, cfg_path, the app's hooks on_cfg/on_req, state (for the heartbeat) and the
     sender's bookkeeping. startup.build() sets it all up (start-up code is not kept in RAM)."""
+
+    # display.Display of an evaluator with a display (startup.evaluator_app sets it on the
+    # instance); a class attribute, so a device without one has no extra slot in its dict.
+    display = None
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -84,7 +89,12 @@ class Device:
         self.beats[task] = ticks_ms()
 
     def show(self, screen):
-        """LEDs and the hal's text/voice hook for a screen key; never names the pressed level."""
+        """The display (first: what the citizen sees), LEDs, the buzzer and the hal's text hook
+        for a screen key; never names the pressed level (docs/firmware.md, Display)."""
+        if self.display is not None:
+            self.display.show(screen)
+        if screen != self.screen and screen in ("ask", "thanks") and self.conf.get("buzzer"):
+            self.hal.beep(self.conf["buzzer"])
         self.screen = screen
         ask = 1 if screen == "ask" else 0
         self.hal.led("ask", ask)
@@ -158,6 +168,8 @@ class Device:
     def on_message(self, topic, payload):
         try:
             ch = topic[topic.rfind("/") + 1 :]
+            if ch == "scr" and self.display is not None:  # screen bitmaps: firmware/display.py
+                return self.display.receive(self, topic, payload)
             if ch == "ota" or ch == "blk":
                 import wire_ota  # noqa: F401 - registers the update kinds (firmware/ota.py)
             msg = None

@@ -193,6 +193,12 @@ def evaluator_app(dev, hal, conf, tasks):
     app.inputs = inputs(pins, app._on_change, conf.get("debounce_ms", 30), 0)
     dev.on_cfg = app._on_cfg
     dev.on_req = app._on_req
+    panel = hal.panel() if conf.get("display") else None
+    if panel is not None:  # the display's code is heap only on an evaluator that has one
+        from display import Display
+
+        dev.display = Display(panel, dev.cfg_path[: dev.cfg_path.rfind("/") + 1] + "scr_")
+        dev.display.show(dev.screen)
     dev.state = ev.state
     app.presses = 0
     tasks.append(app.inputs.run())

@@ -17,9 +17,10 @@ except ImportError:
     import wire  # type: ignore[no-redef]  # MicroPython: firmware/ on sys.path
 # The update kinds are part of every message the gateway side decodes (wire_ota registers them).
 try:
-    from firmware import wire_ota
+    from firmware import wire_ota, wire_scr
 except ImportError:
     import wire_ota  # type: ignore[no-redef]  # noqa: F401
+    import wire_scr  # type: ignore[no-redef]  # noqa: F401
 
 QUEUE_QOS = 1  # of hr/v1/{hall}/queue (wire.QUEUE_CHANNEL)
 
@@ -42,6 +43,7 @@ CHANNELS = {
     "blk": "d1",
     "fetch": "u1",
     "upd": "u1",
+    "scr": "d1",
 }
 
 LEVEL_ZH = {

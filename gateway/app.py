@@ -19,6 +19,8 @@ from gateway.mqtt_link import MqttLink
 from gateway.ota.runner import RolloutRunner
 from gateway.pipeline import Pipeline
 from gateway.queue_serial import SerialQueueReader
+from gateway.screens.config import parse_screens
+from gateway.screens.sender import ScreenSender
 
 log = logging.getLogger("hallrate.gateway")
 
@@ -35,6 +37,12 @@ class Gateway:
         self.forwarder = Forwarder(cfg, self.metrics)
         self.ota = RolloutRunner(cfg, self)  # releases and roll-outs (gateway/ota/)
         self.pipeline.observers.append(self.ota.submit)
+        sc = parse_screens(cfg.raw, cfg.devices)  # [screens]: evaluator bitmaps (gateway/screens/)
+        if sc.enabled:
+            screens = ScreenSender(cfg, sc, self.pipeline.publisher)
+            screens.state = self.pipeline.updates
+            self.pipeline.updates.screens = screens
+            self.pipeline.observers.append(screens.observe)
         self.health = HealthMonitor(cfg, self.metrics)  # device health: gauges, alerts, push
         self.http: GatewayHttp | None = None
         if cfg.http_enabled:

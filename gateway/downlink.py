@@ -79,6 +79,8 @@ class DeviceUpdates:
         self.metrics = metrics
         self._attributor = attributor  # the pipeline's current one (replays replace it)
         self.clock = clock
+        # The evaluator screens (gateway/screens/): set by the gateway when [screens] is on.
+        self.screens: Any = None
 
     def after_queue_events(self, fresh: list[tuple[dict[str, Any], float]]) -> None:
         """Rating requests and configs for a batch of new queue events, in the queue log's order.
@@ -126,9 +128,12 @@ class DeviceUpdates:
             staff=self._staff_obj(staff),
             paused=paused,
             hb=self.cfg.heartbeat_s,
+            lang=self.screens.sc.lang_of(device) if self.screens else "zh",
             t=int(self.clock()),
         )
         self.publisher.publish(device, "cfg", msg)
+        if self.screens is not None:
+            self.screens.send(device, msg["staff"])
         return staff, paused
 
     def publish_all_configs(self) -> None:

@@ -24,7 +24,8 @@ class Esp32Hal:
         self._drop_cbs = []
         self._ntp_ok = False
         self._ir = None
-        self.on_screen = None  # a display or voice driver may hook here: fn(screen, text)
+        self._pwm = None  # the buzzer's
+        self.on_screen = None  # a voice driver may hook here: fn(screen, text)
 
     # ---- time, memory, log --------------------------------------------------------------------
 
@@ -122,6 +123,40 @@ class Esp32Hal:
     def show(self, screen, text):
         if self.on_screen is not None:
             self.on_screen(screen, text)
+
+    def panel(self):
+        """The ST7789 of the pin map's `display` (firmware/display_st7789.py), or None. SPI id 2
+        (VSPI: GPIO18/19 are its IO_MUX pins) on a plain ESP32, 1 (SPI2) on the S3, 40 MHz."""
+        d = self.pins.get("display")
+        if not d:
+            return None
+        from display_st7789 import ST7789
+
+        Pin = machine.Pin
+        spi = machine.SPI(
+            2 if self.conf.get("board") == "esp32" else 1,
+            baudrate=40000000,
+            sck=Pin(d["sck"]),
+            mosi=Pin(d["mosi"]),
+        )
+        rst = Pin(d["rst"], Pin.OUT) if "rst" in d else None
+        return ST7789(spi, Pin(d["cs"], Pin.OUT), Pin(d["dc"], Pin.OUT), rst, Pin(d["bl"], Pin.OUT))
+
+    def beep(self, ms):
+        """A short beep on the optional piezo (pin map `buzzer`): 2.7 kHz LEDC PWM, stopped by a
+        task ``ms`` later, so the caller does not wait."""
+        n = self.pins.get("buzzer")
+        if n is None:
+            return
+        pwm = self._pwm
+        if pwm is None:
+            pwm = self._pwm = machine.PWM(machine.Pin(n), freq=2700, duty_u16=0)
+        pwm.duty_u16(32768)
+        asyncio.create_task(self._quiet(pwm, ms))  # noqa: RUF006
+
+    async def _quiet(self, pwm, ms):
+        await asyncio.sleep_ms(ms)
+        pwm.duty_u16(0)
 
     def reader(self, slot):
         for r in self.pins.get("readers", ()):

@@ -95,6 +95,16 @@ class UnixHal:
     def show(self, screen, text):
         self.log({"ev": "display", "screen": screen, "text": text})
 
+    def panel(self):
+        """The simulated ST7789 (firmware/display_sim.py): a framebuffer written to the PNG
+        at conf "screen_png" (none: not written) on every screen change."""
+        from display_sim import SimPanel
+
+        return SimPanel(self.conf.get("screen_png"), self.log)
+
+    def beep(self, ms):
+        self.log({"ev": "beep", "ms": ms})
+
     def reader(self, slot):
         """Slot ``slot``'s reader: a SimPin whose value is its list of fed lines."""
         if not self.conf.get("readers", True):
