@@ -96,10 +96,10 @@ def _bundle(tmp_path: Path) -> Path:
 def test_deploy_dry_run_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     b = _bundle(tmp_path)
     assert ft.main(["deploy", "--port", "/dev/ttyUSB0", "--bundle", str(b), "--dry-run"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 and out[0].endswith(" + reset")  # one session
-    assert "fs cp" in out[0] and ":/hal/esp32.mpy" in out[0]
-    assert "ESP32_GENERIC" in out[0]  # the board's image is checked against its pin map
+    out = capsys.readouterr().out
+    assert out.count("mpremote connect") == 1 and out.rstrip().endswith(" + reset")  # one session
+    assert "fs cp" in out and ":/hal/esp32.mpy" in out
+    assert "ESP32_GENERIC" in out  # the board's image is checked against its pin map
     assert ft.main(["deploy", "--port", "P", "--bundle", str(b), "--dry-run", "--any-image"]) == 0
     assert "ESP32_GENERIC" not in capsys.readouterr().out
 
