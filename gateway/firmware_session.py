@@ -162,7 +162,8 @@ def verify(sums: dict[str, str], root: str = "") -> str:
         " if not r.endswith('/') and r not in W and not _kept(r):\n"
         "  bad.append(r+' (not in the bundle)')\n"
         "if bad:\n"
-        " raise Exception('hallrate deploy: the board does not match the bundle: '+', '.join(bad))\n"
+        " raise Exception('hallrate deploy: the board does not match the bundle: '"
+        "+', '.join(bad))\n"
         "print('verified %d files'%len(W))\n"
     )
 
@@ -188,7 +189,8 @@ def finish(root: str = "") -> str:
         "  with open(R+'/'+n,'rb') as f:\n"
         "   d=f.read()\n"
         "  blob+=struct.pack('>B',len(n))+n.encode()+struct.pack('>I',len(d))+d\n"
-        f" nv=esp32.NVS({NVS_NAMESPACE!r});nv.set_blob('files',blob);nv.set_i32('size',len(blob))\n"
+        f" nv=esp32.NVS({NVS_NAMESPACE!r})\n"
+        " nv.set_blob('files',blob);nv.set_i32('size',len(blob))\n"
         " nv.commit()\n"
         f"os.remove(R+'/{MAINT}')\n"
         "print('maintenance off')\n"

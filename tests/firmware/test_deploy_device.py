@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway import firmware_session as fs
 from gateway import cli as gateway_cli
 from gateway import firmware_bundle as fb
+from gateway import firmware_session as fs
 from gateway import firmware_tool
 from gateway.firmware_tool import FIRMWARE_DIR
 from tests.conftest import require_service
