@@ -14,7 +14,8 @@ filesystem (docs/firmware.md, Updates) in a staging directory:
 
 then copies it onto the board in one mpremote session (gateway/firmware_session.py: maintenance
 mode, stale files removed, every file's SHA-256 read back) and resets it (or, with --stage-only
-DIR, stops there: a --board unix layout then runs with `micropython DIR/main_unix.py DIR/config.json`).
+DIR, stops there: a --board unix layout then runs with
+`micropython DIR/main_unix.py DIR/config.json`).
 Nothing is written when anything is missing or does not verify.
 """
 
