@@ -458,6 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--board", choices=("esp32", "esp32s3", "unix"), help="with --device")
     d.add_argument("--accounts", type=Path, help="with --device: provision's --out directory")
     d.add_argument("--release", help="with --device: this release, not the newest")
+    f = sub.add_parser("factory", help="flash, deploy, self-test and record a new board")
+    f.add_argument("--device", required=True, help="the device, as in hall.toml [devices]")
+    f.add_argument("--config", "-c", type=Path, default=Path("hall.toml"), help="hall.toml")
+    f.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    f.add_argument("--image", type=Path, required=True, help="the pinned stock MicroPython .bin")
+    f.add_argument("--inventory", type=Path, required=True, help="inventory CSV (appended)")
+    f.add_argument("--board", choices=("esp32", "esp32s3"), help="default [deploy] board")
+    f.add_argument("--accounts", type=Path, help="provision's --out directory")
+    f.add_argument("--release", help="this release, not the newest")
+    f.add_argument("--timeout", type=int, default=30, help="seconds per self-test input")
     p = sub.add_parser("pins", help="regenerate firmware/pins.py from hardware/pins/*.toml")
     p.add_argument("--check", action="store_true", help="exit 1 if firmware/pins.py is stale")
     from gateway.ota import cli as ota_cli  # releases and roll-outs (docs/updates.md)
@@ -475,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "deploy" and args.device:
         return _deploy_device(args)
+    if args.cmd == "factory":
+        return _factory(args)
     if args.cmd == "deploy":
         if not args.port:
             ap.error("deploy needs --port PORT")
@@ -522,6 +534,37 @@ def _deploy_device(args: argparse.Namespace) -> int:
         )
     except (config.ConfigError, firmware_deploy.DeployError) as e:
         print(f"hallrate firmware deploy: {e}", file=sys.stderr)
+        return 2
+
+
+def _factory(args: argparse.Namespace) -> int:
+    """factory: gateway/factory.py; its refusals exit 2 with one line."""
+    from gateway import config, factory, firmware_deploy, inventory
+
+    try:
+        cfg = config.load(args.config)
+        d = cfg.raw.get("deploy", {})
+        board = args.board or str(d.get("board", "esp32s3") if isinstance(d, dict) else "esp32s3")
+        return factory.factory(
+            cfg,
+            args.device,
+            args.port,
+            args.image,
+            args.inventory,
+            board,
+            args.accounts,
+            args.release,
+            args.timeout,
+            mpremote=_venv_tool("mpremote"),
+            esptool=_venv_tool("esptool"),
+        )
+    except (
+        config.ConfigError,
+        firmware_deploy.DeployError,
+        factory.FactoryError,
+        inventory.InventoryError,
+    ) as e:
+        print(f"hallrate firmware factory: {e}", file=sys.stderr)
         return 2
 
 

@@ -30,6 +30,7 @@ FIRMWARE = (
     "ed25519.py",
     "evaluator.py",
     "evaluator_app.py",
+    "factory_test.py",
     "link_tls.py",
     "mqtt_link.py",
     "ota.py",
