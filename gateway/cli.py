@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="provision: TLS listener conf with require_certificate false (password only)",
     )
+    parser.add_argument(
+        "--inventory",
+        help="provision: the factory inventory CSV; binds each device to its tested MAC",
+    )
     args = parser.parse_args(argv)
     if args.command == "provision" and not args.out:
         parser.error("provision needs --out DIR (outside git)")
@@ -75,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hallrate gateway: {e}", file=sys.stderr)
         return 2
     if args.command == "provision":
-        return provision(cfg, args.out, args.tls_host, args.new_ca, not args.no_require_cert)
+        return provision(
+            cfg, args.out, args.tls_host, args.new_ca, not args.no_require_cert, args.inventory
+        )
     if args.command == "status":
         return status(cfg, as_json=args.json)
     return run(cfg, args.log_level)
@@ -104,20 +110,35 @@ def provision(
     tls_hosts: list[str] | None = None,
     new_ca: bool = False,
     require_cert: bool = True,
+    inventory_file: str | None = None,
 ) -> int:
     """Write the hall's broker accounts and certificates into ``out``; refusals exit 2 and
-    write nothing."""
+    write nothing. With ``inventory_file`` (the factory's CSV) also ``out``/<hall>/inventory.json:
+    each device's tested MAC (docs/provisioning.md, "Inventory")."""
     from pathlib import Path
 
+    from gateway import inventory
     from gateway import provision as prov
 
     tls = prov.TlsOptions(tuple(tls_hosts or ()), new_ca, require_cert)
     try:
+        inv = None
+        if inventory_file:
+            kinds = {d: dev.kind for d, dev in cfg.devices.items()}
+            inv = inventory.provision_inventory(Path(inventory_file), cfg.hall, kinds)
         res = prov.provision(cfg, Path(out), tls)
-    except prov.ProvisionError as e:
+    except (prov.ProvisionError, inventory.InventoryError) as e:
         print(f"hallrate gateway provision: {e}", file=sys.stderr)
         return 2
     print(prov.summary(res))
+    if inv is not None:
+        path = Path(out) / cfg.hall / "inventory.json"
+        prov._write_private(path, inventory.to_json(inv))
+        print(f"  inventory: {len(inv['bound'])} devices bound to their MAC in {path}")
+        if inv["missing"]:
+            print(f"  not in the inventory (no passing factory run): {', '.join(inv['missing'])}")
+        if inv["unknown"]:
+            print(f"  in the inventory but not in hall.toml: {', '.join(inv['unknown'])}")
     return 0
 
 

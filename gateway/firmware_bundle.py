@@ -124,7 +124,9 @@ def app_sources(target: str = "esp32", firmware_dir: Path = FIRMWARE_DIR) -> lis
     return [
         p.relative_to(firmware_dir)
         for p in sorted(firmware_dir.rglob("*.py"))
-        if p.relative_to(firmware_dir).as_posix() not in skip and "__pycache__" not in p.parts
+        if p.relative_to(firmware_dir).as_posix() not in skip
+        and "__pycache__" not in p.parts
+        and p.relative_to(firmware_dir).parts[0] != "board"  # the custom build's (firmware/board)
     ]
 
 

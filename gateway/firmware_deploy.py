@@ -12,8 +12,10 @@ filesystem (docs/firmware.md, Updates) in a staging directory:
     boot.json            {"v":1, "active":"a", ...}
     slot_a/              the release's modules, manifest.json and manifest.sig
 
-then copies it onto the board with mpremote and resets it (or, with --stage-only DIR, stops
-there: a --board unix layout then runs with `micropython DIR/main_unix.py DIR/config.json`).
+then copies it onto the board in one mpremote session (gateway/firmware_session.py: maintenance
+mode, stale files removed, every file's SHA-256 read back) and resets it (or, with --stage-only
+DIR, stops there: a --board unix layout then runs with
+`micropython DIR/main_unix.py DIR/config.json`).
 Nothing is written when anything is missing or does not verify.
 """
 
@@ -36,7 +38,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from firmware import loader
 from gateway import firmware_bundle as fb
 from gateway.config import GatewayConfig
-from gateway.firmware_tool import FIRMWARE_DIR, _mpy_cross_args, _venv_tool, deploy
+from gateway.firmware_session import SessionError, write_sums
+from gateway.firmware_tool import FIRMWARE_DIR, _mpy_cross_args, _venv_tool, deploy, image_of
 from gateway.tls.certs import TLS_DIR
 
 # A fresh device: slot a active, nothing pending (the boot stage's own initial state).
@@ -300,13 +303,17 @@ def run(
     board: str | None = None,
     accounts: Path | None = None,
     release: str | None = None,
+    any_image: bool = False,
+    finish: bool = True,
 ) -> int:
-    """The command: stage the layout, then (unless --stage-only) mpremote it and reset."""
+    """The command: stage the layout, then (unless --stage-only) deploy it in one mpremote
+    session (the board's image checked against the pin map unless ``any_image``) and reset."""
     board = board or str(_deploy_section(cfg).get("board", "esp32s3"))
     if stage_only is not None:
         root = str(stage_only.resolve()) if board == "unix" else None
         files = device_files(cfg, device, board, accounts, release, root)
         write_layout(files, stage_only)
+        write_sums(stage_only, [Path(n) for n in files])  # `deploy --bundle DIR` can push it
         print(f"device {device}: {len(files)} files in {stage_only}")
         return 0
     if board == "unix":
@@ -314,6 +321,11 @@ def run(
     if not port:
         raise DeployError("give --port PORT (or --stage-only DIR)")
     files = device_files(cfg, device, board, accounts, release)
+    try:
+        image = image_of(board, any_image)
+    except (SessionError, ValueError) as e:
+        raise DeployError(str(e)) from None
     with tempfile.TemporaryDirectory() as tmp:
         stage = write_layout(files, Path(tmp) / device)
-        return deploy(stage, port)
+        write_sums(stage, [Path(n) for n in files])
+        return deploy(stage, port, image=image, finish=finish)

@@ -2,8 +2,11 @@
 
 build  -- mpy-cross every firmware module for the ESP32, add main.py and the device's
           config.json (from a device TOML), into a bundle directory.
-deploy -- copy a bundle to a board with mpremote, one file at a time, showing progress;
-          with --device ID, provision a blank board in one command (gateway/firmware_deploy.py).
+deploy -- copy a bundle to a board in one mpremote session (maintenance mode, stale files
+          removed, hashes read back: gateway/firmware_session.py); with --device ID, provision a
+          blank board in one command (gateway/firmware_deploy.py).
+factory -- flash the pinned stock image, deploy, self-test, record the inventory
+          (gateway/factory.py).
 pins   -- regenerate firmware/pins.py from hardware/pins/*.toml.
 keygen, release, releases, rollout -- release keys, signed releases and staged roll-outs
           (gateway/ota/cli.py; docs/updates.md).
@@ -241,7 +244,7 @@ def firmware_sources(firmware_dir: Path = FIRMWARE_DIR, target: str = "esp32") -
     out = []
     for p in sorted(firmware_dir.rglob("*.py")):
         rel = p.relative_to(firmware_dir)
-        if rel.as_posix() in skip or "__pycache__" in rel.parts:
+        if rel.as_posix() in skip or "__pycache__" in rel.parts or rel.parts[0] == "board":
             continue
         out.append(rel)
     return out
@@ -342,6 +345,9 @@ def build(
     if romfs:
         romfs_image(out_dir / "rom", out_dir / "romfs.img")
         progress("romfs.img")
+    from gateway.firmware_session import write_sums
+
+    write_sums(out_dir, [f for f in files if f.parts[0] != "rom"])
     return files
 
 
@@ -356,34 +362,33 @@ def _venv_tool(name: str) -> str:
 def bundle_files(bundle: Path) -> list[Path]:
     """The files a filesystem deploy copies: top level first, config.json last of them.
 
-    A ROMFS bundle's rom/ and romfs.img are not copied file by file (see deploy_commands)."""
+    A ROMFS bundle's rom/ and romfs.img are not copied file by file (see deploy_commands), nor
+    is the hash manifest SHA256SUMS."""
     files = sorted(
         (
             p.relative_to(bundle)
             for p in bundle.rglob("*")
-            if p.is_file() and p.relative_to(bundle).parts[0] not in ("rom", "romfs.img")
+            if p.is_file()
+            and p.relative_to(bundle).parts[0] not in ("rom", "romfs.img", "SHA256SUMS")
         ),
         key=lambda r: (len(r.parts), r.name == "config.json", r.as_posix()),
     )
     return files
 
 
-def deploy_commands(bundle: Path, port: str, mpremote: str = "mpremote") -> list[list[str]]:
-    """The mpremote command lines that copy ``bundle`` onto the board at ``port`` and reset it."""
-    base = [mpremote, "connect", port]
-    files = bundle_files(bundle)
-    dirs = sorted({r.parent.as_posix() for r in files if r.parent != Path(".")})
-    cmds: list[list[str]] = []
-    if (bundle / "rom").is_dir():  # modules into the ROMFS partition, in one step
-        cmds.append([*base, "romfs", "--no-mpy", "deploy", str(bundle / "rom")])
-    for d in dirs:
-        # mkdir that tolerates an existing directory (mpremote's fs mkdir does not)
-        code = f"import os\ntry:\n os.mkdir('/{d}')\nexcept OSError:\n pass"
-        cmds.append([*base, "exec", code])
-    for r in files:
-        cmds.append([*base, "fs", "cp", str(bundle / r), f":/{r.as_posix()}"])
-    cmds.append([*base, "reset"])
-    return cmds
+def deploy_commands(
+    bundle: Path,
+    port: str,
+    mpremote: str = "mpremote",
+    image: tuple[str, str] | None = None,
+    finish: bool = True,
+) -> list[list[str]]:
+    """The mpremote command line (one session: gateway/firmware_session.py) that copies
+    ``bundle`` onto the board at ``port``, checks it and resets it; ``image`` (version,
+    variant) is checked on the board first."""
+    from gateway import firmware_session as fs
+
+    return [fs.session(bundle, bundle_files(bundle), port, mpremote, image, finish, finish)]
 
 
 def deploy(
@@ -392,19 +397,34 @@ def deploy(
     mpremote: str | None = None,
     run: Callable[[Sequence[str]], int] | None = None,
     progress: Callable[[str], None] = print,
+    image: tuple[str, str] | None = None,
+    finish: bool = True,
 ) -> int:
-    """Run the deploy commands one by one, printing [i/n] progress; stop at the first failure."""
-    cmds = deploy_commands(bundle, port, mpremote or _venv_tool("mpremote"))
+    """Run the deploy session; mpremote prints each step's output. Non-zero: the step that
+    failed printed why, and the board stays in maintenance mode."""
+    cmds = deploy_commands(bundle, port, mpremote or _venv_tool("mpremote"), image, finish)
     runner = run or (lambda argv: subprocess.run(list(argv), check=False).returncode)
-    for i, argv in enumerate(cmds, 1):
-        what = argv[-1] if argv[3:5] == ["fs", "cp"] else argv[3]
-        progress(f"[{i}/{len(cmds)}] {what}")
+    for argv in cmds:
+        n = argv.count("+") + 1
+        progress(f"mpremote: one session, {n} steps, {len(bundle_files(bundle))} files")
         rc = runner(argv)
         if rc != 0:
-            progress(f"failed ({rc}): {' '.join(argv)}")
+            progress(f"deploy failed (mpremote exit {rc}); the board stays in maintenance mode")
             return rc
     progress("done")
     return 0
+
+
+def image_of(board: str, any_image: bool = False) -> tuple[str, str] | None:
+    """The pinned (micropython, variant) of ``board``'s pin map; None with ``any_image``."""
+    if any_image:
+        return None
+    from gateway.firmware_session import pinned_image
+
+    maps = load_pin_maps()
+    if board not in maps:
+        raise ValueError(f"unknown board {board!r}")
+    return pinned_image(maps[board])
 
 
 # ---- CLI -------------------------------------------------------------------------------------
@@ -423,7 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("deploy", help="copy a bundle onto a board with mpremote")
     d.add_argument("--port", help="serial port, e.g. /dev/ttyUSB0")
     d.add_argument("--bundle", type=Path, help="bundle directory (default: the only one built)")
-    d.add_argument("--dry-run", action="store_true", help="print the mpremote command lines")
+    d.add_argument("--dry-run", action="store_true", help="print the mpremote command line")
+    d.add_argument(
+        "--any-image",
+        action="store_true",
+        help="skip the check of the board's MicroPython version and variant against the pin map",
+    )
     # ---- one-command provisioning (gateway/firmware_deploy.py, docs/provisioning.md) ----
     d.add_argument("--device", help="provision this device of hall.toml: config, certs, release")
     d.add_argument(
@@ -433,6 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--board", choices=("esp32", "esp32s3", "unix"), help="with --device")
     d.add_argument("--accounts", type=Path, help="with --device: provision's --out directory")
     d.add_argument("--release", help="with --device: this release, not the newest")
+    f = sub.add_parser("factory", help="flash, deploy, self-test and record a new board")
+    f.add_argument("--device", required=True, help="the device, as in hall.toml [devices]")
+    f.add_argument("--config", "-c", type=Path, default=Path("hall.toml"), help="hall.toml")
+    f.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
+    f.add_argument("--image", type=Path, required=True, help="the pinned stock MicroPython .bin")
+    f.add_argument("--inventory", type=Path, required=True, help="inventory CSV (appended)")
+    f.add_argument("--board", choices=("esp32", "esp32s3"), help="default [deploy] board")
+    f.add_argument("--accounts", type=Path, help="provision's --out directory")
+    f.add_argument("--release", help="this release, not the newest")
+    f.add_argument("--timeout", type=int, default=30, help="seconds per self-test input")
     p = sub.add_parser("pins", help="regenerate firmware/pins.py from hardware/pins/*.toml")
     p.add_argument("--check", action="store_true", help="exit 1 if firmware/pins.py is stale")
     from gateway.ota import cli as ota_cli  # releases and roll-outs (docs/updates.md)
@@ -450,15 +485,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "deploy" and args.device:
         return _deploy_device(args)
+    if args.cmd == "factory":
+        return _factory(args)
     if args.cmd == "deploy":
         if not args.port:
             ap.error("deploy needs --port PORT")
         bundle = args.bundle or _only_bundle()
-        if args.dry_run:
-            for argv_ in deploy_commands(bundle, args.port):
-                print(" ".join(_quote(a) for a in argv_))
-            return 0
-        return deploy(bundle, args.port)
+        from gateway.firmware_session import SessionError, bundle_board
+
+        try:
+            image = image_of(bundle_board(bundle), args.any_image)
+            if args.dry_run:
+                for argv_ in deploy_commands(bundle, args.port, image=image):
+                    print(" ".join(_quote(a) for a in argv_))
+                return 0
+            return deploy(bundle, args.port, image=image)
+        except (SessionError, ValueError) as e:
+            print(f"hallrate firmware deploy: {e}", file=sys.stderr)
+            return 2
     text = generate_pins()
     target = FIRMWARE_DIR / "pins.py"
     if args.check:
@@ -479,10 +523,48 @@ def _deploy_device(args: argparse.Namespace) -> int:
     try:
         cfg = config.load(args.config)
         return firmware_deploy.run(
-            cfg, args.device, args.port, args.stage_only, args.board, args.accounts, args.release
+            cfg,
+            args.device,
+            args.port,
+            args.stage_only,
+            args.board,
+            args.accounts,
+            args.release,
+            args.any_image,
         )
     except (config.ConfigError, firmware_deploy.DeployError) as e:
         print(f"hallrate firmware deploy: {e}", file=sys.stderr)
+        return 2
+
+
+def _factory(args: argparse.Namespace) -> int:
+    """factory: gateway/factory.py; its refusals exit 2 with one line."""
+    from gateway import config, factory, firmware_deploy, inventory
+
+    try:
+        cfg = config.load(args.config)
+        d = cfg.raw.get("deploy", {})
+        board = args.board or str(d.get("board", "esp32s3") if isinstance(d, dict) else "esp32s3")
+        return factory.factory(
+            cfg,
+            args.device,
+            args.port,
+            args.image,
+            args.inventory,
+            board,
+            args.accounts,
+            args.release,
+            args.timeout,
+            mpremote=_venv_tool("mpremote"),
+            esptool=_venv_tool("esptool"),
+        )
+    except (
+        config.ConfigError,
+        firmware_deploy.DeployError,
+        factory.FactoryError,
+        inventory.InventoryError,
+    ) as e:
+        print(f"hallrate firmware factory: {e}", file=sys.stderr)
         return 2
 
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway import cli as gateway_cli
 from gateway import firmware_bundle as fb
+from gateway import firmware_session as fs
 from gateway import firmware_tool
 from gateway.firmware_tool import FIRMWARE_DIR
 from tests.conftest import require_service
@@ -130,15 +131,17 @@ def test_release_option_and_board_layout(tmp_path: Path) -> None:
     assert (board / "main.py").exists() and (board / "loader.mpy").exists()
     assert json.loads((board / "config.json").read_text())["root"] == "/"
     assert json.loads((board / "slot_a/manifest.json").read_text())["version"] == "9.0.0"
-    # what --port then runs: mkdir each directory, copy every file, reset
-    cmds = firmware_tool.deploy_commands(board, "/dev/ttyUSB0")
-    copied = {c[-1] for c in cmds if c[3:5] == ["fs", "cp"]}
+    # what --port then runs: one session that copies every file and checks its hash
+    [argv] = firmware_tool.deploy_commands(board, "/dev/ttyUSB0")
+    steps = fs.steps_of(argv)
+    copied = {s[-1] for s in steps if s[:2] == ["fs", "cp"]}
     files = {f":/{p.relative_to(board).as_posix()}" for p in board.rglob("*") if p.is_file()}
-    assert copied == files and ":/certs/client.key.der" in copied
+    assert copied == files - {":/SHA256SUMS"} and ":/certs/client.key.der" in copied
     assert ":/slot_a/manifest.sig" in copied and ":/loader.mpy" in copied
-    made = " ".join(c[-1] for c in cmds if c[3] == "exec")
-    assert all(f"'/{d}'" in made for d in ("certs", "slot_a", "slot_a/hal"))
-    assert cmds[-1][3:] == ["reset"]
+    clean = steps[1][1]
+    assert all(f"'{d}'" in clean for d in ("certs", "slot_a", "slot_a/hal"))
+    assert set(fs.read_sums(board)) == {c[2:] for c in copied}
+    assert steps[-1] == ["reset"]
 
 
 def test_refusals_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from gateway import firmware_session as fs
 from gateway import firmware_tool as ft
 
 DEV_TOML = """
@@ -64,6 +64,8 @@ def test_build_compiles_everything_and_carries_the_config(dev_toml: Path, tmp_pa
     assert conf["broker_host"] == "192.168.10.2" and conf["broker_user"] == "EV-A03"
     assert conf["wifi_ssid"] == "hall-iot" and conf["heartbeat"] == 60
     assert conf["outbox"] == "/outbox.bin"
+    assert set(fs.read_sums(out)) == names  # the hash manifest: every file, checked
+    assert not any(n.startswith("board/") for n in names)  # the custom build's, not a bundle's
     assert lines[-1].startswith(f"[{len(files) - 1}/{len(files) - 1}]")
 
 
@@ -86,60 +88,20 @@ def _bundle(tmp_path: Path) -> Path:
         "config.json",
     ):
         (b / name).write_bytes(b"x")
+    (b / "config.json").write_text('{"board": "esp32"}')
+    fs.write_sums(b, ft.bundle_files(b))
     return b
-
-
-def test_deploy_command_lines(tmp_path: Path) -> None:
-    b = _bundle(tmp_path)
-    cmds = ft.deploy_commands(b, "/dev/ttyUSB0", mpremote="mpremote")
-    assert all(c[:3] == ["mpremote", "connect", "/dev/ttyUSB0"] for c in cmds)
-    assert cmds[0][3] == "exec" and "os.mkdir('/hal')" in cmds[0][4]
-    copies = [c[3:] for c in cmds if c[3:5] == ["fs", "cp"]]
-    assert [c[-1] for c in copies] == [
-        ":/app.mpy",
-        ":/main.py",
-        ":/wire.mpy",
-        ":/config.json",
-        ":/hal/__init__.mpy",
-        ":/hal/esp32.mpy",
-    ]
-    assert copies[0][2] == str(b / "app.mpy")
-    assert cmds[-1][3:] == ["reset"]
-
-
-def test_deploy_runs_them_in_order_with_progress_and_stops_on_failure(tmp_path: Path) -> None:
-    b = _bundle(tmp_path)
-    ran: list[list[str]] = []
-    shown: list[str] = []
-
-    def fake_run(argv: Sequence[str]) -> int:
-        ran.append(list(argv))
-        return 0
-
-    assert ft.deploy(b, "/dev/ttyUSB0", "mpremote", run=fake_run, progress=shown.append) == 0
-    assert ran == ft.deploy_commands(b, "/dev/ttyUSB0", "mpremote")
-    assert shown[0] == f"[1/{len(ran)}] exec" and shown[-1] == "done"
-    assert any(s.endswith(":/config.json") for s in shown)
-
-    ran.clear()
-    assert (
-        ft.deploy(
-            b,
-            "/dev/ttyUSB0",
-            "mpremote",
-            run=lambda a: 3 if "fs" in a else 0,
-            progress=shown.append,
-        )
-        == 3
-    )
 
 
 def test_deploy_dry_run_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     b = _bundle(tmp_path)
     assert ft.main(["deploy", "--port", "/dev/ttyUSB0", "--bundle", str(b), "--dry-run"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[-1].endswith("connect /dev/ttyUSB0 reset")
-    assert any("fs cp" in line and ":/hal/esp32.mpy" in line for line in out)
+    out = capsys.readouterr().out
+    assert out.count("mpremote connect") == 1 and out.rstrip().endswith(" + reset")  # one session
+    assert "fs cp" in out and ":/hal/esp32.mpy" in out
+    assert "ESP32_GENERIC" in out  # the board's image is checked against its pin map
+    assert ft.main(["deploy", "--port", "P", "--bundle", str(b), "--dry-run", "--any-image"]) == 0
+    assert "ESP32_GENERIC" not in capsys.readouterr().out
 
 
 @pytest.mark.timeout(120)
@@ -157,15 +119,9 @@ def test_romfs_bundle_and_its_deploy(dev_toml: Path, tmp_path: Path) -> None:
     assert (out / "rom" / "app.mpy").exists() and (out / "rom" / "hal" / "esp32.mpy").exists()
     assert not (out / "app.mpy").exists()
     assert (out / "romfs.img").read_bytes()[:2] == b"\xd2\xcd"  # the ROMFS magic
-    cmds = ft.deploy_commands(out, "/dev/ttyACM0", mpremote="mpremote")
-    assert cmds[0] == [
-        "mpremote",
-        "connect",
-        "/dev/ttyACM0",
-        "romfs",
-        "--no-mpy",
-        "deploy",
-        str(out / "rom"),
-    ]
-    assert [c[-1] for c in cmds if c[3:5] == ["fs", "cp"]] == [":/main.py", ":/config.json"]
-    assert cmds[-1][3:] == ["reset"]
+    assert set(fs.read_sums(out)) == {"main.py", "config.json"}  # rom/ goes whole, not by file
+    [argv] = ft.deploy_commands(out, "/dev/ttyACM0", mpremote="mpremote")
+    steps = fs.steps_of(argv)
+    assert steps[2] == ["romfs", "--no-mpy", "deploy", str(out / "rom")]  # after the clean step
+    assert [s[-1] for s in steps if s[:2] == ["fs", "cp"]] == [":/main.py", ":/config.json"]
+    assert steps[-1] == ["reset"]

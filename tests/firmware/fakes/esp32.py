@@ -145,3 +145,52 @@ class Partition:
 def ota_state(label):
     """The test's view: an image's otadata state."""
     return _load()["states"].get(label)
+
+
+class NVS:
+    """esp32.NVS(namespace) with the calls the deploy's backup and the recovering _boot use:
+    set_blob/get_blob, set_i32/get_i32, commit. Keys live in FLASH/nvs.json (a missing key raises
+    OSError, ESP_ERR_NVS_NOT_FOUND on a board); get_blob fills the buffer and returns the length."""
+
+    def __init__(self, namespace):
+        self.ns = namespace
+
+    def _all(self):
+        try:
+            with open(_path("nvs.json")) as f:
+                return json.load(f)
+        except OSError:
+            return {}
+
+    def _get(self, key):
+        v = self._all().get(self.ns + "/" + key)
+        if v is None:
+            raise OSError(-0x1102)  # ESP_ERR_NVS_NOT_FOUND
+        return v
+
+    def _set(self, key, v):
+        d = self._all()
+        d[self.ns + "/" + key] = v
+        _ensure()
+        with open(_path("nvs.json"), "w") as f:
+            json.dump(d, f)
+
+    def set_i32(self, key, value):
+        self._set(key, value)
+
+    def get_i32(self, key):
+        return self._get(key)
+
+    def set_blob(self, key, value):
+        self._set(key, [b for b in value])
+
+    def get_blob(self, key, buf):
+        v = self._get(key)
+        if len(buf) < len(v):
+            raise OSError(-0x110C)  # ESP_ERR_NVS_INVALID_LENGTH
+        for i, b in enumerate(v):
+            buf[i] = b
+        return len(v)
+
+    def commit(self):
+        pass
