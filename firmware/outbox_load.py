@@ -85,7 +85,8 @@ def load(ob):
             continue
         size = _size(p)
         ob._rows.extend(array("i", (n, min(c[5]), max(c[5]), len(c[5]), k, size)))
-        ob._boots.append(c[4][0])
+        b = c[4][0]
+        ob._boots.append(ob._boots[-1] if ob._boots and ob._boots[-1] == b else b)  # one string
         ob._depth += k
         ob._bytes += size
     if _size(ob.path + ".new") >= 0:  # a format 1/2 compaction cut short: the file is whole

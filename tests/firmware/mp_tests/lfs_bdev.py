@@ -3,7 +3,8 @@
 default, ``VfsLfs2(bdev)``). It counts block reads, programs and erases, and can cut the power:
 after ``budget`` programs and erases, the next one is applied torn (half of it), as the chip
 stops mid-write, and it and every later write fail with EIO (an OSError from the filesystem:
-the code under test stops there) and nothing lands; the test then mounts the image again with a new device.
+the code under test stops there) and nothing lands; the test then mounts the image again with
+a new device.
 Used by mp_outbox_lfs.py and bench/outbox_lfs.py (MicroPython only)."""
 
 import os
@@ -17,7 +18,7 @@ class FileBlockDev:
             with open(path, "wb") as f:
                 for _ in range(blocks):
                     f.write(b"\xff" * size)
-        self.f = open(path, "r+b")
+        self.f = open(path, "r+b")  # noqa: SIM115 - open while the device is mounted
         self.blocks = blocks
         self.size = size
         self.budget = budget  # programs + erases before the power is cut; -1: never

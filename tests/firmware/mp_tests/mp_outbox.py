@@ -90,7 +90,13 @@ def test_one_boot_per_segment_and_rn_grows_in_append_order():
     assert len(_segs(p)) == 3
     rns = [e[0] for e in ob.entries()]
     assert rns == sorted(rns) and len(set(rns)) == 5
-    assert [(e[1], e[2]) for e in ob.entries()] == [("a", 1), ("a", 2), ("b", 1), ("b", 2), ("a", 3)]
+    assert [(e[1], e[2]) for e in ob.entries()] == [
+        ("a", 1),
+        ("a", 2),
+        ("b", 1),
+        ("b", 2),
+        ("a", 3),
+    ]
     assert ob.first_after(rns[2])[2] == 2 and ob.first_after(rns[4]) is None
 
 
