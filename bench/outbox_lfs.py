@@ -134,7 +134,6 @@ gc.collect()
 h1 = gc.mem_alloc()
 for s in range(1, 5001):
     ob.append(vote(s), "3f9c2a7d", s)
-ob._cn = -1
 ob._c = None
 gc.collect()
 h2 = gc.mem_alloc()
@@ -144,7 +143,6 @@ ob = Outbox("/lfs/ob5k.bin")
 t = time.ticks_ms()
 ob.load()
 tl = time.ticks_diff(time.ticks_ms(), t)
-ob._cn = -1
 ob._c = None
 gc.collect()
 h3 = gc.mem_alloc()
@@ -187,7 +185,7 @@ def main() -> None:
             }
         )
         out = subprocess.run(
-            [MICROPYTHON, "-X", "heapsize=4M", str(script)],
+            [MICROPYTHON, "-X", "heapsize=32M", str(script)],
             capture_output=True,
             text=True,
             timeout=1800,

@@ -8,7 +8,7 @@ outbox_load.py). The outbox is the directory <path>.d of segment files named by 
 one boot's events, up to 4 KB / 64 events (at most 1/16 of either bound). An append goes to
 the newest segment; a segment whose events are all acked is deleted (one metadata commit, no
 copy); a partial ack is a K record in that segment. RAM holds one row per segment and the
-record index of one segment at a time (docs/firmware.md, The outbox).
+record index of one segment at a time, read by outbox_scan.py (docs/firmware.md, The outbox).
 """
 
 import binascii
@@ -30,7 +30,6 @@ _T_FORMAT = const(0x46)
 _FORMAT = const(3)  # gateway/firmware_bundle.OUTBOX_FORMAT: a manifest's "outbox"
 _HDR = "<BBHI"
 _HDR_LEN = const(8)
-_MAX_PAYLOAD = const(2048)
 _SEG_BYTES = const(4096)  # one LittleFS block
 _SEG_EVENTS = const(64)  # rn = segment number << 6 | event index
 _ROW = const(6)  # per segment: number, first seq, last seq, events, pending, bytes
@@ -44,48 +43,6 @@ def encode_record(typ, payload):
     """One record as bytes: header + payload."""
     n = len(payload)
     return struct.pack(_HDR, _MAGIC, typ, n, _crc(typ, n, payload)) + payload
-
-
-def scan(path):
-    """The records of one file: [format (0: none), skipped bytes, offsets, lengths, boots,
-    seqs, pending flags] of its events, each K record applied to the events before it. A torn
-    or corrupt record is skipped by resynchronising on the next valid header."""
-    c = [0, 0, array("i"), array("H"), [], array("i"), array("B")]
-    pos = 0
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        while pos + _HDR_LEN <= size:
-            f.seek(pos)
-            msg = None
-            magic, typ, n, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
-            if magic == _MAGIC and typ in (_T_EVENT, _T_ACK, _T_FORMAT) and n <= _MAX_PAYLOAD:
-                payload = f.read(n)
-                if len(payload) == n and _crc(typ, n, payload) == crc:
-                    try:
-                        msg = json.loads(payload)
-                    except ValueError:
-                        pass
-            if msg is None:  # not a whole, valid record here: resynchronise a byte later
-                pos += 1
-                c[1] += 1
-                continue
-            if typ == _T_EVENT:
-                b = msg["b"]
-                c[2].append(pos)
-                c[3].append(n)
-                c[4].append(c[4][-1] if c[4] and c[4][-1] == b else b)  # one string per boot
-                c[5].append(msg["s"])
-                c[6].append(1)
-            elif typ == _T_ACK:
-                x = msg.get("x") or ()
-                for j in range(len(c[5])):
-                    if c[4][j] == msg["b"] and (c[5][j] <= msg["n"] or c[5][j] in x):
-                        c[6][j] = 0
-            elif not pos:
-                c[0] = msg["f"]
-            pos += _HDR_LEN + n
-    c[1] += size - pos
-    return c
 
 
 class Outbox:
@@ -106,28 +63,18 @@ class Outbox:
         self.overflow = 0  # events evicted since boot
         self.skipped_bytes = 0  # bytes of torn or corrupt records skipped by the last load
         self.loaded_rn = 0  # entries with rn < loaded_rn came from flash (maybe sent before)
-        self._seg_bytes = min(_SEG_BYTES, max_bytes // 16)
-        self._seg_events = min(_SEG_EVENTS, max(1, max_records // 16))
         self._next = 0  # number of the next new segment
         self._depth = 0
         self._bytes = 0
         self._rows = array("i")  # _ROW ints per segment, oldest first
         self._boots = []  # the boot of each segment
-        self._cn = -1  # the segment whose scan() is _c (-1: none)
-        self._c = None
+        self._c = None  # scan() of one segment (its number last): the record index in RAM
 
     def load(self):
         """Scan the segments, delete acked ones, migrate a format 1/2 file; start-up code that
         lives in outbox_load.py, dropped from RAM after. Returns the format of a newer outbox set
         aside, else 0."""
-        import sys
-
-        from outbox_load import load
-
-        try:
-            return load(self)
-        finally:
-            sys.modules.pop("outbox_load")
+        return __import__("outbox_load").load(self)
 
     def _name(self, n):
         return "%s.d/%06d" % (self.path, n)
@@ -135,10 +82,10 @@ class Outbox:
     def _scan(self, k):
         """Segment k's scan() (cached: one segment at a time)."""
         n = self._rows[k * _ROW]
-        if self._cn != n:
-            self._cn = -1
-            self._c = scan(self._name(n))
-            self._cn = n
+        if not (self._c and self._c[7] == n):
+            self._c = None  # the scan code is heap only while it runs (outbox_scan.py)
+            self._c = __import__("outbox_scan").scan(self._name(n), n)
+            __import__("sys").modules.pop("outbox_scan")
         return self._c
 
     # ---- queries ----------------------------------------------------------------------------
@@ -146,20 +93,17 @@ class Outbox:
     def depth(self):
         return self._depth
 
-    def _entries(self, k, rn):
-        """The pending entries of segment k with rn greater than ``rn``."""
-        c = self._scan(k)
-        base = self._rows[k * _ROW] << 6
-        for j in range(len(c[5])):
-            if c[6][j] and base + j > rn:
-                yield (base + j, c[4][j], c[5][j], c[2][j], c[3][j])
-
-    def entries(self, rn=-1):
-        """The pending entries, oldest first (a generator: one segment in RAM at a time)."""
+    def entries(self, rn=-1, seg=-1):
+        """The pending entries with rn greater than ``rn`` (in segment number ``seg`` only when
+        >= 0), oldest first: a generator, one segment's index in RAM at a time."""
         k = 0
         while k * _ROW < len(self._rows):
-            if self._rows[k * _ROW] >= rn >> 6:
-                yield from self._entries(k, rn)
+            n = self._rows[k * _ROW]
+            if n >= rn >> 6 and seg in (-1, n):
+                c = self._scan(k)
+                for j in range(len(c[5])):
+                    if c[6][j] and (n << 6) + j > rn:
+                        yield ((n << 6) + j, c[4][j], c[5][j], c[2][j], c[3][j])
             k += 1
 
     def first_after(self, rn):
@@ -173,7 +117,7 @@ class Outbox:
         r = self._rows
         for k in range(len(self._boots)):
             if self._boots[k] == boot and r[k * _ROW + 1] <= seq <= r[k * _ROW + 2]:
-                for e in self._entries(k, -1):
+                for e in self.entries(-1, r[k * _ROW]):
                     if e[2] == seq:
                         return e
         return None
@@ -195,8 +139,8 @@ class Outbox:
             t < 0
             or r[t] != self._next - 1
             or self._boots[-1] != boot
-            or r[t + 5] + len(rec) > self._seg_bytes
-            or r[t + 3] >= self._seg_events
+            or r[t + 5] + len(rec) > min(_SEG_BYTES, self.max_bytes // 16)
+            or r[t + 3] >= min(_SEG_EVENTS, self.max_records // 16)
         ):  # a new segment (never one loaded at boot: _next skips a number after load)
             rec = encode_record(_T_FORMAT, b'{"f":%d}' % _FORMAT) + rec
             t = -1
@@ -210,9 +154,10 @@ class Outbox:
             t -= _ROW
             r = self._rows
         self.overflow += n
-        if t < 0:
+        if t < 0:  # its index starts in RAM: the sender reads it next
             self._rows.extend(array("i", (self._next, seq, seq, 0, 0, 0)))
             self._boots.append(boot)
+            self._c = [0, 0, array("i"), array("H"), [], array("i"), array("B"), self._next]
             self._next += 1
             t = len(self._rows) - _ROW
         r = self._rows
@@ -221,8 +166,8 @@ class Outbox:
         r[t + 5] += len(rec)
         r[t + 1] = min(r[t + 1], seq)  # a merge at load may append a boot's seqs out of order
         r[t + 2] = max(r[t + 2], seq)
-        if self._cn == r[t]:
-            c = self._c
+        c = self._c
+        if c and c[7] == r[t]:
             c[2].append(off)
             c[3].append(len(data))
             c[4].append(boot)
@@ -245,7 +190,7 @@ class Outbox:
             if self._boots[k] == boot:
                 if r[i + 2] <= upto:
                     got = r[i + 4]
-                elif r[i + 1] <= upto or [x for x in extra if r[i + 1] <= x <= r[i + 2]]:
+                elif r[i + 1] <= upto or extra:
                     c = self._scan(k)
                     for j in range(len(c[5])):
                         if c[6][j] and (c[5][j] <= upto or c[5][j] in extra):
@@ -279,8 +224,8 @@ class Outbox:
         i = k * _ROW
         r = self._rows
         os.remove(self._name(r[i]))
-        if self._cn == r[i]:
-            self._cn = -1
+        if self._c and self._c[7] == r[i]:
+            self._c = None
         self._bytes -= r[i + 5]
         self._rows = r[:i] + r[i + _ROW :]
         self._boots.pop(k)

@@ -1,4 +1,4 @@
-"""Start-up only: Outbox.load imports this module and drops it from sys.modules after, so none
+"""Start-up only: Outbox.load imports this module, which drops itself from sys.modules, so none
 of its code is heap while the device runs. It scans the segments of <path>.d, deletes the
 acked ones, sets an outbox of a newer format aside, migrates a format 1/2 outbox (one file at
 <path>) into segments and merges back set-aside outboxes of the formats it reads
@@ -9,7 +9,7 @@ string for good.
 import os
 from array import array
 
-from outbox import scan
+from outbox_scan import scan
 
 try:
     from micropython import const
@@ -67,7 +67,7 @@ def load(ob):
     ob._rows = array("i")
     ob._boots = []
     ob._depth = ob._bytes = ob.skipped_bytes = 0
-    ob._cn = -1
+    ob._c = None
     fmt = 0
     names = sorted(int(x) for x in os.listdir(d) if x.isdigit())
     if names and scan(ob._name(names[0]))[0] > _FORMAT:  # after a rollback: kept intact
@@ -104,4 +104,6 @@ def load(ob):
                 break
             _merge(ob, p)
     ob.loaded_rn = ob._next << 6
+    for m in ("outbox_load", "outbox_scan"):  # start-up code: garbage once load returns
+        __import__("sys").modules.pop(m, None)
     return fmt

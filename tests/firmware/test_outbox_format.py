@@ -1,8 +1,8 @@
-"""The outbox format is written by outbox.py and loaded at boot by outbox_load.py.
+"""The outbox format is written by outbox.py, read by outbox_scan.py, loaded by outbox_load.py.
 
-MicroPython's const() names are not module attributes, so outbox_load.py repeats the constants
-it needs; they must stay the very values outbox.py writes with, or every boot would set the
-outbox aside as a newer format or read events at the wrong offsets.
+MicroPython's const() names are not module attributes, so outbox_scan.py and outbox_load.py
+repeat the constants they need; they must stay the very values outbox.py writes with, or every
+boot would skip the outbox as torn bytes or set it aside as a newer format.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.support.procs import REPO
 
 FORMAT = ("_FORMAT", "_HDR_LEN")
+RECORDS = ("_MAGIC", "_T_EVENT", "_T_ACK", "_T_FORMAT", "_HDR_LEN")
 
 
 def _consts(path: Path) -> dict[str, int]:
@@ -36,6 +37,8 @@ def test_the_loader_reads_the_format_outbox_writes() -> None:
     scanned = _consts(REPO / "firmware" / "outbox_load.py")
     assert set(FORMAT) <= written.keys()
     assert {name: scanned.get(name) for name in FORMAT} == {name: written[name] for name in FORMAT}
+    read = _consts(REPO / "firmware" / "outbox_scan.py")
+    assert {name: read.get(name) for name in RECORDS} == {name: written[name] for name in RECORDS}
 
 
 def test_manifests_name_the_outbox_format_the_firmware_writes() -> None:
