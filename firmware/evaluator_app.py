@@ -42,11 +42,15 @@ class EvaluatorApp:
         self._apply(self.ev.request(msg["rq"], msg["tk"], msg["w"], msg["ttl"], ticks_ms()))
 
     def _apply(self, actions):
+        # Feedback first: the citizen sees 谢谢 before the vote is written to flash (the flash
+        # write is the slow part); the vote is still on flash before it is sent (the sender
+        # sends only what the outbox holds).
+        for a in actions:
+            if a[0] == "show":
+                self.dev.show(a[1])
         for a in actions:
             if a[0] == "vote":
                 self.dev.emit(wire.vote, a[1], a[2], a[3], a[4], a[5])
-            else:
-                self.dev.show(a[1])
         self.dev.state = self.ev.state
 
     async def _ticker(self):

@@ -1,35 +1,25 @@
-"""Start-up only: builds the device, its link and its app, and scans the outbox on flash.
+"""Start-up only: builds the device, its link and its app, and loads the outbox on flash
+(Outbox.load: outbox_load.py).
 
 app.run imports this module, calls build() and then drops it from sys.modules, so none of its
 code is heap while the device runs (in a filesystem deploy every code object is RAM:
 docs/benchmarks.md, Firmware). Nothing may keep a reference to a function of this module.
 """
 
-import json
 import os
 import struct
 
-from outbox import _HDR, _crc
-
 try:
     from micropython import const
-except ImportError:  # CPython: Outbox.load runs there too (the simulator, pure-module tests)
+except ImportError:  # CPython: connect_packet runs there too (the pure-module tests)
     const = int
 
-# The record format of outbox.py (its const()s are not module attributes).
-_MAGIC = const(0xA5)
-_T_EVENT = const(0x45)
-_T_ACK = const(0x4B)
-_T_FORMAT = const(0x46)
-_FORMAT = const(2)
-_HDR_LEN = const(8)
-_MAX_PAYLOAD = const(2048)
 _CONNECT = const(0x10)  # MQTT packet type
 
 
 def connect_packet(client_id, keepalive, will=None, user=None, password=None):
     """The CONNECT packet (MqttLink.hello); ``will`` = (topic, payload, qos, retain)."""
-    from mqtt_link import _str, _varlen  # here: Outbox.load imports this module on CPython too
+    from mqtt_link import _str, _varlen  # the link's encoders
 
     flags = 0x02  # clean session: the outbox, not the broker, keeps what must not get lost
     payload = _str(client_id)
@@ -52,82 +42,6 @@ def _size(path):
         return os.stat(path)[6]
     except OSError:
         return -1
-
-
-def load_outbox(ob, merge=True):
-    """Outbox.load: scan the log; drop acked events; skip torn/corrupt bytes; compact if any.
-    A file of a newer format than _FORMAT (its first record, type F; none: format 1) is renamed
-    aside intact to <path>.f<N> (or .f<N>.1 ...) and its format returned (else 0); files set
-    aside earlier in a format this firmware reads are merged back, then deleted. (Few new names
-    here: on a .py deploy every identifier is an interned string for good.)"""
-    tmp = ob.path + ".new"
-    if _size(tmp) >= 0:  # an interrupted compaction: the old file is still whole
-        os.remove(tmp)
-    ob._keep(())
-    ob.skipped_bytes = 0
-    n = 0
-    try:
-        with open(ob.path, "rb") as f:
-            magic, typ, size, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
-            payload = f.read(size)
-        if magic == _MAGIC and typ == _T_FORMAT and _crc(typ, size, payload) == crc:
-            n = json.loads(payload)["f"]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no file, a short one, or format 1
-    if n > _FORMAT:
-        for i in range(10):
-            tmp = ob.path + ".f" + str(n) + ("." + str(i) if i else "")
-            if _size(tmp) < 0:
-                os.rename(ob.path, tmp)
-                break
-    else:
-        n = 0
-    acked_any = False
-    size = _size(ob.path)
-    pos = 0
-    if size >= 0:
-        with open(ob.path, "rb") as f:
-            while pos + _HDR_LEN <= size:
-                f.seek(pos)
-                msg = None
-                magic, typ, i, crc = struct.unpack(_HDR, f.read(_HDR_LEN))
-                if magic == _MAGIC and typ in (_T_EVENT, _T_ACK, _T_FORMAT) and i <= _MAX_PAYLOAD:
-                    payload = f.read(i)
-                    if len(payload) == i and _crc(typ, i, payload) == crc:
-                        try:
-                            msg = json.loads(payload)
-                        except ValueError:
-                            pass
-                if msg is None:  # not a whole, valid record here: resynchronise a byte later
-                    pos += 1
-                    ob.skipped_bytes += 1
-                    continue
-                if typ == _T_EVENT:
-                    ob._add(ob._rn, msg["b"], msg["s"], pos, i)
-                    ob._rn += 1
-                elif typ == _T_ACK:
-                    ob._apply_ack(msg["b"], msg["n"], msg.get("x") or ())
-                    acked_any = True
-                pos += _HDR_LEN + i
-        ob.skipped_bytes += size - pos
-    ob._file_size = max(size, 0)
-    if ob.skipped_bytes or acked_any:
-        ob.compact()
-    if merge:  # events of set-aside files this firmware reads: same keys, the gateway dedups
-        from outbox import Outbox
-
-        for size in range(2, _FORMAT + 1):
-            for i in range(10):
-                tmp = ob.path + ".f" + str(size) + ("." + str(i) if i else "")
-                if _size(tmp) < 0:
-                    break
-                old = Outbox(tmp, 100000, 1 << 30)
-                load_outbox(old, False)
-                for e in old.entries():
-                    ob.append(old.read(e), e[1], e[2])
-                os.remove(tmp)
-    ob.loaded_rn = ob._rn
-    return n
 
 
 def inputs(pins, on_change, debounce_ms, active):
@@ -260,8 +174,8 @@ def build(hal, conf):
     path = conf.get("outbox", "outbox.bin")
     ob = dev.outbox = Outbox(
         path,
-        conf.get("outbox_records", 200),
-        conf.get("outbox_bytes", 32768),
+        conf.get("outbox_records", 5000),
+        conf.get("outbox_bytes", 1048576),
         write=hal.outbox_write,
     )
     dev.hb_s = conf.get("heartbeat", 30)
@@ -317,7 +231,7 @@ def build(hal, conf):
     root = conf.get("root")
     if root and _size(root.rstrip("/") + "/ota.json") >= 0:
         conf["ota_resume"] = 1  # a download under way at the reset: Device.on_up resumes it
-    if load_outbox(ob):  # a newer firmware wrote it: kept intact, merged back by one that reads it
+    if ob.load():  # a newer firmware wrote it: kept intact, merged back by one that reads it
         dev.emit(wire.alarm, "outbox_set_aside")
     stt = self_test(hal, conf)  # before the apps: their inputs start from these levels
     if stt != "ok":

@@ -40,7 +40,7 @@ MAX_MANIFEST = 1024  # bytes: it travels in the ota offer's mf field (wire: s102
 BOOT_STAGE = frozenset({"main.py", "main_unix.py", "loader.py"})
 BOARDS = ("esp32", "esp32s3", "unix")
 TYPES = ("app", "image")
-OUTBOX_FORMAT = 2  # the outbox format this firmware writes (firmware/outbox.py)
+OUTBOX_FORMAT = 3  # the outbox format this firmware writes (firmware/outbox.py)
 _VERSION = re.compile(r"^\d{1,4}\.\d{1,4}\.\d{1,4}$")
 
 

@@ -36,10 +36,10 @@ def bundle(patch: tuple[str, str] | None = None, outbox_format: int | None = Non
             p = src / patch[0]
             p.write_text(p.read_text() + patch[1])
         if outbox_format is not None:
-            for name in ("outbox.py", "startup.py"):
+            for name in ("outbox.py", "outbox_load.py"):
                 p = src / name
                 text = p.read_text()
-                old = "_FORMAT = const(2)"
+                old = "_FORMAT = const(3)"
                 assert old in text
                 p.write_text(text.replace(old, f"_FORMAT = const({outbox_format})"))
         return pack(compile_app("unix", src))

@@ -1,8 +1,8 @@
-"""The outbox record format is written by outbox.py and scanned at boot by startup.py.
+"""The outbox format is written by outbox.py, read by outbox_scan.py, loaded by outbox_load.py.
 
-MicroPython's const() names are not module attributes, so startup.py repeats the format's
-constants; they must stay the very values outbox.py writes with, or every boot would skip the
-whole outbox as torn bytes.
+MicroPython's const() names are not module attributes, so outbox_scan.py and outbox_load.py
+repeat the constants they need; they must stay the very values outbox.py writes with, or every
+boot would skip the outbox as torn bytes or set it aside as a newer format.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tests.support.procs import REPO
 
-FORMAT = ("_MAGIC", "_T_EVENT", "_T_ACK", "_T_FORMAT", "_FORMAT", "_HDR_LEN", "_MAX_PAYLOAD")
+FORMAT = ("_FORMAT", "_HDR_LEN")
+RECORDS = ("_MAGIC", "_T_EVENT", "_T_ACK", "_T_FORMAT", "_HDR_LEN")
 
 
 def _consts(path: Path) -> dict[str, int]:
@@ -31,11 +32,13 @@ def _consts(path: Path) -> dict[str, int]:
     return out
 
 
-def test_startup_scans_the_format_outbox_writes() -> None:
+def test_the_loader_reads_the_format_outbox_writes() -> None:
     written = _consts(REPO / "firmware" / "outbox.py")
-    scanned = _consts(REPO / "firmware" / "startup.py")
+    scanned = _consts(REPO / "firmware" / "outbox_load.py")
     assert set(FORMAT) <= written.keys()
     assert {name: scanned.get(name) for name in FORMAT} == {name: written[name] for name in FORMAT}
+    read = _consts(REPO / "firmware" / "outbox_scan.py")
+    assert {name: read.get(name) for name in RECORDS} == {name: written[name] for name in RECORDS}
 
 
 def test_manifests_name_the_outbox_format_the_firmware_writes() -> None:

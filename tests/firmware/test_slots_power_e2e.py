@@ -95,23 +95,23 @@ def test_newer_outbox_is_set_aside_then_merged_by_a_firmware_that_reads_it(
     mosquitto: Mosquitto, gw: StandinGateway, make_device: DeviceFactory, tmp_path: Path
 ) -> None:
     root = device_root.layout(tmp_path / "root", "1.0.0")
-    before = _newer_outbox(root / "outbox.bin", 3, "newer001", 3)
+    before = _newer_outbox(root / "outbox.bin", 4, "newer001", 3)
     dev = _board(make_device, mosquitto, root).start()
     dev.wait_link()
     gw.wait(lambda: gw.of_kind("alarm"), what="outbox_set_aside")
     assert [a["a"] for a in gw.of_kind("alarm")] == ["outbox_set_aside"]
-    assert (root / "outbox.bin.f3").read_bytes() == before  # intact, not read
+    assert (root / "outbox.bin.f4").read_bytes() == before  # intact, not read
     assert gw.of_kind("vote") == []
     dev.press(0)
     gw.wait(lambda: gw.of_kind("vote"), what="a vote of the fresh outbox")
-    # A firmware that knows format 3 merges the set-aside file back and delivers its votes.
-    device_root.install(root, "b", "2.0.0", device_root.bundle(outbox_format=3))
+    # A firmware that knows format 4 merges the set-aside file back and delivers its votes.
+    device_root.install(root, "b", "2.0.0", device_root.bundle(outbox_format=4))
     loader.stage(str(root), "b")
     dev.power_cut(restart=True)
     dev.wait_link()
     gw.wait(lambda: len(gw.of_kind("vote")) == 4, what="merged votes")
     assert {v["b"] for v in gw.of_kind("vote")} >= {"newer001"}
-    assert not (root / "outbox.bin.f3").exists()
+    assert not (root / "outbox.bin.f4").exists()
     gw.ack_all("EV-PWR")
     gw.wait(lambda: len(gw.of_kind("alarm")) == 2, what="fw_updated")
     gw.ack_all("EV-PWR")
