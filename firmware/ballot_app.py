@@ -84,9 +84,9 @@ class BallotApp:
                         self._event(i, "drop", now)
                     if k:
                         dev.emit(wire.alarm, "drops_recovered", i)
-                if self.check_ms and ticks_diff(now, idle) >= 10000:
-                    if ticks_diff(now, self._checked) >= self.check_ms:
-                        self._recheck(now)
+                c = self.check_ms
+                if c and ticks_diff(now, idle) >= 10000 and ticks_diff(now, self._checked) >= c:
+                    self._recheck(now)
             hal.led("status", dev.link.up and ticks_diff(now, self._blink) >= 150)
             dev.beat("inputs")
             await asyncio.sleep_ms(5)
