@@ -144,66 +144,6 @@ def inputs(pins, on_change, debounce_ms, active):
     return d
 
 
-def ballot_app(dev, hal, conf, tasks):
-    """The BallotApp (its state, as ballot_app.py documents it); appends its tasks. Reports
-    the boot: power_on (after a power-on or brown-out reset), lid_open, beam_blocked per slot,
-    and the optics self-test's beam_fault / beam_weak (self_test ran it)."""
-    from time import ticks_ms
-
-    from ballot_app import BallotApp
-    from ballot_box import TicketMemory
-    from beam_count import BoxFill, Slot
-    from wire import BALLOT_SLOTS, alarm
-
-    app = BallotApp()
-    app.dev = dev
-    app.hal = hal
-    app.conf = conf
-    app.slots = []
-    app.entry = []
-    app.confirm = []
-    app.tickets = []
-    app.readers = []
-    for i in range(len(BALLOT_SLOTS)):
-        app.slots.append(
-            Slot(
-                i,
-                conf.get("beam_min_ms", 20),
-                conf.get("jam_ms", 8000),
-                conf.get("rearm_ms", 80),
-            )
-        )
-        app.entry.append(hal.input("beam", i))
-        app.confirm.append(hal.input("confirm", i))
-        app.tickets.append(TicketMemory(conf.get("ticket_window_ms", 3000)))
-        app.readers.append(hal.reader(i))
-    app.fill = BoxFill(conf.get("box_capacity", 0))
-    app.lid_pin = hal.input("lid")
-    app.lid = app._lid_raw = app.lid_pin.value()
-    app._lid_at = app._blink = app._checked = ticks_ms()
-    app.lid_ms = conf.get("lid_debounce_ms", 50)
-    app.check_ms = conf.get("ir_check_s", 3600) * 1000
-    app.duty, app.optics = conf.pop("optics", ([], []))
-    app.fault = False
-    if conf["hbx"]["rc"] in ("power_on", "brownout"):
-        dev.emit(alarm, "power_on")
-    if app.lid:
-        dev.emit(alarm, "lid_open")
-    for i in range(len(BALLOT_SLOTS)):
-        if app.entry[i].value() or app.confirm[i].value():
-            dev.emit(alarm, "beam_blocked", i)
-    for i, a in app.optics:
-        dev.emit(alarm, a, i)
-        app.fault = app.fault or a == "beam_fault"
-    hal.led("jam", app.fault)
-    dev.state = "ok"
-    tasks.append(app._sample())
-    for i in range(len(app.readers)):
-        if app.readers[i] is not None:
-            tasks.append(app._read(i))
-    return app
-
-
 def evaluator_app(dev, hal, conf, tasks):
     """The EvaluatorApp (its state, as evaluator_app.py documents it) and its buttons."""
     from evaluator import Evaluator
@@ -232,31 +172,12 @@ def evaluator_app(dev, hal, conf, tasks):
 
 
 def self_test(hal, conf):
-    """The boot self-test (hb "stt"): every button released; every slot's beams clear, its
-    optics calibrated and self-tested (beam_setup, loaded for it and dropped after; its result
-    kept in conf["optics"] for ballot_app), the lid closed. "ok", or the failing inputs by hal
-    index, e.g. "button2:stuck beam1:blocked beam2:weak" (48 chars max)."""
+    """The boot self-test (hb "stt"): every button released, or the ballot box's
+    (ballot_start.self_test). "ok", or the failing inputs by hal index, e.g. "button2:stuck
+    beam1:blocked beam2:weak" (48 chars max)."""
     bad = []
     if conf["kind"] == "ballot_box":
-        import sys
-
-        import beam_setup
-        from wire import BALLOT_SLOTS
-
-        skip = []
-        for i in range(len(BALLOT_SLOTS)):
-            # 1: a receiver sees no light (the emitters at 50 % until calibrated)
-            if hal.input("beam", i).value() or hal.input("confirm", i).value():
-                bad.append("beam%d:blocked" % i)
-                skip.append(i)
-        duty, alarms = beam_setup.run(hal, conf, skip)
-        del beam_setup
-        sys.modules.pop("beam_setup")
-        conf["optics"] = (duty, alarms)
-        for i, a in alarms:
-            bad.append("beam%d:%s" % (i, a[5:]))
-        if hal.input("lid").value():
-            bad.append("lid:open")
+        bad = __import__("ballot_start").self_test(hal, conf)
     else:
         for i in range(conf.get("buttons", 5)):
             if not hal.input("button", i).value():  # pull-up: 0 is pressed
@@ -388,7 +309,8 @@ def build(hal, conf):
         dev.watchdog(conf.get("watchdog_ms", 30000)),
     ]
     if conf["kind"] == "ballot_box":
-        app = ballot_app(dev, hal, conf, tasks)
+        app = __import__("ballot_start").ballot_app(dev, hal, conf, tasks)
+        __import__("sys").modules.pop("ballot_start")  # loaded by self_test: start-up only
     else:
         app = evaluator_app(dev, hal, conf, tasks)
     try:

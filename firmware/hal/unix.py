@@ -50,7 +50,7 @@ class UnixHal:
         self._wifi = True
         self._drop_cbs = []
         self._tear = None
-        self.optics = None  # hal/unix_beams.Optics, made with the first beam pin
+        self.optics = None  # hal/unix_beams.Optics (and ir_duty, beam_counts): beam pins made
 
     # ---- time, log ----------------------------------------------------------------------------
 
@@ -87,27 +87,11 @@ class UnixHal:
         if key not in self.pins:
             # "inputs_at_boot": {"button2": 0, ...} starts a pin at another level (self-test)
             v = self.conf.get("inputs_at_boot", {}).get(key, _IDLE.get(role, 0))
-            if role == "beam" or role == "confirm":
-                self.pins[key] = self._optics().pin(role, index, v)
+            if role == "beam" or role == "confirm":  # the ballot box's: its own module
+                self.pins[key] = __import__("hal.unix_beams").unix_beams.pin(self, role, index, v)
             else:
                 self.pins[key] = SimPin(v)
         return self.pins[key]
-
-    def _optics(self):
-        if self.optics is None:
-            from hal.unix_beams import Optics
-
-            self.optics = Optics(self.conf)
-        return self.optics
-
-    def ir_duty(self, slot, duty):
-        """Slot ``slot``'s emitter drive (38 kHz PWM duty, duty_u16)."""
-        self._optics().duty[slot] = duty
-
-    def beam_counts(self):
-        """Confirm-beam block edges per slot from the hardware counter; None without one."""
-        o = self._optics()
-        return list(o.counts) if o.pcnt else None
 
     def led(self, name, on):
         self.leds[name] = on
@@ -187,8 +171,8 @@ class UnixHal:
                     bounce = len(p) > 3 and p[3] == "bounce"
                     pulse = self._pulse("button", app.button_index(p[1]), 0, hold, bounce)
                     asyncio.create_task(pulse)  # noqa: RUF006
-                elif cmd in ("beam", "dip", "lost", "block"):
-                    self._optics().command(self, p)
+                elif self.optics is not None and cmd in ("beam", "dip", "lost", "block"):
+                    self.optics.command(self, p)
                 elif cmd == "lid":
                     self.input("lid").drive(int(p[1]))
                 elif cmd == "wifi":

@@ -35,6 +35,17 @@ class BeamPin(SimPin):
         self._v = v
 
 
+def pin(hal, role, slot, value):
+    """A receiver pin for UnixHal.input; the first one gives the hal its optics, ir_duty and
+    beam_counts."""
+    o = hal.optics
+    if o is None:
+        o = hal.optics = Optics(hal.conf)
+        hal.ir_duty = o.ir_duty
+        hal.beam_counts = o.beam_counts
+    return o.pin(role, slot, value)
+
+
 class Optics:
     def __init__(self, conf):
         th = conf.get("ir_threshold") or [_THRESHOLD] * 3
@@ -42,6 +53,14 @@ class Optics:
         self.duty = [32768] * len(th)  # 50 % until the firmware calibrates
         self.counts = [0] * len(th)
         self.pcnt = conf.get("pcnt", False)
+
+    def ir_duty(self, slot, duty):
+        """hal.ir_duty: slot ``slot``'s emitter drive (38 kHz PWM duty, duty_u16)."""
+        self.duty[slot] = duty
+
+    def beam_counts(self):
+        """hal.beam_counts: confirm block edges per slot from the counter; None without one."""
+        return list(self.counts) if self.pcnt else None
 
     def pin(self, role, slot, value):
         p = BeamPin(self, slot, role == "confirm", 0)
