@@ -1,10 +1,5 @@
-"""Ballot-box slot logic: pure, no I/O. One IR light barrier per slot, edges in, events out.
-
-A drop counts when the beam clears after being blocked for at least ``min_ms`` and less than
-``jam_ms``. Blocked for ``jam_ms`` or longer is a jam: one "jam" alarm, no count, and the slot
-stops counting until the beam clears ("jam_cleared"). The ticket that jammed is not counted:
-a stuck ticket cannot be told from a hand or tape in the slot (docs/firmware.md).
-"""
+"""Ballot-box tickets: pure, no I/O. A reader's line cleaned to a ticket number, and the
+last one a slot's reader saw, for the slot's next drop (the counting is beam_count.py)."""
 
 # MicroPython's wrap-around-safe difference; plain subtraction on CPython (the simulator). No
 # lambda: even one that never runs is a code object in device RAM.
@@ -12,52 +7,6 @@ try:
     from time import ticks_diff  # type: ignore[attr-defined]
 except ImportError:
     from operator import sub as ticks_diff
-
-
-BLOCKED = 1  # receiver output with a pull-up: beam received pulls low, blocked reads high
-# Event tuples built from lists: a constant tuple's strings load from .mpy as string objects on
-# the heap, a list display's are interned names (see wire.LEVELS).
-_CLEARED = tuple(["jam_cleared"])
-_JAM_CLEARED = tuple(["jam", "jam_cleared"])
-_DROP = tuple(["drop"])
-
-
-class BeamSlot:
-    def __init__(self, slot, min_ms=3, jam_ms=2000):
-        self.slot = slot
-        self.min_ms = min_ms
-        self.jam_ms = jam_ms
-        self.blocked = False
-        self.jammed = False
-        self.count = 0
-        self._since = 0
-
-    def edge(self, level, now):
-        """Beam level changed at ``now``; returns a tuple of events ("drop", "jam", ...)."""
-        blocked = level == BLOCKED
-        if blocked == self.blocked:
-            return ()
-        self.blocked = blocked
-        if blocked:
-            self._since = now
-            return ()
-        held = ticks_diff(now, self._since)
-        if self.jammed:
-            self.jammed = False
-            return _CLEARED
-        if held >= self.jam_ms:
-            return _JAM_CLEARED  # cleared before a tick saw the jam
-        if held < self.min_ms:
-            return ()  # a glitch, not a ticket
-        self.count += 1
-        return _DROP
-
-    def tick(self, now):
-        """Check for a jam while blocked; returns "jam" once, or None."""
-        if self.blocked and not self.jammed and ticks_diff(now, self._since) >= self.jam_ms:
-            self.jammed = True
-            return "jam"
-        return None
 
 
 class TicketMemory:

@@ -58,35 +58,6 @@ def inputs(pins, on_change, debounce_ms, active):
     return d
 
 
-def ballot_app(dev, hal, conf, tasks):
-    """The BallotApp (its state, as ballot_app.py documents it); appends its tasks."""
-    from ballot_app import BallotApp
-    from ballot_box import BeamSlot, TicketMemory
-    from wire import BALLOT_SLOTS
-
-    app = BallotApp()
-    app.dev = dev
-    app.slots = []
-    app.tickets = []
-    app.readers = []
-    for i in range(len(BALLOT_SLOTS)):
-        app.slots.append(BeamSlot(i, conf.get("beam_min_ms", 3), conf.get("jam_ms", 2000)))
-        app.tickets.append(TicketMemory(conf.get("ticket_window_ms", 3000)))
-        app.readers.append(hal.reader(i))
-    app._events = []
-    for i in range(len(BALLOT_SLOTS)):
-        hal.input("beam", i).irq(app._beam_handler(i))
-    app.lid = inputs([hal.input("lid")], app._on_lid, conf.get("lid_debounce_ms", 50), 1)
-    dev.state = "ok"
-    tasks.append(app._drain())
-    tasks.append(app._jam_watch())
-    tasks.append(app.lid.run())
-    for i in range(len(app.readers)):
-        if app.readers[i] is not None:
-            tasks.append(app._read(i))
-    return app
-
-
 def evaluator_app(dev, hal, conf, tasks):
     """The EvaluatorApp (its state, as evaluator_app.py documents it) and its buttons."""
     from evaluator import Evaluator
@@ -121,17 +92,12 @@ def evaluator_app(dev, hal, conf, tasks):
 
 
 def self_test(hal, conf):
-    """The boot self-test (hb "stt"): every button released, every beam clear, the lid closed.
-    "ok", or the failing inputs by hal index, e.g. "button2:stuck beam1:blocked" (48 chars max)."""
+    """The boot self-test (hb "stt"): every button released, or the ballot box's
+    (ballot_start.self_test). "ok", or the failing inputs by hal index, e.g. "button2:stuck
+    beam1:blocked beam2:weak" (48 chars max)."""
     bad = []
     if conf["kind"] == "ballot_box":
-        from wire import BALLOT_SLOTS
-
-        for i in range(len(BALLOT_SLOTS)):
-            if hal.input("beam", i).value():  # 1: the receiver sees no light
-                bad.append("beam%d:blocked" % i)
-        if hal.input("lid").value():
-            bad.append("lid:open")
+        bad = __import__("ballot_start").self_test(hal, conf)
     else:
         for i in range(conf.get("buttons", 5)):
             if not hal.input("button", i).value():  # pull-up: 0 is pressed
@@ -263,7 +229,8 @@ def build(hal, conf):
         dev.watchdog(conf.get("watchdog_ms", 30000)),
     ]
     if conf["kind"] == "ballot_box":
-        app = ballot_app(dev, hal, conf, tasks)
+        app = __import__("ballot_start").ballot_app(dev, hal, conf, tasks)
+        __import__("sys").modules.pop("ballot_start")  # loaded by self_test: start-up only
     else:
         app = evaluator_app(dev, hal, conf, tasks)
     try:

@@ -1,6 +1,7 @@
 """Run the real hallrate firmware on the MicroPython unix port as a child process, and drive it.
 
-The firmware's unix hal reads control lines on stdin (press, beam, lid, wifi, tear, stat, quit)
+The firmware's unix hal reads control lines on stdin (press, beam, dip, lost, block, lid, wifi,
+tear, stat, quit)
 and writes JSON lines on stdout; this class hides that protocol behind methods.
 
 Board mode (``board=True``): like a board that reboots, the process is started again with the
@@ -261,12 +262,25 @@ class FirmwareDevice:
         self._send(f"press {button} {hold_ms}" + (" bounce" if bounce else ""))
 
     def beam(self, slot: int, ms: int, ticket: str | None = None) -> None:
-        """Interrupt a slot's light barrier for ``ms``; a reader line with ``ticket`` first."""
+        """A ticket passing a slot: its entry beam, then its confirm beam, each blocked ``ms``;
+        a reader line with ``ticket`` first (the device needs conf "readers": true)."""
         self._send(f"beam {slot} {ms}" + (f" {ticket}" if ticket else ""))
 
     def drop(self, slot: int, ticket: str | None = None) -> None:
-        """A ballot ticket falling through a slot (about 30 ms in the beam)."""
+        """A ballot ticket falling through a slot (about 30 ms in each beam)."""
         self.beam(slot, 30, ticket)
+
+    def dip(self, slot: int, ms: int) -> None:
+        """A ticket (or a finger) dipped into a slot's mouth and pulled back: entry beam only."""
+        self._send(f"dip {slot} {ms}")
+
+    def lost_edge(self, slot: int) -> None:
+        """A drop the hardware counter saw and the sampler did not (conf "pcnt": true)."""
+        self._send(f"lost {slot}")
+
+    def block(self, slot: int, blocked: bool) -> None:
+        """Hold both of a slot's beams blocked (a hand, a stuck ticket, a full box), or clear."""
+        self._send(f"block {slot} {1 if blocked else 0}")
 
     def lid(self, open_: bool) -> None:
         self._send(f"lid {1 if open_ else 0}")

@@ -1,4 +1,4 @@
-"""ESP32 hardware layer: machine.Pin with IRQs, network.WLAN, machine.WDT, ntptime, UART readers.
+"""ESP32 hardware layer: machine.Pin, esp32.PCNT, PWM, network.WLAN, machine.WDT, ntptime, UART.
 
 Nothing here runs at import time; the app gets an Esp32Hal instance (dependency injection).
 """
@@ -25,6 +25,9 @@ class Esp32Hal:
         self._ntp_ok = False
         self._ir = None
         self._pwm = None  # the buzzer's
+        self._in = {}  # role+index -> its Pin (the PCNT shares the confirm pins)
+        self._pcnt = None
+        self._hw = []  # counts accumulated from the PCNT units (reset at 10000)
         self.on_screen = None  # a voice driver may hook here: fn(screen, text)
 
     # ---- time, memory, log --------------------------------------------------------------------
@@ -91,25 +94,67 @@ class Esp32Hal:
     def _gpio(self, role, index):
         if role == "button":
             return self.pins["buttons"][index]
-        if role == "beam":
+        if role == "beam":  # a slot's entry beam; "confirm": its deeper confirm beam
             return self.pins["beams"][index]
+        if role == "confirm":
+            return self.pins["confirm"][index]
         return self.pins[role]
 
     def input(self, role, index=0):
-        if role == "beam":
+        key = role + str(index)
+        pin = self._in.get(key)
+        if pin is not None:
+            return pin
+        if role == "beam" or role == "confirm":
             self._ir_on()
         n = self._gpio(role, index)
         if n in _INPUT_ONLY and self.conf.get("board") == "esp32":
-            return machine.Pin(n, machine.Pin.IN)  # external pull-up on the board
-        return machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP)
+            pin = machine.Pin(n, machine.Pin.IN)  # external pull-up on the board
+        else:
+            pin = machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP)
+        self._in[key] = pin
+        return pin
 
     def _ir_on(self):
-        # The barrier receivers (TSSP4038) answer a 38 kHz burst only: drive the emitters with PWM.
+        # The barrier receivers (TSSP4038SS1XB) answer a 38 kHz burst only: PWM on each slot's
+        # MOSFET driver, 50 % (the largest carrier) until the firmware calibrates the duty.
         if self._ir is None and "ir" in self.pins:
             self._ir = []
             for n in self.pins["ir"]:  # one driver per slot
                 pin = machine.Pin(n, machine.Pin.OUT)
                 self._ir.append(machine.PWM(pin, freq=38000, duty_u16=32768))
+
+    def ir_duty(self, slot, duty):
+        """Slot ``slot``'s emitter drive: the 38 kHz PWM duty (duty_u16, 0 = off)."""
+        self._ir_on()
+        if self._ir:
+            self._ir[slot].duty_u16(duty)
+
+    def beam_counts(self):
+        """Confirm-beam block edges per slot, counted in silicon by one esp32.PCNT unit per slot
+        (rising edges: blocked reads high; glitch filter 1023 APB ticks, 12.8 us)."""
+        import esp32
+
+        units = self._pcnt
+        if units is None:
+            units = self._pcnt = []
+            for i in range(len(self.pins.get("confirm", ()))):
+                u = esp32.PCNT(
+                    i, pin=self.input("confirm", i), rising=esp32.PCNT.INCREMENT, filter=1023
+                )
+                u.start()
+                units.append(u)
+                self._hw.append(0)
+        out = []
+        for i in range(len(units)):
+            u = units[i]
+            v = u.value()
+            if v >= 10000:  # stay far from the 16-bit limit; the reset is not atomic (an edge
+                u.value(0)  # in between is one the sampler sees: a deficit never invented)
+                self._hw[i] += v
+                v = 0
+            out.append(self._hw[i] + v)
+        return out
 
     def led(self, name, on):
         n = self.pins.get("leds", {}).get(name)
@@ -160,7 +205,7 @@ class Esp32Hal:
 
     def reader(self, slot):
         for r in self.pins.get("readers", ()):
-            if r["slot"] == slot and self.conf.get("readers", True):
+            if r["slot"] == slot and self.conf.get("readers", False):
                 uart = machine.UART(r["uart"], baudrate=r["baud"], rx=r["rx"], tx=r["tx"])
                 return asyncio.StreamReader(uart)
         return None
@@ -172,8 +217,15 @@ class Esp32Hal:
 
     async def wifi_connect(self):
         if self._wlan is None:
+            try:  # a DHCP host name the hall's router shows: the device id (letters, digits, -)
+                network.hostname(self.conf["device"].replace("_", "-").replace(".", "-"))
+            except Exception:
+                pass
             self._wlan = network.WLAN(network.STA_IF)
             self._wlan.active(True)
+            # Mains-powered: no modem sleep (it glitches GPIO36/39, errata 3.11, and delays
+            # every downlink by up to a DTIM interval).
+            self._wlan.config(pm=self._wlan.PM_NONE)
         wlan = self._wlan
         if wlan.isconnected():
             return True

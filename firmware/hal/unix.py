@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-_IDLE = {"button": 1, "beam": 0, "lid": 0}  # pull-up buttons; beam received; lid closed
+_IDLE = {"button": 1, "lid": 0}  # pull-up buttons; lid closed (beams: hal/unix_beams.py)
 
 
 class SimPin:
@@ -50,6 +50,7 @@ class UnixHal:
         self._wifi = True
         self._drop_cbs = []
         self._tear = None
+        self.optics = None  # hal/unix_beams.Optics (and ir_duty, beam_counts): beam pins made
 
     # ---- time, log ----------------------------------------------------------------------------
 
@@ -86,7 +87,10 @@ class UnixHal:
         if key not in self.pins:
             # "inputs_at_boot": {"button2": 0, ...} starts a pin at another level (self-test)
             v = self.conf.get("inputs_at_boot", {}).get(key, _IDLE.get(role, 0))
-            self.pins[key] = SimPin(v)
+            if role == "beam" or role == "confirm":  # the ballot box's: its own module
+                self.pins[key] = __import__("hal.unix_beams").unix_beams.pin(self, role, index, v)
+            else:
+                self.pins[key] = SimPin(v)
         return self.pins[key]
 
     def led(self, name, on):
@@ -107,7 +111,7 @@ class UnixHal:
 
     def reader(self, slot):
         """Slot ``slot``'s reader: a SimPin whose value is its list of fed lines."""
-        if not self.conf.get("readers", True):
+        if not self.conf.get("readers", False):
             return None
         r = self.input("reader", slot)
         if not isinstance(r._v, list):
@@ -177,12 +181,8 @@ class UnixHal:
                     bounce = len(p) > 3 and p[3] == "bounce"
                     pulse = self._pulse("button", app.button_index(p[1]), 0, hold, bounce)
                     asyncio.create_task(pulse)  # noqa: RUF006
-                elif cmd == "beam":
-                    slot = int(p[1])
-                    if len(p) > 3:
-                        r = self.reader(slot)
-                        r._v.append(p[3].encode() + b"\r\n")
-                    asyncio.create_task(self._pulse("beam", slot, 1, int(p[2]), False))  # noqa: RUF006
+                elif self.optics is not None and cmd in ("beam", "dip", "lost", "block"):
+                    self.optics.command(self, p)
                 elif cmd == "lid":
                     self.input("lid").drive(int(p[1]))
                 elif cmd == "wifi":

@@ -15,6 +15,7 @@ MODULES = sorted(p.stem for p in MP_TESTS.glob("mp_*.py"))
 # Modules the CPython simulator imports too; the others use MicroPython-only time functions.
 PORTABLE = [
     "mp_ballot_box",
+    "mp_beam_traces",
     "mp_ed25519",
     "mp_evaluator",
     "mp_loader",
