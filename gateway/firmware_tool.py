@@ -29,14 +29,18 @@ FIRMWARE_DIR = REPO / "firmware"
 HARDWARE_PINS = REPO / "hardware" / "pins"
 # The gateway's half of the wire contract (no device imports it: its code would only cost heap).
 _GATEWAY_ONLY = {"wire_gw.py"}
+# The unix port's own modules (its hal, the simulated beams and panel) and the board's own (its hal
+# and panel driver): each target leaves out the other's.
+UNIX_ONLY = frozenset({"main_unix.py", "hal/unix.py", "hal/unix_beams.py", "display_sim.py"})
+BOARD_ONLY = frozenset({"hal/esp32.py", "display_st7789.py"})
 # Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).
-_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py", *_GATEWAY_ONLY}
+_NOT_ON_DEVICE = {"__init__.py", *UNIX_ONLY, *_GATEWAY_ONLY}
 _SOURCE_ON_DEVICE = {"main.py"}
 # Modules a unix-port ROMFS image holds (main_unix.py is the script that mounts it).
 _NOT_IN_UNIX_ROM = {
     "main_unix.py",
     "main.py",
-    "hal/esp32.py",
+    *BOARD_ONLY,
     "pins.py",
     "__init__.py",
     *_GATEWAY_ONLY,

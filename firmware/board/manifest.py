@@ -26,7 +26,12 @@ FIRMWARE = (
     "app.py",
     "ballot_app.py",
     "ballot_box.py",
+    "ballot_start.py",
+    "beam_count.py",
+    "beam_setup.py",
     "buttons.py",
+    "display.py",
+    "display_st7789.py",
     "ed25519.py",
     "evaluator.py",
     "evaluator_app.py",
@@ -38,11 +43,14 @@ FIRMWARE = (
     "ota_image.py",
     "ota_install.py",
     "outbox.py",
+    "outbox_load.py",
+    "outbox_scan.py",
     "pins.py",
     "probation.py",
     "startup.py",
     "wire.py",
     "wire_ota.py",
+    "wire_scr.py",
 )
 for _name in FIRMWARE:
     module(_name, base_path="..")
