@@ -54,7 +54,7 @@ def ballot_app(dev, hal, conf, tasks):
         app.slots.append(
             Slot(
                 i,
-                conf.get("beam_min_ms", 20),
+                conf.get("beam_min_ms", 10),
                 conf.get("jam_ms", 8000),
                 conf.get("rearm_ms", 80),
             )

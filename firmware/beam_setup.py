@@ -5,7 +5,8 @@ The 38 kHz PWM duty of a slot's emitter driver sets the carrier's amplitude (its
 grows as sin(pi*D), so 50 % is the most). Calibration finds the lowest duty at which both
 receivers of the slot see their beams and drives the slot at that duty times ``ir_margin``
 (at most 50 %): the receivers then sit a known margin above their threshold, where a single
-thin ticket blocks them. A slot that needs more than ``ir_weak_duty`` is weak (dust, ageing,
+thin ticket blocks them. A slot whose operating duty (threshold x margin) exceeds ``ir_weak_duty``
+is weak (hardware/ballot_optics.md: 40 %, 4.3 dB lost since the design point; dust, ageing,
 misalignment): ``beam_weak``. A slot whose receivers do not see the beam at 50 %, or that see
 light with their own emitters off (sun, crosstalk, a stuck receiver), or whose neighbours go
 dark when its emitters are off (crossed wiring): ``beam_fault``.
@@ -47,8 +48,8 @@ def run(hal, conf, skip=()):
     """Calibrate every slot but those in ``skip`` (blocked: left at 50 %, untested), then
     self-test it. Returns (duties, alarms): alarms a list of (slot, "beam_fault" | "beam_weak")."""
     n = len(BALLOT_SLOTS)
-    margin = conf.get("ir_margin", 3)
-    weak = conf.get("ir_weak_duty", 16384)
+    margin = conf.get("ir_margin", 2.5)
+    weak = conf.get("ir_weak_duty", 26214)
     duty = []
     alarms = []
     for i in range(n):
@@ -62,9 +63,10 @@ def run(hal, conf, skip=()):
             alarms.append((i, "beam_fault"))
             d = _FULL
         else:
+            d = int(d * margin)
             if d > weak:
                 alarms.append((i, "beam_weak"))
-            d = min(_FULL, int(d * margin))
+            d = min(_FULL, d)
         hal.ir_duty(i, d)
         duty.append(d)
     for i in range(n):  # one slot's emitters off: only its own receivers may go dark

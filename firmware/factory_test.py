@@ -3,7 +3,7 @@ firmware factory` while the board is in maintenance mode, never by the app (no h
 
 It lights every LED, draws a test screen, then asks the technician for each input in turn (a JSON
 line {"ev": "factory", "ask": "button0"}): press and release each button (evaluator), block and
-clear each slot's beam, open and close the lid (ballot box), each within ``timeout_s``. Then it
+clear each slot's entry beam and its confirm beam, open and close the lid (ballot box), each within ``timeout_s``. Then it
 reads the Wi-Fi RSSI of the configured SSID (a scan on a board; the hal's on the unix port) and
 prints one line {"ev": "factory_result", "ok", "fail": [...], "rssi", "mp"}.
 """
@@ -26,7 +26,11 @@ def checks(conf):
     """(role, index, active level) of every input to exercise."""
     if conf["kind"] == "evaluator":
         return [("button", i, 0) for i in range(conf.get("buttons", 5))]
-    return [("beam", i, 1) for i in range(3)] + [("lid", 0, 1)]
+    out = []
+    for i in range(3):  # each slot's entry beam, then its confirm beam
+        out.append(("beam", i, 1))
+        out.append(("confirm", i, 1))
+    return out + [("lid", 0, 1)]
 
 
 async def _cycle(pin, active, timeout_ms):

@@ -207,6 +207,39 @@ def _py_literal(value: Any, indent: int) -> str:
 # ---- build -----------------------------------------------------------------------------------
 
 
+# Device [options] with a documented range (docs/provisioning.md, step 3): key -> (low, high), or
+# bool. A value outside is refused by build: the ranges are what the design and the tests cover.
+OPTION_RANGES: dict[str, tuple[float, float] | type[bool]] = {
+    "readers": bool,
+    "beam_min_ms": (5, 200),
+    "jam_ms": (3000, 60000),
+    "rearm_ms": (20, 500),
+    "lid_debounce_ms": (10, 500),
+    "box_capacity": (0, 100000),
+    "ir_margin": (1, 8),
+    "ir_weak_duty": (1, 65535),
+    "ir_check_s": (0, 86400),
+    "ticket_window_ms": (100, 60000),
+}
+
+
+def option_problems(options: dict[str, Any]) -> list[str]:
+    """What is wrong with a device's [options] of OPTION_RANGES (other keys are not checked)."""
+    out = []
+    for key, rule in OPTION_RANGES.items():
+        if key not in options:
+            continue
+        v = options[key]
+        if rule is bool:
+            if not isinstance(v, bool):
+                out.append(f"[options] {key} = {v!r}: must be true or false")
+        elif isinstance(rule, tuple):
+            lo, hi = rule
+            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+                out.append(f"[options] {key} = {v!r}: must be a number in {lo}..{hi}")
+    return out
+
+
 def load_device_config(path: Path) -> dict[str, Any]:
     """A device TOML (see docs/provisioning.md) -> the flat config.json the firmware reads."""
     data = tomllib.loads(path.read_text())
@@ -236,6 +269,9 @@ def load_device_config(path: Path) -> dict[str, Any]:
             "broker_password": broker.get("password"),
         }
     )
+    bad = option_problems(data.get("options", {}))
+    if bad:
+        raise ValueError(f"{path}: " + "; ".join(bad))
     conf.update(data.get("options", {}))
     if "ntp" in data:
         conf["ntp_host"] = data["ntp"].get("host")
@@ -482,7 +518,11 @@ def main(argv: list[str] | None = None) -> int:
         return ota_cli.run(args)
 
     if args.cmd == "build":
-        conf = load_device_config(args.device_config)
+        try:
+            conf = load_device_config(args.device_config)
+        except (OSError, ValueError) as e:  # tomllib.TOMLDecodeError is a ValueError
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         out = args.out or REPO / "build" / "firmware" / conf["device"]
         files = build(args.device_config, out, march=args.march, romfs=args.romfs)
         print(f"bundle {out}: {len(files)} files")

@@ -274,12 +274,19 @@ def test_self_test_evaluator_on_the_unix_port(micropython: str) -> None:
 
 @pytest.mark.timeout(60)
 def test_self_test_ballot_box_on_the_unix_port(micropython: str) -> None:
-    answer = {f"beam{i}": f"beam {i} 60" for i in range(3)}
+    # "beam N MS" passes a ticket through slot N: its entry beam, then its confirm beam.
+    answer = {f"{b}{i}": f"beam {i} 60" for i in range(3) for b in ("beam", "confirm")}
     answer["lid0"] = "lid 1\nlid 0"
     res, asks = _self_test(micropython, {"kind": "ballot_box"}, answer, timeout=10)
-    assert asks == ["beam0", "beam1", "beam2", "lid0"] and res["ok"] is True, res
+    assert asks == [f"{b}{i}" for i in range(3) for b in ("beam", "confirm")] + ["lid0"]
+    assert res["ok"] is True, res
+    # "dip N MS" blocks the entry beam only: the confirm beams fail the test.
+    answer = {f"beam{i}": f"dip {i} 60" for i in range(3)}
+    answer["lid0"] = "lid 1\nlid 0"
+    res, _ = _self_test(micropython, {"kind": "ballot_box"}, answer, 1)
+    assert res["fail"] == ["confirm0", "confirm1", "confirm2"]
     res, _ = _self_test(micropython, {"kind": "ballot_box"}, {"lid0": "lid 1\nlid 0"}, 1)
-    assert res["fail"] == ["beam0", "beam1", "beam2"]
+    assert res["fail"] == [f"{b}{i}" for i in range(3) for b in ("beam", "confirm")]
 
 
 def test_self_test_program_for_the_board_compiles() -> None:

@@ -76,6 +76,30 @@ def test_bad_device_config_is_refused(tmp_path: Path) -> None:
         ft.load_device_config(p)
 
 
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ("jam_ms = 100", "[options] jam_ms = 100: must be a number in 3000..60000"),
+        ("readers = 1", "[options] readers = 1: must be true or false"),
+        ('ir_margin = "3"', "[options] ir_margin = '3': must be a number in 1..8"),
+        ("beam_min_ms = true", "[options] beam_min_ms = True: must be a number in 5..200"),
+    ],
+)
+def test_options_out_of_their_documented_range_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: str, why: str
+) -> None:
+    p = tmp_path / "BB.toml"
+    p.write_text(f'device = "BB-1"\nhall = "H1"\nkind = "ballot_box"\n[options]\n{options}\n')
+    with pytest.raises(ValueError) as e:
+        ft.load_device_config(p)
+    assert why in str(e.value)
+    assert ft.main(["build", "--device-config", str(p), "--out", str(tmp_path / "o")]) == 2
+    assert why in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing built
+    p.write_text('device = "BB-1"\nhall = "H1"\nkind = "ballot_box"\n[options]\njam_ms = 3000\n')
+    assert ft.load_device_config(p)["jam_ms"] == 3000  # the bounds themselves are in range
+
+
 def _bundle(tmp_path: Path) -> Path:
     b = tmp_path / "b"
     (b / "hal").mkdir(parents=True)
