@@ -11,7 +11,7 @@ class BallotApp:
     """Made by startup.ballot_app (start-up code is not kept in RAM): dev, hal, slots
     (BeamSlot per slot), tickets (TicketMemory per slot), _events (slot, event, ticks) from the
     beam IRQs drained by _drain, lid (DebouncedInputs of the lid switch), readers (per slot, or
-    None). Tasks: _drain, _jam_watch, lid.run and _read per reader."""
+    None). Tasks: _drain, _jam_watch, lid.sample and _read per reader."""
 
     def _beam_handler(self, i):
         slot = self.slots[i]
@@ -35,6 +35,7 @@ class BallotApp:
     async def _drain(self):
         while True:
             await asyncio.sleep_ms(10)  # polled: no ThreadSafeFlag (asyncio.event is heap)
+            self.dev.beat("inputs")
             if not self._events:
                 continue
             while self._events:

@@ -57,9 +57,6 @@ class UnixHal:
         """The wall clock's source when it is valid, else None (config "clock_valid": false)."""
         return "host" if self.conf.get("clock_valid", True) else None
 
-    def ntp_sync(self):
-        return self.clock() is not None
-
     def log(self, obj):
         print(json.dumps(obj))
 
@@ -78,6 +75,14 @@ class UnixHal:
     def largest_free(self):
         """The largest free heap block: the unix port cannot tell."""
         return None
+
+    def uid(self):
+        """The machine's unique id in hex: /etc/machine-id (None when there is none)."""
+        try:
+            with open("/etc/machine-id") as f:
+                return f.read().strip() or None
+        except OSError:
+            return None
 
     # ---- pins, display ------------------------------------------------------------------------
 
@@ -105,10 +110,21 @@ class UnixHal:
         return r
 
     def watchdog(self, timeout_ms):
-        return self  # the hal counts the feeds; a stuck loop shows as a stalled count
+        """machine.WDT's stand-in: a task resets (exit 3, reset cause "wdt") when no feed came
+        for ``timeout_ms``; the hal counts the feeds (a stuck loop cannot run that task: its
+        count stalls)."""
+        self._fed = time.ticks_ms()
+        asyncio.create_task(self._wdt(timeout_ms))  # noqa: RUF006
+        return self
 
     def feed(self):
         self.feeds += 1
+        self._fed = time.ticks_ms()
+
+    async def _wdt(self, ms):
+        while time.ticks_diff(time.ticks_ms(), self._fed) < ms:
+            await asyncio.sleep_ms(100)
+        self.reset("wdt")
 
     # ---- network ------------------------------------------------------------------------------
 
@@ -181,6 +197,15 @@ class UnixHal:
                         for cb in self._drop_cbs:
                             cb()
                     self.log({"r": "wifi", "up": self._wifi})
+                elif cmd in ("kill", "stall"):
+                    self._inject(app.dev, cmd, p[1])
+                elif cmd == "blip":  # a press made and released inside a stall of the loop
+                    pin = self.input("button", app.button_index(p[1]))
+                    pin._v = 0
+                    time.sleep_ms(int(p[2]))
+                    pin._v = 1
+                    pin._handler(pin)  # the IRQ, late and once, sees the level as it is
+                    self.log({"r": "blip"})
                 elif cmd == "tear":
                     self._tear = int(p[1])
                     self.log({"r": "tear", "n": self._tear})
@@ -201,6 +226,20 @@ class UnixHal:
                     raise ValueError(cmd)  # unknown command (the reply names it: "cmd")
             except Exception as e:
                 self.log({"r": "error", "cmd": cmd, "err": repr(e)})
+
+    def _inject(self, dev, how, task):
+        """kill: ``task``'s next check-in raises; stall: its check-ins are dropped from now on
+        (a task stuck in an await that never returns, as the supervisor sees it)."""
+        beat = dev.beat
+
+        def hooked(t):
+            if t != task:
+                beat(t)
+            elif how == "kill":
+                raise RuntimeError("killed")
+
+        dev.beat = hooked
+        self.log({"r": how, "task": task})
 
     async def _pulse(self, role, index, active, hold_ms, bounce):
         pin = self.input(role, index)
