@@ -343,32 +343,16 @@ class Device:
             now = ticks_ms()
             for t in critical:
                 if ticks_diff(now, self.beats.get(t, t0)) > stale_ms:
-                    self.fatal("stale " + t, "wdt")
+                    __import__("supervisor").fatal(self, "stale " + t, "wdt")
                     while True:  # no more feeds
                         await asyncio.sleep(60)
             wdt.feed()
             await asyncio.sleep_ms(1000)
 
     def crash(self, _loop, ctx):
-        """The event loop's exception handler: an uncaught exception in a task (its coroutine's
-        name first) is logged to flash and the device resets."""
-        e = ctx.get("exception")
-        f = ctx.get("future")
-        name = repr(getattr(f, "coro", "")).split("'")
-        self.fatal("%s: %r" % (name[1] if len(name) > 2 else "task", e), "crash")
-        self.hal.reset("crash")
-
-    def fatal(self, text, why):
-        """Log ``text`` ({"ev": "fatal"}) and, on a device with a root, to boot.json's ft and
-        fatal.log (loader.fatal), the next boot's reset cause being ``why``."""
-        self.hal.log({"ev": "fatal", "err": text})
-        root = self.conf.get("root")
-        if root:
-            try:
-                __import__("loader").fatal(root, text, why)
-            except Exception:  # a full or damaged filesystem: reset regardless
-                pass
-            sys.modules.pop("loader", None)
+        """The event loop's exception handler: an uncaught exception in a task is logged to
+        flash and the device resets (firmware/supervisor.py, loaded only then)."""
+        __import__("supervisor").crash(self, ctx)
 
 
 async def run(hal, conf):

@@ -197,15 +197,8 @@ class UnixHal:
                         for cb in self._drop_cbs:
                             cb()
                     self.log({"r": "wifi", "up": self._wifi})
-                elif cmd in ("kill", "stall"):
-                    self._inject(app.dev, cmd, p[1])
-                elif cmd == "blip":  # a press made and released inside a stall of the loop
-                    pin = self.input("button", app.button_index(p[1]))
-                    pin._v = 0
-                    time.sleep_ms(int(p[2]))
-                    pin._v = 1
-                    pin._handler(pin)  # the IRQ, late and once, sees the level as it is
-                    self.log({"r": "blip"})
+                elif cmd in ("kill", "stall", "blip"):  # heap only once a test uses them
+                    __import__("hal.unix_inject").unix_inject.run(self, app, p)
                 elif cmd == "tear":
                     self._tear = int(p[1])
                     self.log({"r": "tear", "n": self._tear})
@@ -226,20 +219,6 @@ class UnixHal:
                     raise ValueError(cmd)  # unknown command (the reply names it: "cmd")
             except Exception as e:
                 self.log({"r": "error", "cmd": cmd, "err": repr(e)})
-
-    def _inject(self, dev, how, task):
-        """kill: ``task``'s next check-in raises; stall: its check-ins are dropped from now on
-        (a task stuck in an await that never returns, as the supervisor sees it)."""
-        beat = dev.beat
-
-        def hooked(t):
-            if t != task:
-                beat(t)
-            elif how == "kill":
-                raise RuntimeError("killed")
-
-        dev.beat = hooked
-        self.log({"r": how, "task": task})
 
     async def _pulse(self, role, index, active, hold_ms, bounce):
         pin = self.input(role, index)
