@@ -5,6 +5,8 @@ flash and reported after the reboot; the outbox is intact and its votes are coun
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +151,76 @@ def test_every_task_checks_in_so_a_healthy_device_is_fed_and_never_reset(
     assert dev.status()["wdt_feeds"] > first
     assert len(dev.boots) == 1
     assert not [e for e in dev.events if e.get("ev") in ("fatal", "reset", "exit")]
+
+
+class _Sntp:
+    """A local SNTP server on 127.0.0.1 (a UDP port of its own): answers with ``t`` (epoch s),
+    or stays silent (``t`` None)."""
+
+    def __init__(self, t: int | None) -> None:
+        self.t = t
+        self.asked = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                req, addr = self.sock.recvfrom(48)
+            except OSError:
+                return
+            self.asked += 1
+            if self.t is None or len(req) != 48:
+                continue
+            secs = (self.t + 2208988800).to_bytes(4, "big") + bytes(4)
+            reply = bytes([0x24, 2]) + bytes(22) + req[40:48] + secs + secs + secs
+            self.sock.sendto(reply, addr)
+
+
+def test_sntp_sets_the_devices_time_without_blocking_the_loop(
+    mosquitto: Mosquitto, gateway: StandinGateway, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    t = 1893456000  # 2030-01-01: far from the host's clock, so the device's time shows its source
+    srv = _Sntp(t)
+    conf = device_config(mosquitto, device="EV-NTP", ntp_host="127.0.0.1", ntp_port=srv.port)
+    dev = make_device(conf).start()
+    dev.wait_link()
+    dev.wait_event(lambda e: e.get("ev") == "ntp" and e["ok"], 15, "an SNTP answer")
+    assert abs(dev.status()["t"] - t) < 60
+
+
+def test_a_silent_sntp_host_does_not_stall_the_device(
+    mosquitto: Mosquitto, gateway: StandinGateway, make_device: DeviceFactory, tmp_path: Path
+) -> None:
+    srv = _Sntp(None)
+    conf = device_config(mosquitto, device="EV-NTP", ntp_host="127.0.0.1", ntp_port=srv.port)
+    dev = make_device(conf).start()
+    dev.wait_link()
+    gateway.wait(lambda: srv.asked, 15, "an SNTP request")
+    # While the request waits for its answer (2 s), the loop serves a press end to end.
+    mark = dev.mark()
+    dev.press(0)
+    dev.wait_event(lambda e: e.get("ev") == "queued", 5, "the vote", mark)
+    dev.wait_event(lambda e: e.get("ev") == "ntp", 10, "the SNTP give-up", mark)
+    assert dev.wait_event(lambda e: e.get("ev") == "ntp", 1, "", mark)["ok"] is False
+    gateway.wait(lambda: gateway.of_kind("vote", "EV-NTP"), 10, "the vote at the gateway")
+    assert abs(dev.status()["t"] - time.time()) < 60  # the host's clock, as before
+
+
+def test_a_press_made_and_released_inside_a_loop_stall_counts_once(
+    mosquitto: Mosquitto, gateway: StandinGateway, make_device: DeviceFactory
+) -> None:
+    dev = make_device(device_config(mosquitto, device="EV-BLIP", ntp_host="")).start()
+    dev.wait_link()
+    mark = dev.mark()
+    dev._send("blip 1 80")  # the loop is blocked for the whole 80 ms press (a flash stall)
+    dev.wait_event(lambda e: e.get("ev") == "queued", 5, "the vote", mark)
+    gateway.wait(lambda: gateway.of_kind("vote", "EV-BLIP"), 10, "the vote at the gateway")
+    assert dev.status()["presses"] == 1
+    # Bounce after a normal press is no phantom press: still one vote more per press.
+    dev.press(2, bounce=True)
+    gateway.wait(lambda: len(gateway.of_kind("vote", "EV-BLIP")) == 2, 10, "the second vote")
+    time.sleep(0.5)
+    assert dev.status()["presses"] == 2
