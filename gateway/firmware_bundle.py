@@ -117,8 +117,8 @@ def app_sources(target: str = "esp32", firmware_dir: Path = FIRMWARE_DIR) -> lis
     """The application modules of a bundle for a board ("esp32": ESP32 and ESP32-S3) or the unix
     port ("unix"), relative to ``firmware_dir``: everything but the boot stage, the gateway-only
     modules and the other target's hal."""
-    other_hal = "hal/unix.py" if target != "unix" else "hal/esp32.py"
-    skip = BOOT_STAGE | _GATEWAY_ONLY | {"__init__.py", other_hal}
+    other_hal = {"hal/unix.py", "hal/unix_inject.py"} if target != "unix" else {"hal/esp32.py"}
+    skip = BOOT_STAGE | _GATEWAY_ONLY | {"__init__.py"} | other_hal
     if target == "unix":
         skip = skip | {"pins.py"}
     return [

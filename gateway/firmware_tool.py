@@ -27,7 +27,13 @@ HARDWARE_PINS = REPO / "hardware" / "pins"
 # The gateway's half of the wire contract (no device imports it: its code would only cost heap).
 _GATEWAY_ONLY = {"wire_gw.py"}
 # Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).
-_NOT_ON_DEVICE = {"main_unix.py", "hal/unix.py", "__init__.py", *_GATEWAY_ONLY}
+_NOT_ON_DEVICE = {
+    "main_unix.py",
+    "hal/unix.py",
+    "hal/unix_inject.py",
+    "__init__.py",
+    *_GATEWAY_ONLY,
+}
 _SOURCE_ON_DEVICE = {"main.py"}
 # Modules a unix-port ROMFS image holds (main_unix.py is the script that mounts it).
 _NOT_IN_UNIX_ROM = {
