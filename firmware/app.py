@@ -1,9 +1,11 @@
 """The device core: a handful of asyncio tasks around the outbox, the MQTT link and the hal.
 
 Tasks: link (connect/reconnect), sender (outbox -> broker, resend until the end-to-end ack),
-heartbeat (and the clock's NTP sync), watchdog, plus the device kind's own (evaluator_app /
-ballot_app). The device also owns the wall clock's validity and the screens (what the citizen
-sees, never the pressed level). Every code object is device heap (docs/benchmarks.md, Firmware).
+heartbeat (and the clock's SNTP sync), the supervisor (feeds the watchdog while every critical
+task checks in; logs an uncaught exception to flash and resets), plus the device kind's own
+(evaluator_app / ballot_app). The device also owns the wall clock's validity and the screens
+(what the citizen sees, never the pressed level). Every code object is device heap
+(docs/benchmarks.md, Firmware).
 """
 
 import asyncio
@@ -155,7 +157,15 @@ class Device:
             self.link.publish(
                 self.topic("status"),
                 wire.encode(
-                    wire.status(self.id, self.boot, "online", self.kind, FW_VERSION, self.now())
+                    wire.status(
+                        self.id,
+                        self.boot,
+                        "online",
+                        self.kind,
+                        FW_VERSION,
+                        self.now(),
+                        self.conf["sth"],  # reset cause, boots, last fatal, uid, mp (startup)
+                    )
                 ),
                 1,
                 True,
@@ -227,7 +237,9 @@ class Device:
         link = self.link
         ob = self.outbox
         while True:
+            self.beat("sender")
             while not link.up:
+                self.beat("sender")
                 await asyncio.sleep_ms(50)
             self._kick = False
             while self._resend_req:
@@ -238,6 +250,7 @@ class Device:
                 # flag polled every 20 ms, not an Event under wait_for_ms: no timeout task.
                 t0 = ticks_ms()
                 while not self._kick:
+                    self.beat("sender")
                     if ticks_diff(ticks_ms(), t0) >= self._resend_wait:
                         if ob.depth():
                             # No end-to-end ack in time: send the unacked again, less often
@@ -256,6 +269,7 @@ class Device:
                 await asyncio.sleep_ms(100)
 
     async def _publish(self, entry, again):
+        self.beat("sender")
         try:
             data = self.outbox.read(entry)
         except OSError:
@@ -284,17 +298,17 @@ class Device:
             await self.link.publish(self.topic("gone"), data, 1)
 
     async def heartbeat(self):
-        """Every hb_s: a heartbeat while the link is up; NTP through the hal every hour once it
-        worked, every minute before (the gateway's time from cfg/req is kept if NTP fails)."""
+        """Every hb_s: a heartbeat while the link is up; SNTP (firmware/sntp.py, loaded for the
+        exchange only, never blocking the loop) every hour once it worked, every minute before;
+        the gateway's time from cfg/req is kept if SNTP fails or is off (ntp_host "")."""
         hal = self.hal
         sync_at = 0  # uptime of the next clock sync
         while True:
             gc.collect()
             up = self.link.up
-            if self.uptime() >= sync_at and (up or hal.wifi_up()):
-                if hal.ntp_sync():
-                    self._gw_delta = None
-                    self.source = "ntp"
+            if self.uptime() >= sync_at and up and self.conf.get("ntp_host") != "":
+                await __import__("sntp").sync(self)
+                sys.modules.pop("sntp", None)
                 sync_at = self._up_ms + (3600000 if self.source == "ntp" else 60000)
             if up:
                 ob = self.outbox
@@ -329,11 +343,28 @@ class Device:
                 await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
             await asyncio.sleep(self.hb_s)
 
-    async def watchdog(self, ms):
+    async def supervise(self, ms, stale_ms, critical):
+        """The supervisor (docs/firmware.md, Supervisor): feeds the hal's watchdog (timeout
+        ``ms``) every second while each task named in ``critical`` has checked in (beat) within
+        ``stale_ms``. A stale task is logged to flash once and the feeding stops for good: the
+        watchdog resets the chip. An uncaught exception in any task goes to crash()."""
+        asyncio.get_event_loop().set_exception_handler(self.crash)
         wdt = self.hal.watchdog(ms)
+        t0 = ticks_ms()
         while True:
-            wdt.feed()  # a stuck event loop stops feeding and the chip resets
-            await asyncio.sleep_ms(ms // 3)
+            now = ticks_ms()
+            for t in critical:
+                if ticks_diff(now, self.beats.get(t, t0)) > stale_ms:
+                    __import__("supervisor").fatal(self, "stale " + t, "wdt")
+                    while True:  # no more feeds
+                        await asyncio.sleep(60)
+            wdt.feed()
+            await asyncio.sleep_ms(1000)
+
+    def crash(self, _loop, ctx):
+        """The event loop's exception handler: an uncaught exception in a task is logged to
+        flash and the device resets (firmware/supervisor.py, loaded only then)."""
+        __import__("supervisor").crash(self, ctx)
 
 
 async def run(hal, conf):

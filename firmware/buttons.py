@@ -1,8 +1,9 @@
-"""Debounced inputs: a pin IRQ records the raw edge, a time filter decides the stable level.
+"""Debounced inputs: a task samples the pin levels every few ms into a time filter that decides
+the stable level; the pin IRQ is only a hint (a press made and released inside a loop stall).
 
-The IRQ handler only stores small ints into preallocated lists (no allocation, safe in a hard
-IRQ); a task polls the filter every few ms (no ThreadSafeFlag: asyncio's event module would be
-device heap of its own, docs/benchmarks.md, Firmware).
+The IRQ handler only stores a small int into a preallocated bytearray (no allocation, safe in a
+hard IRQ); no ThreadSafeFlag: asyncio's event module would be device heap of its own
+(docs/benchmarks.md, Firmware).
 """
 
 import asyncio
@@ -62,17 +63,37 @@ class PressFilter:
 
 
 class DebouncedInputs:
-    """IRQ + filter over pins; calls ``on_change(index, level)`` from a task. Made by
-    startup.inputs (start-up code is not kept in RAM): pins, on_change, filter (PressFilter)."""
+    """Level sampling + filter over pins; calls ``on_change(index, level)`` from a task. Made
+    by startup.inputs (start-up code is not kept in RAM): dev (its beat), name (the task's
+    check-in name), pins, on_change, filter (PressFilter), hints (bytearray: a pin's IRQ fired
+    since the last sample)."""
 
     def _irq(self, pin):
-        # One bound handler for all pins (Pin objects are singletons per GPIO on the ESP32).
-        self.filter.edge(self.pins.index(pin), pin.value(), ticks_ms())
+        # Only a hint (no allocation): the task samples the levels itself, so a lost, coalesced
+        # or late edge cannot lose a level (docs/firmware.md, Evaluator).
+        self.hints[self.pins.index(pin)] = 1
 
-    async def run(self):
-        step = max(2, self.filter.debounce_ms // 3)
+    async def sample(self):
+        f = self.filter
+        pins = self.pins
+        hints = self.hints
+        idle = 1 - f.active
+        step = max(2, f.debounce_ms // 3)
+        last = ticks_ms()
         while True:
             await asyncio.sleep_ms(step)
-            if self.filter.busy():
-                for i, level in self.filter.poll(ticks_ms()):
-                    self.on_change(i, level)
+            self.dev.beat(self.name)
+            now = ticks_ms()
+            late = ticks_diff(now, last) >= f.debounce_ms  # the loop stalled (a flash write)
+            last = now
+            for i in range(len(pins)):
+                v = pins[i].value()
+                if hints[i] and late and v == idle and f._raw[i] == idle == f.stable(i):
+                    # An edge came, yet the level is where it was: a press made and released
+                    # inside the stall, counted as a short press.
+                    self.on_change(i, f.active)
+                    self.on_change(i, idle)
+                hints[i] = 0
+                f.edge(i, v, now)
+            for i, level in f.poll(now):
+                self.on_change(i, level)

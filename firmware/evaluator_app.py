@@ -9,7 +9,7 @@ import wire
 class EvaluatorApp:
     """Made by startup.build (start-up code is not kept in RAM): dev, ev (the Evaluator),
     inputs (DebouncedInputs of the buttons, calling _on_change), presses (a count). Tasks:
-    inputs.run and _ticker."""
+    inputs.sample and _ticker."""
 
     def status(self):
         st = self.dev.status()
@@ -55,5 +55,6 @@ class EvaluatorApp:
 
     async def _ticker(self):
         while True:
+            self.dev.beat("ticker")
             self._apply(self.ev.tick(ticks_ms()))
             await asyncio.sleep_ms(100)

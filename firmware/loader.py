@@ -256,12 +256,13 @@ def told(root):
     _change(root, rbn=False)
 
 
-def fatal(root, text):
-    """An uncaught exception: remember it, count it, append it to fatal.log (capped at 2 KB)."""
+def fatal(root, text, why="crash"):
+    """An uncaught exception (or the supervisor's stale task): remember it, count it, append it
+    to fatal.log (capped at 2 KB); the next boot's reset cause is ``why``."""
     st = read(root)
     st["ft"] = text[:64]
     st["crashes"] += 1
-    st["reset"] = "crash"
+    st["reset"] = why
     write(root, st)
     p = _path(root, "fatal.log")
     try:

@@ -97,16 +97,24 @@ class MqttLink:
 
     async def run(self, host, port, base_ms, max_ms):
         """Connect to the broker at host:port, serve, reconnect forever (backoff base_ms up to
-        max_ms)."""
+        max_ms). Checks in (dev.beat("link")) at least every second; a Wi-Fi or connect error
+        is logged and retried, never the end of the task."""
         fails = 0
         while True:
-            if await self.hal.wifi_connect():
+            self.dev.beat("link")
+            try:
+                ok = await self.hal.wifi_connect()
+            except Exception as e:  # wlan.connect() raises OSError on some driver states
+                self.hal.log({"ev": "wifi_fail", "err": repr(e)})
+                ok = False
+            if ok:
                 # _connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
                 # its own error in _err, so a task never ends with an exception nobody takes.
                 self._err = OSError("connect timed out")
                 t = asyncio.create_task(self._connect(host, port))
                 t0 = ticks_ms()
                 while not t.done() and ticks_diff(ticks_ms(), t0) < 10000:
+                    self.dev.beat("link")
                     await asyncio.sleep_ms(20)
                 if not t.done():
                     t.cancel()
@@ -117,7 +125,11 @@ class MqttLink:
                     fails = 0
                     await self._serve()
             fails += 1
-            await asyncio.sleep_ms(backoff_ms(fails - 1, base_ms, max_ms, os.urandom(1)[0] / 256))
+            d = backoff_ms(fails - 1, base_ms, max_ms, os.urandom(1)[0] / 256)
+            while d > 0:  # in pieces, checking in
+                self.dev.beat("link")
+                await asyncio.sleep_ms(min(d, 1000))
+                d -= 1000
 
     # ---- connection -------------------------------------------------------------------------
 
@@ -152,6 +164,7 @@ class MqttLink:
             # _dead is a flag polled every 50 ms, not an Event under wait_for_ms: no timeout task.
             while not self._dead:
                 await asyncio.sleep_ms(50)
+                self.dev.beat("link")
                 now = ticks_ms()
                 if ticks_diff(now, ping) >= ka * 500:
                     if ticks_diff(now, self._last_rx) > ka * 1500:

@@ -44,13 +44,17 @@ def _size(path):
         return -1
 
 
-def inputs(pins, on_change, debounce_ms, active):
-    """A buttons.DebouncedInputs over ``pins`` (its state, as buttons.py documents it)."""
+def inputs(dev, name, pins, on_change, debounce_ms, active):
+    """A buttons.DebouncedInputs over ``pins`` checking in as task ``name`` (its state, as
+    buttons.py documents it)."""
     from buttons import DebouncedInputs, PressFilter
 
     d = DebouncedInputs()
+    d.dev = dev
+    d.name = name
     d.pins = pins
     d.on_change = on_change
+    d.hints = bytearray(len(pins))
     f = d.filter = PressFilter(len(pins), debounce_ms, active)
     for i in range(len(pins)):
         f._raw[i] = f._stable[i] = pins[i].value()
@@ -75,7 +79,7 @@ def evaluator_app(dev, hal, conf, tasks):
     pins = []
     for i in range(conf.get("buttons", 5)):
         pins.append(hal.input("button", i))
-    app.inputs = inputs(pins, app._on_change, conf.get("debounce_ms", 30), 0)
+    app.inputs = inputs(dev, "inputs", pins, app._on_change, conf.get("debounce_ms", 30), 0)
     dev.on_cfg = app._on_cfg
     dev.on_req = app._on_req
     panel = hal.panel() if conf.get("display") else None
@@ -86,7 +90,7 @@ def evaluator_app(dev, hal, conf, tasks):
         dev.display.show(dev.screen)
     dev.state = ev.state
     app.presses = 0
-    tasks.append(app.inputs.run())
+    tasks.append(app.inputs.sample())
     tasks.append(app._ticker())
     return app
 
@@ -107,6 +111,25 @@ def self_test(hal, conf):
         if len(out) + len(b) + 1 <= 48:
             out = (out + " " + b) if out else b
     return out or "ok"
+
+
+def status_health(hal, hbx):
+    """The retained online status's health fields (docs/protocol.md, status): rc, bc, ft as
+    the heartbeat has them, uid (the chip's unique id in hex) and mp (MicroPython version and
+    board), each left out when unknown."""
+    import sys
+
+    h = {}
+    for f in ("rc", "bc", "ft"):
+        if f in hbx:
+            h[f] = hbx[f]
+    uid = hal.uid()
+    if uid:
+        h["uid"] = uid[:32]
+    imp = sys.implementation
+    mp = "%d.%d.%d " % imp.version[:3] + (getattr(imp, "_build", "") or sys.platform)
+    h["mp"] = mp[:48]
+    return h
 
 
 def build(hal, conf):
@@ -217,6 +240,7 @@ def build(hal, conf):
     for f in ("rb", "ft"):
         if fw.get(f):
             hbx[f] = fw[f][:64]
+    conf["sth"] = status_health(hal, hbx)
     tasks = [
         k.run(
             conf.get("broker_host", "127.0.0.1"),
@@ -226,7 +250,14 @@ def build(hal, conf):
         ),
         dev.sender(),
         dev.heartbeat(),
-        dev.watchdog(conf.get("watchdog_ms", 30000)),
+        dev.supervise(
+            conf.get("watchdog_ms", 30000),
+            conf.get("stale_ms", 30000),
+            # The ballot box's sampler checks in as "inputs" for the beams and the lid.
+            tuple(
+                ["link", "sender", "inputs"] + (["ticker"] if conf["kind"] == "evaluator" else [])
+            ),
+        ),
     ]
     if conf["kind"] == "ballot_box":
         app = __import__("ballot_start").ballot_app(dev, hal, conf, tasks)

@@ -16,7 +16,7 @@ from typing import Any
 from firmware import wire, wire_gw
 from gateway.config import GatewayConfig
 from gateway.downlink import Publisher
-from gateway.health.store import hb_fields
+from gateway.health.store import hb_fields, status_fields
 from gateway.journal import Journal
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
@@ -87,7 +87,7 @@ class Acks:
                 fields["kind"] = m["dk"]
             if "fw" in m:
                 fields["fw"] = m["fw"]
-            j.update_device(dev, **fields)
+            j.update_device(dev, **fields, **status_fields(m))
         elif k == "hb":
             j.update_device(
                 dev,

@@ -186,6 +186,7 @@ def render_status(data: dict[str, Any]) -> str:
         "fw",
         "slot",
         "reset",
+        "boots",
         "heap",
         "lfb",
         "rssi",
@@ -209,6 +210,7 @@ def render_status(data: dict[str, Any]) -> str:
                 (d.get("fw") or "-") + ("*" if d.get("probation") else ""),
                 d.get("slot") or "-",
                 d.get("reset_cause") or "-",
+                _s(d.get("boots")),
                 _s(d.get("heap")),
                 _s(d.get("largest_free")),
                 _s(d.get("rssi")),
@@ -223,6 +225,9 @@ def render_status(data: dict[str, Any]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(cols))]
     for r in rows:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    for d in data["devices"]:
+        if d.get("fatal"):
+            lines.append(f"{d['device']}: last fatal error: {d['fatal']}")
     if any(d.get("probation") for d in data["devices"]):
         lines.append("(fw*: on probation, the update not confirmed yet)")
     c = data["counts"]

@@ -1,4 +1,4 @@
-"""ESP32 hardware layer: machine.Pin, esp32.PCNT, PWM, network.WLAN, machine.WDT, ntptime, UART.
+"""ESP32 hardware layer: machine.Pin, esp32.PCNT, PWM, network.WLAN, machine.WDT, the RTC, UART.
 
 Nothing here runs at import time; the app gets an Esp32Hal instance (dependency injection).
 """
@@ -38,17 +38,12 @@ class Esp32Hal:
             return "ntp"
         return "rtc" if time.gmtime()[0] >= 2024 else None
 
-    def ntp_sync(self):
-        try:
-            import ntptime
-
-            if self.conf.get("ntp_host"):
-                ntptime.host = self.conf["ntp_host"]
-            ntptime.settime()
-            self._ntp_ok = True
-        except Exception:
-            pass
-        return self._ntp_ok
+    def set_clock(self, t):
+        """Set the RTC to epoch seconds ``t`` (firmware/sntp.py): it survives WDT and soft
+        resets."""
+        tm = time.gmtime(t - (946684800 if time.gmtime(0)[0] == 2000 else 0))
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
+        self._ntp_ok = True
 
     def log(self, obj):
         if self.conf.get("debug"):
@@ -78,6 +73,12 @@ class Esp32Hal:
             if getattr(machine, name, None) == c:
                 return word
         return "unknown"
+
+    def uid(self):
+        """machine.unique_id() in hex (the Wi-Fi MAC on the ESP32)."""
+        import binascii
+
+        return binascii.hexlify(machine.unique_id()).decode()
 
     def largest_free(self):
         """The largest free block of the IDF data heaps (where TLS buffers are allocated)."""

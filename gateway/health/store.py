@@ -27,6 +27,17 @@ HB_COLUMNS: dict[str, tuple[str, str]] = {
     "fatal": ("ft", "TEXT"),
     "self_test": ("stt", "TEXT"),
     "dev_state": ("st", "TEXT"),
+    # From the retained online status only (docs/protocol.md, status).
+    "uid": ("uid", "TEXT"),
+    "micropython": ("mp", "TEXT"),
+}
+# The status message's health fields (rc bc ft uid mp) and their devices columns.
+STATUS_COLUMNS = {
+    "rc": "reset_cause",
+    "bc": "boots",
+    "ft": "fatal",
+    "uid": "uid",
+    "mp": "micropython",
 }
 
 # The alarms a device can have (docs/gateway.md, "Device health").
@@ -57,6 +68,11 @@ def hb_fields(m: dict[str, Any]) -> dict[str, Any]:
         elif f in ("lfb", "oa", "rb", "ft"):
             out[col] = None
     return out
+
+
+def status_fields(m: dict[str, Any]) -> dict[str, Any]:
+    """The devices columns an online status sets: the health fields it carries."""
+    return {col: m[f] for f, col in STATUS_COLUMNS.items() if f in m}
 
 
 def device_alarms(

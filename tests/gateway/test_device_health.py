@@ -130,7 +130,17 @@ def test_health_fields_alarms_metrics_cli_and_push(
         )
         table = render_status(st)
         header = table.splitlines()[2].split()
-        assert header[:8] == ["device", "kind", "window", "online", "fw", "slot", "reset", "heap"]
+        assert header[:9] == [
+            "device",
+            "kind",
+            "window",
+            "online",
+            "fw",
+            "slot",
+            "reset",
+            "boots",
+            "heap",
+        ]
         row = next(line for line in table.splitlines() if line.startswith("EV-A01"))
         assert "0.2.0*" in row and "jam,low_heap,self_test" in row and "42s" in row
         assert "(fw*: on probation, the update not confirmed yet)" in table
@@ -261,3 +271,39 @@ def test_health_range_messages_print_whole_numbers(table: dict[str, object], mes
     with pytest.raises(ConfigError) as e:
         parse_health({"health": table})
     assert str(e.value) == message
+
+
+def test_the_online_status_health_reaches_status_and_the_cli(
+    gateway: Gateway, broker: Broker
+) -> None:
+    """rc bc ft uid mp of the retained online status (docs/protocol.md, status) in /status."""
+    dev = WireDevice(broker.host, broker.port, HALL, "EV-A03")
+    try:
+        health = {
+            "rc": "crash",
+            "bc": 12,
+            "ft": "sample: OSError(28,)",
+            "uid": "a0b1c2d3e4f5",
+            "mp": "1.28.0 ESP32_GENERIC_S3-SPIRAM_OCT",
+        }
+        st = wire.status("EV-A03", dev.boot, "online", "evaluator", "0.3.0", None, health)
+        dev.client.publish(dev.topic("status"), wire.encode(st), qos=1, retain=True)
+        got = wait_for(
+            lambda: (s := _status(gateway)) and _dev(s, "EV-A03").get("uid") and s,
+            10,
+            "status health in /status",
+        )
+        d = _dev(got, "EV-A03")
+        assert (d["reset_cause"], d["boots"], d["fatal"], d["uid"], d["micropython"]) == (
+            "crash",
+            12,
+            "sample: OSError(28,)",
+            "a0b1c2d3e4f5",
+            "1.28.0 ESP32_GENERIC_S3-SPIRAM_OCT",
+        )
+        table = render_status(got)
+        row = next(line for line in table.splitlines() if line.startswith("EV-A03"))
+        assert " crash " in row and " 12 " in row
+        assert "EV-A03: last fatal error: sample: OSError(28,)" in table
+    finally:
+        dev.close()

@@ -236,6 +236,7 @@ def test_render_status_table_columns() -> None:
         "fw",
         "slot",
         "reset",
+        "boots",
         "heap",
         "lfb",
         "rssi",
