@@ -4,8 +4,9 @@ firmware factory` while the board is in maintenance mode, never by the app (no h
 It lights every LED, draws a test screen, then asks the technician for each input in turn (a JSON
 line {"ev": "factory", "ask": "button0"}): press and release each button (evaluator), block and
 clear each slot's entry beam and its confirm beam, open and close the lid (ballot box), each
-within ``timeout_s``. Then it reads the Wi-Fi RSSI of the configured SSID (a scan on a board; the hal's on the unix port) and
-prints one line {"ev": "factory_result", "ok", "fail": [...], "rssi", "mp"}.
+within ``timeout_s``. Then it reads the Wi-Fi RSSI of the configured SSID (a scan on a board; the
+hal's on the unix port) and prints one line {"ev": "factory_result", "ok", "fail": [...], "rssi",
+"mp"}.
 """
 
 import asyncio
