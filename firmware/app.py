@@ -10,7 +10,6 @@ task checks in; logs an uncaught exception to flash and resets), plus the device
 
 import asyncio
 import gc
-import json
 import sys
 import time
 from time import ticks_diff, ticks_ms
@@ -30,19 +29,6 @@ _TEXTS = {
     "zh": "|请评价|谢谢您的评价|暂停服务",
     "en": "|Please rate our service|Thank you for your rating|Service paused",
 }
-
-
-def gaps(held, first, last):
-    """The (a, b) runs of first..last not in the sorted list ``held``, without enumerating."""
-    out = []
-    a = first
-    for s in held:
-        if s > a:
-            out.append((a, s - 1))
-        a = s + 1
-    if a <= last:
-        out.append((a, last))
-    return out
 
 
 class Device:
@@ -112,21 +98,6 @@ class Device:
             text = ""
         self.hal.show(screen, text)
 
-    def status(self):
-        return {
-            "device": self.id,
-            "boot": self.boot,
-            "seq": self.seq,
-            "depth": self.outbox.depth(),
-            "ovf": self.outbox.overflow,
-            "link": self.link.up,
-            "connects": self.link.connects,
-            "state": self.state,
-            "screen": self.screen,
-            "cfg_rev": self.cfg["rev"] if self.cfg else None,
-            "t": self.now(),
-        }
-
     # ---- events -------------------------------------------------------------------------------
 
     def emit(self, make, what, *rest):
@@ -151,29 +122,12 @@ class Device:
     # ---- incoming (the link's callbacks) ------------------------------------------------------
 
     def on_up(self):
-        self._sent_rn = -1  # resend everything unacked on every (re)connect
+        """The link is up: resend everything unacked, publish the retained online status and
+        resume a download (firmware/online.py, loaded for the call and dropped after)."""
+        self._sent_rn = -1
         self._kick = True
-        asyncio.create_task(  # noqa: RUF006 - the scheduler holds it until it is done
-            self.link.publish(
-                self.topic("status"),
-                wire.encode(
-                    wire.status(
-                        self.id,
-                        self.boot,
-                        "online",
-                        self.kind,
-                        FW_VERSION,
-                        self.now(),
-                        self.conf["sth"],  # reset cause, boots, last fatal, uid, mp (startup)
-                    )
-                ),
-                1,
-                True,
-            )
-        )
-        # A download on flash at boot (startup sets ota_resume): carry on (firmware/ota.py).
-        if "ota_resume" in self.conf and "ota" not in sys.modules:
-            __import__("ota").resume(self)
+        __import__("online").run(self)
+        sys.modules.pop("online", None)
 
     def on_message(self, topic, payload):
         try:
@@ -213,23 +167,9 @@ class Device:
             ota.handle(self, msg)
 
     def apply_cfg(self, msg, save=True):
-        """Retained config from the gateway: applied at once, and kept on flash for the next
-        boot, so a device that starts while the broker is down still has its levels and window."""
-        if save and (self.cfg is None or self.cfg != msg):
-            try:
-                with open(self.cfg_path, "wb") as f:
-                    f.write(wire.encode(msg))
-            except (OSError, wire.WireError):
-                pass
-        self.cfg = msg
-        self.staff = msg.get("staff")
-        self.hb_s = msg.get("hb") or self.hb_s
-        self._gw_time(msg.get("t"))
-        if msg.get("lang") in _TEXTS:
-            self.lang = msg["lang"]
-        self.hal.log({"ev": "cfg", "rev": msg["rev"]})
-        if self.on_cfg is not None:
-            self.on_cfg(msg)
+        """Retained config from the gateway (firmware/cfg_apply.py, loaded for the call)."""
+        __import__("cfg_apply").run(self, msg, save)
+        sys.modules.pop("cfg_apply", None)
 
     # ---- tasks --------------------------------------------------------------------------------
 
@@ -242,8 +182,9 @@ class Device:
                 self.beat("sender")
                 await asyncio.sleep_ms(50)
             self._kick = False
-            while self._resend_req:
-                await self._resend(*self._resend_req.pop(0))
+            while self._resend_req:  # rare: its code is heap only meanwhile (firmware/resend.py)
+                await __import__("resend").run(self, *self._resend_req.pop(0))
+                sys.modules.pop("resend", None)
             entry = ob.first_after(self._sent_rn)
             if entry is None:
                 # Wait for a kick (new event, reconnect, resend request) or the resend timer. A
@@ -280,67 +221,15 @@ class Device:
         kind = bytes(data[i : data.find(b'"', i)]).decode()
         return await self.link.publish(self.topic(kind), data, 1)
 
-    async def _resend(self, boot, first, last):
-        """The gateway asked for boot's seqs first..last: send what we have, "gone" the rest."""
-        held = []
-        for e in self.outbox.entries():
-            if e[1] == boot and first <= e[2] <= last:
-                held.append(e[2])
-        held.sort()
-        for s in held:
-            e = self.outbox.find(boot, s)  # afresh: an ack may have compacted the file meanwhile
-            if e is not None:
-                await self._publish(e, True)
-        if boot == self.boot and last > self.seq:
-            last = self.seq
-        for a, b in gaps(held, first, last):
-            data = wire.encode(wire.gone(self.id, boot, a, b))
-            await self.link.publish(self.topic("gone"), data, 1)
-
     async def heartbeat(self):
-        """Every hb_s: a heartbeat while the link is up; SNTP (firmware/sntp.py, loaded for the
-        exchange only, never blocking the loop) every hour once it worked, every minute before;
-        the gateway's time from cfg/req is kept if SNTP fails or is off (ntp_host "")."""
-        hal = self.hal
-        sync_at = 0  # uptime of the next clock sync
+        """Every hb_s: the clock sync and a heartbeat while the link is up (firmware/hb.py,
+        loaded for each turn and dropped after: its code is heap only then)."""
+        self._sync_at = 0  # uptime of the next clock sync
         while True:
             gc.collect()
-            up = self.link.up
-            if self.uptime() >= sync_at and up and self.conf.get("ntp_host") != "":
-                await __import__("sntp").sync(self)
-                sys.modules.pop("sntp", None)
-                sync_at = self._up_ms + (3600000 if self.source == "ntp" else 60000)
-            if up:
-                ob = self.outbox
-                # Health (docs/firmware.md): startup's fixed fields, probation (an update's
-                # confirmation ends it), the largest free block, the oldest event's age in s:
-                # by uptime if queued in this run (MAX_SEQ adds "." to the boot id), else by
-                # its time; None when the outbox is empty or neither tells.
-                h = self.conf["hbx"]
-                h["pr"] = bool((self.conf.get("fw") or {}).get("probation"))
-                h["lfb"] = hal.largest_free()
-                h["oa"] = None
-                e = ob.first_after(-1)
-                if e:
-                    m = json.loads(ob.read(e))
-                    if self.boot.startswith(e[1]):
-                        h["oa"] = (self.uptime() - m["up"]) // 1000
-                    elif m["t"] and self.now():
-                        h["oa"] = max(0, self.now() - m["t"])
-                hb = wire.heartbeat(
-                    self.id,
-                    self.boot,
-                    self.now(),
-                    self.uptime(),
-                    self.seq,
-                    ob.depth(),
-                    gc.mem_free(),
-                    hal.rssi(),
-                    ob.overflow,
-                    self.state,
-                    h,
-                )
-                await self.link.publish(self.topic("hb"), wire.encode(hb), 0)
+            if self.link.up:
+                await __import__("hb").run(self)
+                sys.modules.pop("hb", None)
             await asyncio.sleep(self.hb_s)
 
     async def supervise(self, ms, stale_ms, critical):
@@ -356,8 +245,10 @@ class Device:
             for t in critical:
                 if ticks_diff(now, self.beats.get(t, t0)) > stale_ms:
                     __import__("supervisor").fatal(self, "stale " + t, "wdt")
-                    while True:  # no more feeds
-                        await asyncio.sleep(60)
+                    # No more feeds: the watchdog resets the chip within ms. Should it not
+                    # (the unix port has none), the supervisor resets after that long itself.
+                    await asyncio.sleep_ms(ms)
+                    self.hal.reset("wdt")
             wdt.feed()
             await asyncio.sleep_ms(1000)
 

@@ -18,19 +18,6 @@ class BallotApp:
     Tasks: _sample (5 ms level sampling, the lid, the hardware-counter reconcile) and _read per
     reader (docs/firmware.md, Ballot box)."""
 
-    def status(self):
-        st = self.dev.status()
-        st["counts"] = [s.count for s in self.slots]
-        st["jammed"] = [s.jammed for s in self.slots]
-        st["withdrawn"] = [s.withdrawn for s in self.slots]
-        st["recovered"] = [s.recovered for s in self.slots]
-        st["fill"] = self.fill.drops
-        st["duty"] = self.duty
-        return st
-
-    def button_index(self, arg):
-        return int(arg)
-
     def _event(self, i, e, now):
         dev = self.dev
         if e == "drop":

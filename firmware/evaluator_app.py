@@ -11,18 +11,6 @@ class EvaluatorApp:
     inputs (DebouncedInputs of the buttons, calling _on_change), presses (a count). Tasks:
     inputs.sample and _ticker."""
 
-    def status(self):
-        st = self.dev.status()
-        st["presses"] = self.presses
-        st["levels"] = list(self.ev.levels)
-        return st
-
-    def button_index(self, arg):
-        """A button by index ("0") or by the level it is mapped to ("satisfied")."""
-        if arg in self.ev.levels:
-            return list(self.ev.levels).index(arg)
-        return int(arg)
-
     def _on_change(self, i, level):
         if level == 0:  # pressed (active low)
             self.presses += 1

@@ -8,14 +8,13 @@ Incoming QoS 1 messages are acknowledged after the handler ran.
 import asyncio
 import os
 import struct
+import sys
 from time import ticks_diff, ticks_ms
 
 from micropython import const
 
-_CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
-_SUBSCRIBE = const(0x82)
 _PINGREQ = const(0xC0)
 
 
@@ -43,12 +42,6 @@ def publish_packet(topic, payload, qos, retain, pid):
     return bytes((_PUBLISH | (qos << 1) | (1 if retain else 0),)) + _varlen(len(body)) + body
 
 
-def subscribe_packet(pid, filters):
-    """SUBSCRIBE bytes; ``filters`` = its payload, each topic filter as _str(topic) + QoS byte."""
-    body = struct.pack("!H", pid) + filters
-    return bytes((_SUBSCRIBE,)) + _varlen(len(body)) + body
-
-
 def backoff_ms(fails, base_ms, max_ms, rnd):
     """Exponential backoff capped at max_ms, with +-25% jitter from ``rnd`` in [0, 1)."""
     d = min(base_ms << min(fails, 12), max_ms)
@@ -59,9 +52,10 @@ class MqttLink:
     """The device's connection: ``hello`` is the CONNECT packet (startup.connect_packet:
     client id, keep-alive, the last will, broker_user and broker_password of the device config,
     the same on every connect) and ``subscriptions`` the topic filters of the SUBSCRIBE sent
-    after it (subscribe_packet); ``dev`` gets on_up() on every connect and on_message(topic,
-    payload). startup.build() sets one up and starts run() with the config's broker_host,
-    broker_port, backoff_base_ms and backoff_max_ms (start-up code is not kept in RAM)."""
+    after it (mqtt_connect.subscribe_packet); ``dev`` gets on_up() on every connect and
+    on_message(topic, payload). startup.build() sets one up and starts run() with the config's
+    broker_host, broker_port, backoff_base_ms and backoff_max_ms (start-up code is not kept in
+    RAM)."""
 
     # ---- public -----------------------------------------------------------------------------
 
@@ -108,16 +102,19 @@ class MqttLink:
                 self.hal.log({"ev": "wifi_fail", "err": repr(e)})
                 ok = False
             if ok:
-                # _connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
+                # The connect as a task given 10 s, polled (no wait_for_ms: see publish); it keeps
                 # its own error in _err, so a task never ends with an exception nobody takes.
                 self._err = OSError("connect timed out")
-                t = asyncio.create_task(self._connect(host, port))
+                # The connect code (firmware/mqtt_connect.py) is heap only while it runs.
+                t = asyncio.create_task(__import__("mqtt_connect").connect(self, host, port))
                 t0 = ticks_ms()
                 while not t.done() and ticks_diff(ticks_ms(), t0) < 10000:
                     self.dev.beat("link")
                     await asyncio.sleep_ms(20)
                 if not t.done():
                     t.cancel()
+                t = None  # the task holds the connect code: let it go with the module
+                sys.modules.pop("mqtt_connect", None)
                 if self._err is not None:
                     self.hal.log({"ev": "mqtt_fail", "err": repr(self._err)})
                     self._close()
@@ -132,26 +129,6 @@ class MqttLink:
                 d -= 1000
 
     # ---- connection -------------------------------------------------------------------------
-
-    async def _connect(self, host, port):
-        """Open, CONNECT, CONNACK, SUBSCRIBE; sets _err to None when done, or to the error."""
-        self._dead = False
-        try:
-            r, w = await self.hal.open_connection(host, port)
-            self._reader = r
-            self._writer = w
-            w.write(self.hello)
-            await w.drain()
-            typ, body = await self._read_packet()
-            if typ != _CONNACK or len(body) < 2 or body[1] != 0:
-                raise OSError("connack refused: %r" % (bytes(body),))
-            self._pid = self._pid % 65535 + 1
-            await self._send(subscribe_packet(self._pid, self.subscriptions))
-            self._last_rx = ticks_ms()
-            self.connects += 1
-            self._err = None
-        except Exception as e:
-            self._err = e
 
     async def _serve(self):
         rx = asyncio.create_task(self._read_loop())

@@ -113,25 +113,6 @@ def self_test(hal, conf):
     return out or "ok"
 
 
-def status_health(hal, hbx):
-    """The retained online status's health fields (docs/protocol.md, status): rc, bc, ft as
-    the heartbeat has them, uid (the chip's unique id in hex) and mp (MicroPython version and
-    board), each left out when unknown."""
-    import sys
-
-    h = {}
-    for f in ("rc", "bc", "ft"):
-        if f in hbx:
-            h[f] = hbx[f]
-    uid = hal.uid()
-    if uid:
-        h["uid"] = uid[:32]
-    imp = sys.implementation
-    mp = "%d.%d.%d " % imp.version[:3] + (getattr(imp, "_build", "") or sys.platform)
-    h["mp"] = mp[:48]
-    return h
-
-
 def build(hal, conf):
     """The app of conf["kind"] with its Device as app.dev (the state app.Device documents), and
     the coroutines of all their tasks."""
@@ -240,7 +221,6 @@ def build(hal, conf):
     for f in ("rb", "ft"):
         if fw.get(f):
             hbx[f] = fw[f][:64]
-    conf["sth"] = status_health(hal, hbx)
     tasks = [
         k.run(
             conf.get("broker_host", "127.0.0.1"),

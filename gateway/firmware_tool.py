@@ -32,7 +32,7 @@ _GATEWAY_ONLY = {"wire_gw.py"}
 # The unix port's own modules (its hal, the simulated beams and panel) and the board's own (its hal
 # and panel driver): each target leaves out the other's.
 UNIX_ONLY = frozenset(
-    {"main_unix.py", "hal/unix.py", "hal/unix_beams.py", "hal/unix_inject.py", "display_sim.py"}
+    {"main_unix.py", "hal/unix.py", "hal/unix_beams.py", "hal/unix_control.py", "display_sim.py"}
 )
 BOARD_ONLY = frozenset({"hal/esp32.py", "display_st7789.py"})
 # Unix-port pieces that never go onto a board; main.py stays source (the board runs main.py).

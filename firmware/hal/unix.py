@@ -124,21 +124,14 @@ class UnixHal:
         return r
 
     def watchdog(self, timeout_ms):
-        """machine.WDT's stand-in: a task resets (exit 3, reset cause "wdt") when no feed came
-        for ``timeout_ms``; the hal counts the feeds (a stuck loop cannot run that task: its
-        count stalls)."""
-        self._fed = time.ticks_ms()
-        asyncio.create_task(self._wdt(timeout_ms))  # noqa: RUF006
+        """The unix port has no watchdog: the hal counts the feeds ("stat" wdt_feeds; a stuck
+        loop shows as a stalled count), and the supervisor's own backstop resets a device that
+        stopped feeding (docs/firmware.md, Supervisor). No task of its own: a board's
+        machine.WDT costs no heap either."""
         return self
 
     def feed(self):
         self.feeds += 1
-        self._fed = time.ticks_ms()
-
-    async def _wdt(self, ms):
-        while time.ticks_diff(time.ticks_ms(), self._fed) < ms:
-            await asyncio.sleep_ms(100)
-        self.reset("wdt")
 
     # ---- network ------------------------------------------------------------------------------
 
@@ -178,7 +171,9 @@ class UnixHal:
     # ---- the test's side ----------------------------------------------------------------------
 
     async def control(self, app):
-        """Serve control lines from stdin until EOF or "quit"."""
+        """Serve control lines from stdin until EOF or "quit". "stat" is answered here; every
+        other line by hal/unix_control.py, imported for that line and dropped after: the test
+        channel is no device heap (a board has none), so "stat" measures the firmware's own."""
         reader = asyncio.StreamReader(sys.stdin)
         while True:
             line = await reader.readline()
@@ -192,32 +187,12 @@ class UnixHal:
                 self.log({"r": "bye"})
                 return
             try:
-                if cmd == "press":
-                    hold = int(p[2]) if len(p) > 2 else 80
-                    bounce = len(p) > 3 and p[3] == "bounce"
-                    pulse = self._pulse("button", app.button_index(p[1]), 0, hold, bounce)
-                    asyncio.create_task(pulse)  # noqa: RUF006
-                elif self.optics is not None and cmd in ("beam", "dip", "lost", "block"):
-                    self.optics.command(self, p)
-                elif cmd == "lid":
-                    self.input("lid").drive(int(p[1]))
-                elif cmd == "wifi":
-                    self._wifi = p[1] == "1"
-                    if not self._wifi:
-                        for cb in self._drop_cbs:
-                            cb()
-                    self.log({"r": "wifi", "up": self._wifi})
-                elif cmd in ("kill", "stall", "blip"):  # heap only once a test uses them
-                    __import__("hal.unix_inject").unix_inject.run(self, app, p)
-                elif cmd == "tear":
-                    self._tear = int(p[1])
-                    self.log({"r": "tear", "n": self._tear})
-                elif cmd == "stat":
+                if cmd == "stat":
                     if len(p) > 1 and p[1] == "gc":
                         gc.collect()
                     alloc = gc.mem_alloc()  # before this reply's own objects
                     free = gc.mem_free()
-                    st = app.status()
+                    st = __import__("hal.unix_control").unix_control.status(app)
                     st["r"] = "stat"
                     st["alloc"] = alloc
                     st["free"] = free
@@ -226,12 +201,15 @@ class UnixHal:
                     st["leds"] = self.leds
                     self.log(st)
                 else:
-                    raise ValueError(cmd)  # unknown command (the reply names it: "cmd")
+                    __import__("hal.unix_control").unix_control.run(self, app, p)
             except Exception as e:
                 self.log({"r": "error", "cmd": cmd, "err": repr(e)})
+            finally:
+                if "hal.unix_control" in sys.modules:
+                    del sys.modules["hal.unix_control"]
+                    del sys.modules["hal"].unix_control
 
-    async def _pulse(self, role, index, active, hold_ms, bounce):
-        pin = self.input(role, index)
+    async def pulse(self, pin, active, hold_ms, bounce):
         if bounce:  # contact bounce: a few short flips before the level settles
             for _ in range(3):
                 pin.drive(active)

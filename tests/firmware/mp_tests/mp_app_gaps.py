@@ -1,6 +1,6 @@
 """The gone ranges of a resend request, computed without enumerating the range."""
 
-from app import gaps
+from resend import gaps
 
 
 def test_gaps():

@@ -1,6 +1,7 @@
 """MQTT 3.1.1 packet bytes and reconnect backoff."""
 
-from mqtt_link import _varlen, backoff_ms, publish_packet, subscribe_packet
+from mqtt_connect import subscribe_packet
+from mqtt_link import _varlen, backoff_ms, publish_packet
 from startup import connect_packet
 
 
