@@ -244,7 +244,10 @@ def option_problems(options: dict[str, Any]) -> list[str]:
 
 def load_device_config(path: Path) -> dict[str, Any]:
     """A device TOML (see docs/provisioning.md) -> the flat config.json the firmware reads."""
-    data = tomllib.loads(path.read_text())
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
     missing = [k for k in ("device", "hall", "kind") if k not in data]
     if missing:
         raise ValueError(f"{path}: missing {', '.join(missing)}")
