@@ -19,9 +19,10 @@ async def run(dev):
     hal = dev.hal
     conf = dev.conf
     if dev.uptime() >= dev._sync_at and conf.get("ntp_host") != "":
-        await __import__("sntp").sync(dev)
+        ok = await __import__("sntp").sync(dev)
         sys.modules.pop("sntp", None)
-        dev._sync_at = dev._up_ms + (3600000 if dev.source == "ntp" else 60000)
+        # The next sync an hour after an answer, a minute after a try without one.
+        dev._sync_at = dev._up_ms + (3600000 if ok else 60000)
     ob = dev.outbox
     h = conf["hbx"]
     h["pr"] = bool((conf.get("fw") or {}).get("probation"))

@@ -44,7 +44,7 @@ async def query(host, port):
 async def sync(dev):
     """Ask conf ntp_host (default: the broker host) at ntp_port (123); on an answer, the RTC is
     set where the hal can (set_clock) and the device's time is the server's from now on
-    (source "ntp"). Logs {"ev": "ntp", "ok": ...}."""
+    (source "ntp"). Logs {"ev": "ntp", "ok": ...}; returns whether it had an answer."""
     conf = dev.conf
     try:
         t = await query(
@@ -58,3 +58,4 @@ async def sync(dev):
         dev._gw_delta = t - int(time.time()) - (946684800 if time.gmtime(0)[0] == 2000 else 0)
         dev.source = "ntp"
     dev.hal.log({"ev": "ntp", "ok": t is not None})
+    return t is not None
