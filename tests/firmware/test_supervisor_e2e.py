@@ -224,3 +224,59 @@ def test_a_press_made_and_released_inside_a_loop_stall_counts_once(
     gateway.wait(lambda: len(gateway.of_kind("vote", "EV-BLIP")) == 2, 10, "the second vote")
     time.sleep(0.5)
     assert dev.status()["presses"] == 2
+
+
+@pytest.mark.parametrize("how", ["kill", "stall"])
+def test_the_ballot_box_sampler_is_supervised_too(
+    how: str,
+    mosquitto: Mosquitto,
+    gateway: StandinGateway,
+    make_device: DeviceFactory,
+    tmp_path: Path,
+) -> None:
+    """The ballot box's one input task (beams and lid, checking in as "inputs"): an exception in
+    it resets the box, and so does a sampler that stops checking in; drops queued unacked before
+    the reset are delivered after it under their old keys, once."""
+    root = device_root.layout(tmp_path / "root")
+    conf = device_config(
+        mosquitto,
+        device="BB-SUP",
+        kind="ballot_box",
+        root=str(root),
+        watchdog_ms=2000,
+        stale_ms=4000,
+    )
+    dev = make_device(conf, workdir=root.parent)
+    dev.board = True
+    dev.start()
+    dev.wait_link()
+    gateway.auto_ack = False
+    dev.drop(0)
+    dev.drop(2)
+    gateway.wait(lambda: len(gateway.of_kind("drop", "BB-SUP")) == 2, what="both drops sent")
+    keys = {(dev.boots[-1], q["s"]) for q in dev.queued() if q["k"] == "drop"}
+    assert len(keys) == 2
+    mark = dev.mark()
+    dev._send(f"{how} inputs")
+    fatal = dev.wait_event(lambda e: e.get("ev") == "fatal", 15, "fatal", mark)
+    assert ("killed" if how == "kill" else "stale inputs") in fatal["err"]
+    assert dev.wait_event(lambda e: e.get("ev") == "exit", 15, "reset", mark)["rc"] == 3
+    boot = dev.wait_boot(2)
+    status = _status_of(gateway, "BB-SUP", boot)
+    assert status["rc"] == ("crash" if how == "kill" else "wdt") and status["bc"] == 2
+    gateway.auto_ack = True
+    gateway.ack_all("BB-SUP")
+    dev.wait_depth(0)
+    drops = gateway.of_kind("drop", "BB-SUP")
+    assert {(d["b"], d["s"]) for d in drops} == keys  # nothing lost, nothing under a new key
+
+
+def _status_of(gateway: StandinGateway, device: str, boot: str) -> dict[str, Any]:
+    return gateway.wait(
+        lambda: [
+            m
+            for m in gateway.other
+            if m["k"] == "status" and m["d"] == device and m["b"] == boot and m["st"] == "online"
+        ],
+        what="online status of the new boot",
+    )[0]
