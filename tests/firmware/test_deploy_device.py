@@ -4,6 +4,7 @@ unix port and shows up online at real Mosquitto over TLS."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tomllib
@@ -31,8 +32,15 @@ needs_boot_stage = pytest.mark.skipif(
 )
 
 
+@functools.cache
+def _unix_payload() -> bytes:
+    """The unix port's application bundle, compiled once for this module (mpy-cross over every
+    module takes a second or two; the bytes do not depend on the release)."""
+    return fb.pack(fb.compile_app("unix"))
+
+
 def _release(store: Path, key: Ed25519PrivateKey, version: str, boards: tuple[str, ...]) -> None:
-    payload = fb.pack(fb.compile_app("unix"))
+    payload = _unix_payload()
     manifest = fb.manifest_text(version, payload, boards=boards)
     d = store / version
     d.mkdir(parents=True)
