@@ -5,22 +5,14 @@ import json
 import os
 import sys
 
+import fsutil
 import loader
 
 TMP = "/tmp"
 _n = [0]
 
 
-def _rm(p):
-    try:
-        if os.stat(p)[0] & 0x4000:
-            for name in os.listdir(p):
-                _rm(p + "/" + name)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-    except OSError:
-        pass
+_rm = fsutil.rm
 
 
 def _root(a="1.0.0", b=None):

@@ -4,6 +4,7 @@ overflow, bounds, segment deletion, 5,000+ records with a per-segment index."""
 import json
 import os
 
+import fsutil
 import outbox
 from outbox import Outbox
 
@@ -11,16 +12,7 @@ TMP = "/tmp"
 _n = [0]
 
 
-def _rm(p):
-    try:
-        if os.stat(p)[0] & 0x4000:
-            for x in os.listdir(p):
-                os.remove(p + "/" + x)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-    except OSError:
-        pass
+_rm = fsutil.rm
 
 
 def _path():

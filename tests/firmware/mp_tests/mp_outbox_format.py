@@ -6,6 +6,7 @@ reads it."""
 import json
 import os
 
+import fsutil
 import outbox
 from outbox import Outbox
 
@@ -15,16 +16,7 @@ _HEAD2 = outbox.encode_record(0x46, b'{"f":2}')
 _n = [0]
 
 
-def _rm(p):
-    try:
-        if os.stat(p)[0] & 0x4000:
-            for x in os.listdir(p):
-                os.remove(p + "/" + x)
-            os.rmdir(p)
-        else:
-            os.remove(p)
-    except OSError:
-        pass
+_rm = fsutil.rm
 
 
 def _path():
