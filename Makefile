@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format firmware-check bench clean
+.PHONY: install demo test test-fast lint format firmware-check calendar-check bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hallrate needs Python 3.11 or newer"'
@@ -34,6 +34,12 @@ lint: $(STAMP)
 	$(BIN)/python -m tests.firmware.esp32_typecheck
 	$(BIN)/python -m gateway.firmware_tool pins --check
 	$(MAKE) --no-print-directory firmware-check
+
+## Holiday data: this year, and from 1 December next year, covered by the shipped calendar data or
+## chinese-calendar, or acknowledged (dated) in server/calendar_data/pending.toml (docs/cases.md
+## "Working days"). Exit 1 when missing.
+calendar-check: $(STAMP)
+	$(BIN)/hallrate calendar check --next-year --shipped-only
 
 ## Every firmware file compiles for the ESP32 (xtensawin) with mpy-cross.
 firmware-check: $(STAMP)

@@ -19,6 +19,7 @@ from gateway.mqtt_link import MqttLink
 from gateway.ota.runner import RolloutRunner
 from gateway.pipeline import Pipeline
 from gateway.queue_serial import SerialQueueReader
+from gateway.rating_links import RatingLinks
 from gateway.screens.config import parse_screens
 from gateway.screens.sender import ScreenSender
 
@@ -34,6 +35,9 @@ class Gateway:
         self.link: MqttLink | None = None
         self.pipeline = Pipeline(cfg, self.journal, self, self.metrics)
         self.link = MqttLink(cfg, self.pipeline, self.metrics)
+        # [online]: rating links signed offline (gateway/rating_links.py)
+        self.links = RatingLinks(cfg) if cfg.online.enabled else None
+        self.link.links = self.links
         self.forwarder = Forwarder(cfg, self.metrics)
         self.ota = RolloutRunner(cfg, self)  # releases and roll-outs (gateway/ota/)
         self.pipeline.observers.append(self.ota.submit)
@@ -53,6 +57,7 @@ class Gateway:
                 self.pipeline,
                 self.metrics,
                 self.status,
+                links=self.links,
             )
         self.serial = [
             SerialQueueReader(
@@ -104,6 +109,8 @@ class Gateway:
         if self.link is not None:
             self.link.stop()
         self.pipeline.close()
+        if self.links is not None:
+            self.links.close()
         self.journal.close()
         event(log, "gateway_stopped")
 

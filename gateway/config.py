@@ -72,6 +72,20 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class OnlineConfig:
+    """[online]: rating links (二维码评价) the gateway signs offline when a ticket finishes
+    (gateway/rating_links.py; docs/gateway.md, "Rating links")."""
+
+    enabled: bool = False
+    base_url: str = ""  # the server's public URL; a link is <base_url>/r/<token>
+    link_days: int = 30  # a link expires this many days after it is issued
+
+
+ONLINE_KEYS = frozenset({"enabled", "base_url", "link_days"})
+LINK_DAYS_MAX = 92
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     hall: str
     broker: BrokerConfig
@@ -100,6 +114,7 @@ class GatewayConfig:
     device_offline_s: float = 120.0
     attribution_horizon_h: float = 48.0
     hours: OpeningHours = field(default_factory=OpeningHours)
+    online: OnlineConfig = field(default_factory=OnlineConfig)
     # The whole parsed hall.toml and its directory: sub-packages (gateway/ota/, TLS) read their
     # own sections from here with their own parsers, so this module does not grow with them.
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -269,6 +284,7 @@ def from_dict(
         gap_max_attempts=_get(gaps, "max_attempts", int, 3),
         device_offline_s=float(_get(data.get("presence", {}), "offline_s", (int, float), 120.0)),
         hours=_hours(data.get("hours", {}), policy.tz),
+        online=_online(data.get("online", {}), server),
         raw=data,
         base_dir=base_dir,
     )
@@ -284,6 +300,31 @@ def _hours(table: Any, tz: str) -> OpeningHours:
         return parse_hours(table, tz)
     except HoursError as e:
         raise ConfigError(str(e)) from None
+
+
+def _online(table: Any, server: ServerConfig) -> OnlineConfig:
+    """[online], checked: enabled needs an http(s) base_url and the server API key (the links'
+    signing key is derived from it)."""
+    if not isinstance(table, dict):
+        raise ConfigError("online must be a table")
+    unknown = sorted(set(table) - ONLINE_KEYS)
+    if unknown:
+        raise ConfigError(f"online: unknown key {unknown[0]!r}; keys are {sorted(ONLINE_KEYS)}")
+    enabled = _get(table, "enabled", bool, False)
+    base_url = _get(table, "base_url", str, "").strip().rstrip("/")
+    link_days = _get(table, "link_days", int, 30)
+    if not 1 <= link_days <= LINK_DAYS_MAX:
+        raise ConfigError(f"online.link_days must be 1..{LINK_DAYS_MAX}, got {link_days}")
+    if base_url or enabled:
+        parts = urlsplit(base_url)
+        bad = parts.scheme not in ("http", "https") or not parts.hostname
+        if bad or parts.query or parts.fragment:
+            raise ConfigError(
+                f"online.base_url must be an http:// or https:// URL, got {base_url!r}"
+            )
+    if enabled and not server.api_key:
+        raise ConfigError("online.enabled needs server.api_key (it signs the rating links)")
+    return OnlineConfig(enabled=enabled, base_url=base_url, link_days=link_days)
 
 
 def _check_wire_bounds(cfg: GatewayConfig) -> None:

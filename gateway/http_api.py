@@ -1,4 +1,5 @@
-"""The gateway's small HTTP app: queue-event push (bearer token), /metrics and /status.
+"""The gateway's small HTTP app: queue-event push (bearer token), rating links (bearer token,
+gateway/rating_links.py), /metrics and /status.
 
 stdlib http.server in a thread: three routes do not justify an ASGI stack in the hall box.
 A pushed event is answered only after it is committed to the journal.
@@ -25,6 +26,7 @@ from gateway.http_limits import (
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Inbound, Pipeline
+from gateway.rating_links import LINK_PATH, QR_KINDS, RatingLinks
 
 log = logging.getLogger("hallrate.gateway.http")
 
@@ -92,8 +94,10 @@ class GatewayHttp:
         *,
         read_timeout_s: float = REQUEST_READ_TIMEOUT_S,
         max_connections: int = MAX_CONNECTIONS,
+        links: RatingLinks | None = None,
     ) -> None:
         self.token = token
+        self.links = links  # [online] enabled: rating links in answers and at GET /online/link
         self.pipeline = pipeline
         self.metrics = metrics
         self.status = status
@@ -135,16 +139,32 @@ class GatewayHttp:
             _json(h, 200, self.status())
         elif path == "/health":
             _json(h, 200, {"ok": True})
+        elif path == LINK_PATH or path.removeprefix(LINK_PATH) in QR_KINDS:
+            self._link(h)
         else:
             _json(h, 404, {"detail": "not found"})
+
+    def _authorised(self, h: BaseHTTPRequestHandler) -> bool:
+        auth = h.headers.get("Authorization", "")
+        expected = f"Bearer {self.token}".encode()
+        return bool(self.token) and hmac.compare_digest(auth.encode(), expected)
+
+    def _link(self, h: BaseHTTPRequestHandler) -> None:
+        """GET /online/link[.svg|.png]?ticket=…[&day=…] (or ?token=… for an image)."""
+        if not self._authorised(h):
+            _json(h, 401, {"detail": "missing or wrong bearer token"})
+        elif self.links is None:
+            _json(h, 404, {"detail": "rating links are off ([online] enabled = false)"})
+        else:
+            path, _, query = h.path.partition("?")
+            code, body, ctype = self.links.answer(path, query)
+            _send(h, code, body, ctype)
 
     def post(self, h: BaseHTTPRequestHandler) -> None:
         if h.path.split("?", 1)[0] != QUEUE_PATH:
             _refuse(h, 404, "not found")
             return
-        auth = h.headers.get("Authorization", "")
-        expected = f"Bearer {self.token}".encode()
-        if not self.token or not hmac.compare_digest(auth.encode(), expected):
+        if not self._authorised(h):
             _refuse(h, 401, "missing or wrong bearer token")
             return
         body = self._read_body(h)
@@ -183,11 +203,27 @@ class GatewayHttp:
         if good and not done.wait(COMMIT_TIMEOUT_S):
             _json(h, 503, {"detail": "journal did not commit in time; resend"})
             return
-        _json(
-            h,
-            200,
-            {"accepted": sum(results), "duplicates": len(results) - sum(results), **summary},
-        )
+        answer = {"accepted": sum(results), "duplicates": len(results) - sum(results), **summary}
+        _json(h, 200, answer | self._links_of(h, good))
+
+    def _links_of(self, h: BaseHTTPRequestHandler, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """The rating links of the committed finishes ([online] enabled): ``links``, and the
+        link's fields at the top level when there is exactly one."""
+        if self.links is None:
+            return {}
+        base = f"http://{h.headers.get('Host') or f'127.0.0.1:{self.port}'}"
+        items = []
+        for msg in events:
+            try:  # the events are committed: the answer stays 200 whatever happens here
+                link = self.links.for_finish(msg)
+            except Exception:
+                log.exception("rating link failed", extra={"event": "rating_link_failed"})
+                continue
+            if link is not None:
+                items.append(link.push_answer(base))
+        if len(items) != 1:
+            return {"links": items}
+        return {"links": items, **{k: v for k, v in items[0].items() if k.startswith("rating_")}}
 
     def _bad_body(self, h: BaseHTTPRequestHandler, reason: str) -> None:
         """A 400 for the body's length, counted and logged like every other 400 body."""

@@ -3,7 +3,8 @@
 paho-mqtt 2.x with a fixed client id, clean_session=False and manual_ack=True: a message is
 acked to the broker only after the pipeline has committed it to the journal. Malformed payloads
 are logged, counted and acked (so the broker does not redeliver them forever); a rejected queue
-event is also answered on hr/v1/{hall}/queue/err.
+event is also answered on hr/v1/{hall}/queue/err, and with [online] enabled a journaled finish
+with its rating link on hr/v1/{hall}/queue/link (gateway/rating_links.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -22,6 +24,7 @@ from gateway.config import GatewayConfig
 from gateway.logs import event
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Inbound, Pipeline
+from gateway.rating_links import RatingLinks, link_topic
 from gateway.tls.client import apply as apply_tls
 from gateway.tls.client import broker_tls
 
@@ -37,6 +40,7 @@ class MqttLink:
         self.status_topic = wire_gw.gateway_status_topic(cfg.hall)
         self.queue_topic = wire_gw.queue_topic(cfg.hall)
         self.queue_err_topic = wire_gw.queue_err_topic(cfg.hall)
+        self.links: RatingLinks | None = None  # [online] enabled: set by the gateway (app.py)
         b = cfg.broker
         c = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -147,7 +151,27 @@ class MqttLink:
             ack(False)
             return
         kind = "device" if device is not None else "queue"
+        if kind == "queue" and self.links is not None and m.get("ev") == "finish":
+            self.pipeline.submit(Inbound(kind, m, "mqtt", done=self._ack_with_link(ack, m)))
+            return
         self.pipeline.submit(Inbound(kind, m, "mqtt", done=ack))
+
+    def _ack_with_link(
+        self, ack: Callable[[bool], None], m: dict[str, Any]
+    ) -> Callable[[bool], None]:
+        """PUBACK a journaled finish, then answer its rating link on hr/v1/{hall}/queue/link."""
+
+        def done(new: bool) -> None:
+            ack(new)
+            assert self.links is not None
+            try:  # runs in the pipeline's commit stage: nothing here may stop the batch
+                link = self.links.for_finish(m)
+                if link is not None:
+                    self.publish(link_topic(self.cfg.hall), link.mqtt_message(), 1, False)
+            except Exception:
+                log.exception("rating link failed", extra={"event": "rating_link_failed"})
+
+        return done
 
     def _queue_rejected(self, client: mqtt.Client, payload: bytes | bytearray, reason: str) -> None:
         """Tell the queue system why its event was refused (hr/v1/{hall}/queue/err), log it."""

@@ -147,8 +147,10 @@ def acl_block(h: HallAccounts) -> list[str]:
     lines += [f"topic read {root}/dev/+/{ch}" for ch in _UP]
     lines += [f"topic write {root}/dev/+/{ch}" for ch in _DOWN]
     lines += [f"topic read {root}/queue", f"topic write {root}/queue/err"]
+    lines += [f"topic write {root}/queue/link"]  # rating links (gateway/rating_links.py)
     lines += [f"topic write {root}/gw/status", "", f"user {h.queue}"]
     lines += [f"topic write {root}/queue", f"topic read {root}/queue/err"]
+    lines += [f"topic read {root}/queue/link"]
     for dev in h.devices:
         lines += ["", f"user {device_user(dev, h.hall)}"]
         lines += [f"topic write {root}/dev/{dev}/{ch}" for ch in _UP]
@@ -197,7 +199,7 @@ def credential_toml(h: HallAccounts, user: str, password: str) -> str:
     elif user == h.queue:
         head = (
             f"# queue system of hall {h.hall}: publishes {wire.TOPIC_ROOT}/{h.hall}/queue, "
-            f"reads {wire.TOPIC_ROOT}/{h.hall}/queue/err"
+            f"reads {wire.TOPIC_ROOT}/{h.hall}/queue/err and …/queue/link"
         )
         keys = ("username", "password")
     else:

@@ -12,6 +12,8 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.calendar_file import ShippedCalendar, packaged
+
 CalendarKind = Literal["cn", "weekdays"]
 OutsideData = Literal["weekdays", "error"]
 
@@ -23,8 +25,8 @@ class CalendarDataMissing(LookupError):
     """The holiday data does not cover this date and the policy says not to guess."""
 
 
-def covers(day: date) -> bool:
-    """Whether the holiday data covers this date (new years arrive with package updates)."""
+def package_covers(day: date) -> bool:
+    """Whether chinese-calendar covers this date (new years arrive with package updates)."""
     try:
         chinese_calendar.is_workday(day)
     except NotImplementedError:
@@ -32,25 +34,34 @@ def covers(day: date) -> bool:
     return True
 
 
-def is_working_day(
-    day: date, *, calendar: CalendarKind = "cn", outside_data: OutsideData = "weekdays"
-) -> bool:
-    """Mon-Fri minus statutory holidays, plus 调休 Saturdays/Sundays that are worked.
+def covers(day: date) -> bool:
+    """Whether the holiday data (shipped calendar data or chinese-calendar) covers this date;
+    the overrides table is not consulted (WorkingDays.source does)."""
+    return not WorkingDays().provisional(day)
 
-    For a year the data does not cover, ``outside_data="weekdays"`` falls back to Mon-Fri
-    (holidays of that year are then not known) and ``"error"`` raises CalendarDataMissing.
-    """
-    if calendar == "weekdays":
-        return day.weekday() < 5
+
+def _package_is_working_day(day: date, outside_data: OutsideData) -> bool:
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError as exc:
         if outside_data == "error":
             raise CalendarDataMissing(
-                f"no statutory holiday data for {day.year}; update chinese-calendar "
-                'or set calendar_outside_data = "weekdays"'
+                f"no statutory holiday data for {day.year}; load the State Council notice "
+                '(hallrate calendar load) or set calendar_outside_data = "weekdays"'
             ) from exc
         return day.weekday() < 5
+
+
+def is_working_day(
+    day: date, *, calendar: CalendarKind = "cn", outside_data: OutsideData = "weekdays"
+) -> bool:
+    """Mon-Fri minus statutory holidays, plus 调休 Saturdays/Sundays that are worked (the
+    shipped calendar data, then chinese-calendar; without the overrides table).
+
+    For a year the data does not cover, ``outside_data="weekdays"`` falls back to Mon-Fri
+    (holidays of that year are then not known) and ``"error"`` raises CalendarDataMissing.
+    """
+    return WorkingDays(calendar, outside_data).is_working_day(day)
 
 
 def add_working_days(
@@ -83,22 +94,31 @@ def working_days_between(
     return WorkingDays(calendar, outside_data).between(start, end)
 
 
-DataSource = Literal["chinese-calendar", "overrides", "weekdays", "provisional"]
+DataSource = Literal["chinese-calendar", "overrides", "shipped", "weekdays", "provisional"]
 
 
 @dataclass(frozen=True)
 class WorkingDays:
-    """The working-day functions bound to a policy's ``calendar`` and ``calendar_outside_data``,
-    and to the overrides loaded from the State Council notice (table calendar_days,
-    `hallrate calendar load`): a year with any override is covered by the overrides alone (a
-    day is a working day iff its override says so, else iff it is Mon-Fri), whether or not
-    chinese-calendar knows the year. ``calendar="weekdays"`` ignores holidays and overrides."""
+    """The working-day functions bound to a policy's ``calendar`` and ``calendar_outside_data``.
+
+    A year's data comes from the first of these layers that has the year (docs/cases.md
+    "Working days"):
+    1. the overrides loaded from the State Council notice (table calendar_days,
+       `hallrate calendar load`);
+    2. the shipped calendar data (server/calendar_data/<year>.csv, ``shipped``; by default the
+       package's own);
+    3. chinese-calendar;
+    else the year is provisional (Mon-Fri assumed, or CalendarDataMissing with
+    ``outside_data="error"``). A year of layer 1 or 2 is covered by that layer alone: a listed
+    day as listed, any other day a working day iff it is Mon-Fri. ``calendar="weekdays"``
+    ignores holidays and every layer."""
 
     calendar: CalendarKind = "cn"
     outside_data: OutsideData = "weekdays"
     overrides: Mapping[date, bool] = field(default_factory=dict, hash=False, compare=False)
     # Years the overrides cover (besides the years of the override days themselves).
     override_years: frozenset[int] = frozenset()
+    shipped: ShippedCalendar = field(default_factory=packaged, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         years = frozenset(self.override_years) | {d.year for d in self.overrides}
@@ -106,26 +126,43 @@ class WorkingDays:
         object.__setattr__(self, "overrides", dict(self.overrides))
 
     @classmethod
-    def from_policy(cls, policy: Any, overrides: Mapping[date, bool] | None = None) -> WorkingDays:
-        return cls(policy.calendar, policy.calendar_outside_data, overrides or {})
+    def from_policy(
+        cls,
+        policy: Any,
+        overrides: Mapping[date, bool] | None = None,
+        shipped: ShippedCalendar | None = None,
+    ) -> WorkingDays:
+        return cls(
+            policy.calendar,
+            policy.calendar_outside_data,
+            overrides or {},
+            shipped=shipped if shipped is not None else packaged(),
+        )
 
     def source(self, day: date) -> DataSource:
-        """Where the working-day status of ``day`` comes from; "provisional" when neither
-        chinese-calendar nor the overrides cover its year (Mon-Fri is then a guess)."""
+        """Where the working-day status of ``day`` comes from; "provisional" when no layer
+        covers its year (Mon-Fri is then a guess)."""
         if self.calendar == "weekdays":
             return "weekdays"
         if day.year in self.override_years:
             return "overrides"
-        return "chinese-calendar" if covers(day) else "provisional"
+        if day.year in self.shipped.years:
+            return "shipped"
+        return "chinese-calendar" if package_covers(day) else "provisional"
 
     def provisional(self, day: date) -> bool:
         return self.source(day) == "provisional"
 
     def is_working_day(self, day: date) -> bool:
-        if self.calendar == "cn" and day.year in self.override_years:
+        if self.calendar == "weekdays":
+            return day.weekday() < 5
+        if day.year in self.override_years:
             found = self.overrides.get(day)
-            return day.weekday() < 5 if found is None else found
-        return is_working_day(day, calendar=self.calendar, outside_data=self.outside_data)
+        elif day.year in self.shipped.years:
+            found = self.shipped.days.get(day)
+        else:
+            return _package_is_working_day(day, self.outside_data)
+        return day.weekday() < 5 if found is None else found
 
     def add(self, start: date, n: int) -> date:
         """As add_working_days, with the overrides."""
@@ -165,9 +202,12 @@ class WorkingDays:
         return any(self.provisional(date(y, 1, 1)) for y in range(first.year, last.year + 1))
 
 
-def working_days(session: Session, policy: Any) -> WorkingDays:
-    """The policy's working days with the overrides stored in calendar_days."""
+def working_days(
+    session: Session, policy: Any, shipped: ShippedCalendar | None = None
+) -> WorkingDays:
+    """The policy's working days with the overrides stored in calendar_days over the shipped
+    calendar data (default: the package's)."""
     from server.models.callbacks import CalendarDay
 
     rows = session.execute(select(CalendarDay.day, CalendarDay.working)).all()
-    return WorkingDays.from_policy(policy, {day: bool(working) for day, working in rows})
+    return WorkingDays.from_policy(policy, {day: bool(working) for day, working in rows}, shipped)

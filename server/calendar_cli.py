@@ -1,46 +1,39 @@
-"""`hallrate calendar`: the working-day overrides from the State Council notice
-(docs/phone-callbacks.md "Working days").
+"""`hallrate calendar`: the working-day overrides from the State Council notice, the shipped
+calendar data and the next-year check (docs/cases.md "Working days").
 
   hallrate calendar load FILE [--source TEXT] [--replace-year]
   hallrate calendar show [--year Y]
   hallrate calendar check --year Y      exit 1 when no data covers the year
+  hallrate calendar check --next-year [--today DAY] [--shipped-only] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, extract, select
 from sqlalchemy.orm import Session
 
 from server.calendar import WorkingDays
+from server.calendar_check import year_source
+from server.calendar_file import (
+    DATA_DIR,
+    PENDING_FILE,
+    CalendarFileError,
+    Override,
+    ShippedCalendar,
+    load_shipped,
+    parse_overrides,
+)
 from server.models.callbacks import CalendarDay
 
-DATE_COLUMNS = ("日期", "date")
-TYPE_COLUMNS = ("类型", "type")
-NAME_COLUMNS = ("名称", "name")
-TYPES = {"休": False, "holiday": False, "班": True, "working": True}
-MAX_NAME = 64
-_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$")
-
-
-class CalendarFileError(ValueError):
-    """A file that cannot be loaded; the message names the row."""
-
-
-@dataclass(frozen=True)
-class Override:
-    day: date
-    working: bool
-    name: str
+__all__ = ["CalendarFileError", "LoadResult", "Override", "main", "parse_overrides"]
 
 
 @dataclass(frozen=True)
@@ -49,63 +42,6 @@ class LoadResult:
     changed: int
     unchanged: int
     removed: int
-
-
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    for i, cell in enumerate(header):
-        if cell.strip().lower() in names:
-            return i
-    return None
-
-
-def parse_overrides(text: str) -> list[Override]:
-    """Rows of a calendar CSV (UTF-8, BOM allowed; lines starting with # are comments)."""
-    lines = [
-        (n, line)
-        for n, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not lines:
-        raise CalendarFileError("the file has no header row (日期,类型[,名称])")
-    rows = list(csv.reader(io.StringIO("\n".join(line for _, line in lines))))
-    header, body = rows[0], rows[1:]
-    date_col, type_col = _column(header, DATE_COLUMNS), _column(header, TYPE_COLUMNS)
-    name_col = _column(header, NAME_COLUMNS)
-    if date_col is None or type_col is None:
-        raise CalendarFileError(
-            f"line {lines[0][0]}: the header needs columns 日期 (or date) and 类型 (or type)"
-        )
-    seen: dict[date, int] = {}
-    out = []
-    for (line_no, _), row in zip(lines[1:], body, strict=False):
-        where = f"line {line_no}"
-        cells = [c.strip() for c in row]
-        if len(cells) <= max(date_col, type_col):
-            raise CalendarFileError(f"{where}: needs a date and a type")
-        m = _DATE.match(cells[date_col])
-        try:
-            if m is None:
-                raise ValueError
-            day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            raise CalendarFileError(
-                f"{where}: {cells[date_col]!r} is not a date YYYY-MM-DD"
-            ) from None
-        kind = cells[type_col].lower()
-        if kind not in TYPES:
-            raise CalendarFileError(
-                f"{where}: type {cells[type_col]!r} is not 休/holiday or 班/working"
-            )
-        name = cells[name_col] if name_col is not None and name_col < len(cells) else ""
-        if len(name) > MAX_NAME:
-            raise CalendarFileError(f"{where}: name longer than {MAX_NAME} characters")
-        if day in seen:
-            raise CalendarFileError(f"{where}: {day} is already on line {seen[day]}")
-        seen[day] = line_no
-        out.append(Override(day, TYPES[kind], name))
-    if not out:
-        raise CalendarFileError("the file has a header but no days")
-    return out
 
 
 def store_overrides(
@@ -143,19 +79,10 @@ def store_overrides(
     return LoadResult(added, changed, unchanged, removed)
 
 
-def year_source(wd: WorkingDays, year: int) -> str:
-    src = wd.source(date(year, 1, 1))
-    return {
-        "overrides": "overrides (calendar_days)",
-        "chinese-calendar": "chinese-calendar",
-        "weekdays": "weekdays",
-        "provisional": "provisional (no holiday data: Mon-Fri assumed)",
-    }[src]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(
-        prog="hallrate calendar", description="Working-day overrides (State Council notice)."
+        prog="hallrate calendar",
+        description="Working days: overrides from the State Council notice, the next-year check.",
     )
     sub = parser.add_subparsers(dest="action", required=True)
     load = sub.add_parser("load", help="load holidays and 调休 working days from a CSV file")
@@ -166,9 +93,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     show = sub.add_parser("show", help="stored overrides and where each year's data comes from")
     show.add_argument("--year", type=_year)
-    check = sub.add_parser("check", help="exit 1 when no holiday data covers the year")
-    check.add_argument("--year", type=_year, required=True)
+    check = sub.add_parser(
+        "check", help="exit 1 when no holiday data covers the year (or next year from 1 December)"
+    )
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--year", type=_year, metavar="Y")
+    which.add_argument(
+        "--next-year",
+        action="store_true",
+        help="this year, and from 1 December next year, must be covered",
+    )
+    check.add_argument(
+        "--today", type=_day, metavar="YYYY-MM-DD", help="with --next-year: the hall-local day"
+    )
+    check.add_argument(
+        "--shipped-only",
+        action="store_true",
+        help="no database: the shipped calendar data and chinese-calendar (with --next-year: "
+        "and the acknowledgements in pending.toml)",
+    )
+    check.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the shipped calendar data directory (default: the package's calendar_data)",
+    )
+    return parser, check
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, check = _parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.action == "check" and args.today is not None and not args.next_year:
+        check.error("--today needs --next-year")
 
     overrides: list[Override] = []
     if args.action == "load":
@@ -198,6 +155,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as e:
         print(f"hallrate calendar: {e}", file=sys.stderr)
         return 2
+    shipped: ShippedCalendar | None = None
+    if args.action == "check":
+        data_dir = args.data_dir or DATA_DIR
+        if args.data_dir is not None and not data_dir.is_dir():
+            print(f"hallrate calendar: --data-dir {data_dir} is not a directory", file=sys.stderr)
+            return 2
+        try:
+            shipped = load_shipped(data_dir)
+        except CalendarFileError as e:
+            print(f"hallrate calendar: {e}", file=sys.stderr)
+            return 2
+        if args.shipped_only:
+            return _check(args, policy, WorkingDays.from_policy(policy, {}, shipped))
     from server.migrate import schema_behind
 
     if reason := schema_behind(settings.resolved_database_url):
@@ -207,25 +177,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with make_sessionmaker(engine)() as session:
             if args.action == "load":
-                res = store_overrides(
-                    session, overrides, args.source or args.file.name, args.replace_year
-                )
-                years = ", ".join(str(y) for y in sorted({o.day.year for o in overrides}))
-                print(
-                    f"calendar {years}: added {res.added}, changed {res.changed}, "
-                    f"unchanged {res.unchanged}, removed {res.removed}"
-                )
-                return 0
+                return _load(session, policy, overrides, args)
             from server.calendar import working_days
 
-            wd = working_days(session, policy)
+            wd = working_days(session, policy, shipped)
             if args.action == "check":
-                src = wd.source(date(args.year, 1, 1))
-                print(f"{args.year}: {year_source(wd, args.year)}")
-                return 1 if src == "provisional" else 0
+                return _check(args, policy, wd)
             return _show(session, wd, args.year)
     finally:
         engine.dispose()
+
+
+def _load(session: Session, policy: Any, overrides: list[Override], args: Any) -> int:
+    res = store_overrides(session, overrides, args.source or args.file.name, args.replace_year)
+    years = ", ".join(str(y) for y in sorted({o.day.year for o in overrides}))
+    print(
+        f"calendar {years}: added {res.added}, changed {res.changed}, "
+        f"unchanged {res.unchanged}, removed {res.removed}"
+    )
+    from server.cases.tick import recompute_provisional
+
+    # Cases whose deadlines were guessed (provisional) get them from the data now stored.
+    print(f"recomputed {recompute_provisional(session, policy)} provisional case deadlines")
+    return 0
+
+
+def _check(args: Any, policy: Any, wd: WorkingDays) -> int:
+    from server.calendar_check import PendingError, hall_today, load_pending, next_year_check
+
+    if not args.next_year:
+        print(f"{args.year}: {year_source(wd, args.year)}")
+        return 1 if wd.provisional(date(args.year, 1, 1)) else 0
+    today = args.today or hall_today(policy.timezone, datetime.now(UTC))
+    data_dir = args.data_dir or DATA_DIR
+    pending = None
+    if args.shipped_only:
+        try:
+            pending = load_pending(data_dir / PENDING_FILE)
+        except PendingError as e:
+            print(f"hallrate calendar: {data_dir / PENDING_FILE}: {e}", file=sys.stderr)
+            return 1
+    res = next_year_check(wd, today, pending=pending, data_dir=data_dir)
+    print("\n".join(res.out), flush=True)
+    if res.err:
+        print("\n".join(res.err), file=sys.stderr, flush=True)
+    if res.verdict:
+        print("\n".join(res.verdict))
+    return res.code
 
 
 def _show(session: Session, wd: WorkingDays, year: int | None) -> int:
@@ -246,6 +244,15 @@ def _show(session: Session, wd: WorkingDays, year: int | None) -> int:
     if not rows:
         print("no overrides stored" + (f" for {year}" if year is not None else ""))
     return 0
+
+
+def _day(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _year(text: str) -> int:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     phone_retention_days: int = Field(default=180, ge=1, le=36500)
     # GET /metrics (Prometheus): the bearer token a scraper sends; unset, /metrics is 404.
     metrics_token: SecretStr = SecretStr("")
+    # The public base of rating links and window QR codes (docs/online-rating.md "The link"):
+    # what a citizen's phone reaches, e.g. https://pj.example.gov.cn; no trailing slash needed.
+    public_url: str = "http://127.0.0.1:8470"
 
     @field_validator("bootstrap_admin")
     @classmethod
@@ -89,6 +92,21 @@ class Settings(BaseSettings):
         for code in value.split(",") if value.strip() else []:
             if problem := WINDOW.problem(code.strip()):
                 raise ValueError(f"bootstrap_windows: {problem}")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "public_url must be an http:// or https:// URL, e.g. https://pj.example.gov.cn"
+            )
+        if parts.query or parts.fragment or any(c.isspace() for c in value):
+            raise ValueError("public_url may not have a query, a fragment or spaces")
         return value
 
     @model_validator(mode="after")

@@ -18,6 +18,10 @@ SQLITE_BUSY_TIMEOUT_MS = 15000
 # same index and aggregate pages, so fewer, larger checkpoints wrote and waited less
 # (ingest wall time per 1,000-record batch 54 -> 48 ms at 100,000 rows; docs/benchmarks.md).
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+# PostgreSQL settings of every server connection (libpq ``options``). jit=off: the server runs
+# short queries of one hall and period; JIT compilation cost 48-116 ms on the dashboard's
+# largest statements and saved less than that (docs/adr/0024-postgresql-jit-off.md).
+POSTGRES_OPTIONS = "-c jit=off"
 
 
 def normalize_url(url: str) -> str:
@@ -43,7 +47,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    options = connect_args.get("options")
+    connect_args["options"] = f"{options} {POSTGRES_OPTIONS}" if options else POSTGRES_OPTIONS
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def missing_sqlite_file(url: str) -> str | None:

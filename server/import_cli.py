@@ -214,6 +214,8 @@ def store(
                     hall=hall,
                     tz=policy.timezone,
                     rules=policy.directory,
+                    one_rating=policy.one_rating,
+                    policy=policy,
                 )
                 refused = [RowProblem(chunk[r.index][1], r.reason) for r in result.rejected]
                 rejected.extend(refused)

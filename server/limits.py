@@ -9,7 +9,8 @@ A pure ASGI middleware, in front of every route:
   body within the cap reaches the app, which then never sees a partial one.
 - **JSON depth.** A body (other than a form) nested deeper than the limit is answered 400
   before any parser sees it: the standard parser recurses (1,000 levels was a 500).
-- **Expensive requests.** Ingest batches and score computations (``/scores``, ``/rankings``)
+- **Expensive requests.** Ingest batches and score computations (``/scores``, ``/rankings``,
+  ``/trends``, ``/heatmap``, ``/lobby/{hall}``)
   each get a number of slots; a request that finds them all taken waits up to a bound, then is
   answered 503 with ``Retry-After``. The body is read before a slot is taken, so a slow
   uploader holds none.
@@ -29,7 +30,8 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 INGEST_PREFIX = "/api/v1/ingest/"
-SCORE_PATHS = ("/api/v1/scores", "/api/v1/rankings")
+SCORE_PATHS = ("/api/v1/scores", "/api/v1/rankings", "/api/v1/trends", "/api/v1/heatmap")
+LOBBY_PREFIX = "/api/v1/lobby/"  # the lobby screen's data: scores and rankings too
 # File uploads (a spreadsheet, not JSON): the ingest body cap, no JSON depth check.
 UPLOAD_PATHS = ("/api/v1/callbacks/results",)
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
@@ -122,7 +124,7 @@ class RequestLimits:
     def gate(self, path: str) -> Gate | None:
         if path.startswith(INGEST_PREFIX):
             return self.gates["ingest"]
-        if path.rstrip("/") in SCORE_PATHS:
+        if path.rstrip("/") in SCORE_PATHS or path.startswith(LOBBY_PREFIX):
             return self.gates["scores"]
         return None
 

@@ -24,8 +24,9 @@ T = TypeVar("T")
 MAX_TRACKED = 10_000  # keys per counter; the oldest are forgotten past it
 
 
-class _Counter:
-    """Failure times per key within a sliding window."""
+class SlidingCounter:
+    """Event times per key within a sliding window (login failures; online-rating attempts,
+    server/online/limits.py)."""
 
     def __init__(self, limit: int, window_s: float) -> None:
         self.limit, self.window_s = limit, window_s
@@ -69,8 +70,8 @@ class LoginThrottle:
         window_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._users = _Counter(per_user, window_s)
-        self._addresses = _Counter(per_address, window_s)
+        self._users = SlidingCounter(per_user, window_s)
+        self._addresses = SlidingCounter(per_address, window_s)
         self._clock = clock
         self._lock = threading.Lock()
 

@@ -39,8 +39,10 @@ def schema_behind(database_url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from server.db import make_engine
+    from server.db import make_engine, missing_sqlite_file
 
+    if missing := missing_sqlite_file(database_url):  # connecting would create an empty file
+        return f"no database file {missing}: run `hallrate db upgrade` (or start with --migrate)"
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     engine = make_engine(database_url)
     try:

@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from server.callbacks.policy import CallbackPolicy
+from server.cases.policy import AlertPolicy, CasePolicy
+from server.lobby.policy import LobbyPolicy
+from server.online.policy import DefaultRatingPolicy, OneRatingPolicy, OnlinePolicy
 from server.sms.policy import SmsPolicy
 
 # The five GB/T 39046 levels in code order 1..5; equal to firmware/wire.py LEVELS (tested).
@@ -217,6 +220,17 @@ class Policy(BaseModel):
     sms: SmsPolicy = Field(default_factory=SmsPolicy)
     # Phone call-backs: [callbacks] (server/callbacks/policy.py, docs/phone-callbacks.md).
     callbacks: CallbackPolicy = Field(default_factory=CallbackPolicy)
+    # Online rating, 一次一评 and default ratings: [online], [one_rating], [default_rating]
+    # (server/online/policy.py, docs/online-rating.md "Policy").
+    online: OnlinePolicy = Field(default_factory=OnlinePolicy)
+    one_rating: OneRatingPolicy = Field(default_factory=OneRatingPolicy)
+    default_rating: DefaultRatingPolicy = Field(default_factory=DefaultRatingPolicy)
+    # Cases and their deadlines, and alerts to the duty manager: [cases], [alerts]
+    # (server/cases/policy.py, docs/cases.md "Policy").
+    cases: CasePolicy = Field(default_factory=CasePolicy)
+    alerts: AlertPolicy = Field(default_factory=AlertPolicy)
+    # The lobby screen (大屏): [lobby] (server/lobby/policy.py, docs/lobby.md "Policy").
+    lobby: LobbyPolicy = Field(default_factory=LobbyPolicy)
 
     @model_validator(mode="before")
     @classmethod
@@ -366,6 +380,12 @@ class Policy(BaseModel):
             "directory": self.directory.describe(),
             "sms": self.sms.describe(),
             "callbacks": self.callbacks.describe(),
+            "online": self.online.describe(),
+            "one_rating": self.one_rating.describe(),
+            "default_rating": self.default_rating.describe(),
+            "cases": self.cases.describe(),
+            "alerts": self.alerts.describe(),
+            "lobby": self.lobby.describe(),
         }
 
 

@@ -1,5 +1,6 @@
 """`hallrate db purge-personal-data`: delete citizens' phone numbers past their retention, on
-tickets, SMS texts (sms_messages) and SMS replies (sms_replies); the rows stay."""
+tickets, SMS texts (sms_messages), SMS replies (sms_replies) and closed cases (cases); the rows
+stay."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from server.db import begin_write
-from server.models import SmsMessage, SmsReply, Ticket
+from server.models import Case, SmsMessage, SmsReply, Ticket
 
 # What a purged SMS row's phone_hash becomes: unique per row (sms_messages keeps its unique
 # (phone_hash, local_day)), never a hash of anything.
@@ -26,6 +27,8 @@ class PurgeResult:
     kept: int  # tickets on or after ``before`` that still have a phone number
     sms_texts: int = 0  # SMS texts (hall-local day before ``before``) whose phone was deleted
     sms_replies: int = 0  # SMS replies (received before ``before``) whose phone hash was deleted
+    cases: int = 0  # cases closed (hall-local day) before ``before`` whose phone was deleted
+    open_cases: int = 0  # cases still open that keep their phone (needed for the call-back)
 
 
 def default_before(retention_days: int, tz: str, now: datetime | None = None) -> date:
@@ -43,8 +46,9 @@ def purge_phones(
 ) -> PurgeResult:
     """Delete the phone ciphertext and hash of every ticket and SMS text of a hall-local day
     before ``before``, and the phone hash of every SMS reply received before that day began
-    in ``tz``; the rows themselves stay. One transaction; idempotent. The opt-out list keeps
-    its hashes: a 退订 is honoured for good."""
+    in ``tz``, and of every case closed on a hall-local day before ``before`` (open cases keep
+    theirs: the call-back needs it); the rows themselves stay. One transaction; idempotent.
+    The opt-out list keeps its hashes: a 退订 is honoured for good."""
     has_phone = (Ticket.phone_enc.is_not(None)) | (Ticket.phone_hash.is_not(None))
     old = has_phone & (Ticket.local_day < before)
     begin_write(session)
@@ -61,6 +65,15 @@ def purge_phones(
     cutoff = datetime.combine(before, time(), ZoneInfo(tz))
     old_reply = (SmsReply.received_at < cutoff) & ~SmsReply.phone_hash.startswith(PURGED)
     texts = session.scalar(select(func.count()).select_from(SmsMessage).where(old_text)) or 0
+    case_phone = Case.phone_enc.is_not(None) | Case.phone_hash.is_not(None)
+    old_case = case_phone & (Case.state == "closed") & (Case.closed_day < before)
+    cases = session.scalar(select(func.count()).select_from(Case).where(old_case)) or 0
+    open_cases = (
+        session.scalar(
+            select(func.count()).select_from(Case).where(case_phone, Case.state != "closed")
+        )
+        or 0
+    )
     replies = session.scalar(select(func.count()).select_from(SmsReply).where(old_reply)) or 0
     if not dry_run:
         updates: list[Any] = [
@@ -69,6 +82,7 @@ def purge_phones(
             .where(old_text)
             .values(phone_enc=None, phone_hash=_placeholder(SmsMessage.id)),
             update(SmsReply).where(old_reply).values(phone_hash=_placeholder(SmsReply.id)),
+            update(Case).where(old_case).values(phone_enc=None, phone_hash=None),
         ]
         for stmt in updates:
             session.execute(stmt.execution_options(synchronize_session=False))
@@ -76,4 +90,6 @@ def purge_phones(
         session.rollback()
     else:
         session.commit()
-    return PurgeResult(before, int(purged), int(kept), int(texts), int(replies))
+    return PurgeResult(
+        before, int(purged), int(kept), int(texts), int(replies), int(cases), int(open_cases)
+    )

@@ -10,6 +10,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
+from server.confidence import interval95
 from server.policy import CHANNELS, LEVELS, Policy, fraction_text
 
 Counts = Mapping[str, Mapping[str, int]]
@@ -161,6 +162,11 @@ class ScoreResult:
                 return g
         raise KeyError(name)
 
+    def interval95(self) -> dict[str, str] | None:
+        """The score's Wilson 95 % band (server/confidence.py), or None without a score."""
+        groups = [(g.effective_weight, g.tally.satisfied, g.tally.total) for g in self.groups]
+        return interval95(self.score.value, groups, lambda f: percent_text(f, self.policy))
+
     def to_dict(self) -> dict[str, Any]:
         p = self.policy
         flags = [f"missing:{name}" for name in self.missing_groups]
@@ -168,6 +174,7 @@ class ScoreResult:
         return {
             "score": self.score.to_dict(p),
             "alt_score": self.alt_score.to_dict(p),
+            "interval95": self.interval95(),
             "effective_weights": {
                 g.name: fraction_text(g.effective_weight) for g in self.groups if g.weight
             },
@@ -294,6 +301,17 @@ def _group_tally(members: tuple[str, ...], channels: dict[str, Tally], policy: P
     full = dict.fromkeys(LEVELS, 0)
     for ch in members:
         for lv, n in channels[ch].counts.items():
+            full[lv] += n
+    return _tally(full, policy)
+
+
+def overall_tally(counts: Counts, policy: Policy) -> Tally:
+    """One tally of every channel's counted levels together (a staff member's 满意率 on the
+    appraisal sheet, server/reports/): 满意 over all counted ratings, whatever the channel."""
+    _check_counts(counts, "counts")
+    full = dict.fromkeys(LEVELS, 0)
+    for levels in counts.values():
+        for lv, n in levels.items():
             full[lv] += n
     return _tally(full, policy)
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from server.up_export import set_division, start_export
+from server.up_reports import DEFAULT_EVERY_S, banner_line, every_seconds, start_reports
 from server.up_sms import sms_env, start_sms
 
 DEMO_HALL = "DEMO"
@@ -48,6 +50,8 @@ class Stack:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stop_broker: threading.Event | None = None
     sms_endpoint: str | None = None  # the local SMS platform (host:port)
+    reports_every: int = 0  # the publication schedule's turn (s); 0: off
+    province_url: str | None = None  # the fake provincial platform (docs/export.md)
 
     def score_url(self, period: str) -> str:
         return f"{self.server_url}/api/v1/scores?hall={self.hall}&period={period}"
@@ -120,6 +124,7 @@ def _start_embedded_broker(host: str, port: int) -> threading.Event:
 
 
 def write_hall_toml(stack: Stack, windows: Sequence[str], staff: dict[str, str]) -> None:
+    from server.up_online import online_toml
     from simulator.demo_feed import demo_devices_toml
 
     lines = [
@@ -143,6 +148,7 @@ def write_hall_toml(stack: Stack, windows: Sequence[str], staff: dict[str, str])
         f"port = {stack.gateway_http.rsplit(':', 1)[1]}",
         f'queue_token = "{stack.queue_token}"',
         "",
+        *online_toml(stack.server_url),
         "[forward]",
         "interval_s = 0.5",
         "batch_size = 500",
@@ -192,6 +198,8 @@ def start_stack(args: argparse.Namespace) -> Stack:
         "HALLRATE_BOOTSTRAP_WINDOWS": ",".join(windows),  # the server creates none from votes
         "HALLRATE_MQTT_URL": stack.mqtt_url,
         "PYTHONUNBUFFERED": "1",
+        # The case clock inside the server (docs/cases.md "Command line"): every minute here.
+        "HALLRATE_CASES_TICK_SECONDS": os.environ.get("HALLRATE_CASES_TICK_SECONDS", "60"),
         **sms_env(data, _secret),
     }
     logs = data / "logs"
@@ -223,6 +231,16 @@ def start_stack(args: argparse.Namespace) -> Stack:
     _wait_http(f"{stack.gateway_http}/status", 60, gateway, "gateway")
     stack.sms_endpoint, sms_procs = start_sms(server_url, env, logs, data, _spawn)
     stack.procs.extend(sms_procs)
+    set_division(server_url, stack.admin_user, stack.admin_password, stack.hall)
+    stack.province_url, export_procs = start_export(data, stack.hall, env, logs, _spawn)
+    stack.procs.extend(export_procs)
+    # The default rating worker (docs/online-rating.md "Default ratings"): a catch-up now, then
+    # daily at [default_rating] run_at; it says so and does nothing while the policy has it off.
+    defaults = [sys.executable, "-m", "server.cli", "online", "defaults", "--every", "60"]
+    stack.procs.append(_spawn(defaults, logs / "default-ratings.log", env, data))
+    # The publications (docs/reports.md "Schedule"): each finished period's, into data/reports.
+    stack.procs.extend(start_reports(data, args.reports_every, env, logs, _spawn))
+    stack.reports_every = args.reports_every
     return stack
 
 
@@ -245,11 +263,14 @@ def stop_stack(stack: Stack) -> None:
 
 
 def banner(stack: Stack, period: str) -> str:
+    from server.up_online import lobby_url
+
     return "\n".join(
         [
             "",
             "hallrate is up · 政务服务好差评系统已启动",
             f"  dashboard 看板       {stack.server_url}/",
+            f"  lobby screen 大屏    {lobby_url(stack.server_url, stack.data_dir, stack.hall)}",
             f"  score API 满意度接口  {stack.score_url(period)}",
             f"  admin 管理员          {stack.admin_user} / {stack.admin_password}",
             f"  API docs             {stack.server_url}/docs",
@@ -257,7 +278,9 @@ def banner(stack: Stack, period: str) -> str:
             f"  gateway metrics      {stack.gateway_http}/metrics",
             f"  MQTT broker          {stack.mqtt_url}",
             f"  SMS platform 短信     http://{stack.sms_endpoint}/_sim/phones (texts sent)",
+            f"  province 省平台       {stack.province_url}/_sim/records (ratings exported)",
             f"  data and logs        {stack.data_dir}",
+            banner_line(stack.data_dir, stack.reports_every),
             "",
             "  Read the score from the command line:",
             f"    TOKEN=$(curl -s -X POST {stack.server_url}/api/v1/auth/token "
@@ -325,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--no-simulation", action="store_true", help="start the stack only")
     p.add_argument(
+        "--reports-every",
+        type=every_seconds,
+        default=DEFAULT_EVERY_S,
+        metavar="SECONDS",
+        help="write each finished period's publications to <data dir>/reports every SECONDS "
+        "(0..86400; 0: off; default %(default)s)",
+    )
+    p.add_argument(
         "--duration",
         type=float,
         default=0.0,
@@ -376,9 +407,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _start_feed(stack: Stack, args: argparse.Namespace, stop: threading.Event) -> threading.Thread:
     """The simulated hall: a day of data at once, then a live feed (simulator.demo_feed)."""
     from server.config import Settings
+    from server.up_online import LinkAnnouncer
     from simulator.demo_feed import run_demo_feed
 
     database_url = Settings(data_dir=stack.data_dir).resolved_database_url
+    announcer = LinkAnnouncer(stack.gateway_http, stack.queue_token, stack.data_dir)
+    announcer.start(stop)  # prints one live rating link and its QR code's path
 
     def run() -> None:
         try:
@@ -394,6 +428,7 @@ def _start_feed(stack: Stack, args: argparse.Namespace, stop: threading.Event) -
                 workdir=stack.data_dir / "simulator",
                 stop=stop,
                 sms_endpoint=stack.sms_endpoint,
+                on_link=announcer.offer,
             )
         except Exception as exc:  # the stack keeps running; the user sees why the feed stopped
             print(f"hallrate up: simulated hall stopped: {exc!r}", file=sys.stderr)

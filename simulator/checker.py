@@ -48,10 +48,11 @@ def compare_scope(
 
 
 def compare_excluded(ledger: Ledger, hall_result: dict[str, Any] | None) -> list[Difference]:
-    """Flagged votes are stored and never counted: the hall's excluded totals per channel."""
+    """Flagged ratings are stored and never counted: the hall's excluded totals per channel (the
+    gateway's misuse, no_ticket and duplicate_ticket, and 一次一评's losers)."""
     chans = (((hall_result or {}).get("excluded") or {}).get("channels")) or {}
     diffs = []
-    want = {
+    want = ledger.excluded or {  # a ledger written before 一次一评
         "evaluator": ledger.flags["misuse"] + ledger.flags["no_ticket"],
         "ballot_box": ledger.flags["duplicate_ticket"],
     }

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from simulator import checker, faults, vote_audit
+from simulator.online_citizens import DEFAULT_SHARE
 from simulator.orchestrator import SimOptions, run
 from simulator.phone_agent import browser_problem
 from simulator.summary import render_summary
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         metavar="N",
         help="call-back agents working the list in parallel (default 2, 1..8)",
+    )
+    p.add_argument(
+        "--online-share",
+        type=float,
+        default=DEFAULT_SHARE,
+        metavar="P",
+        help="of the citizens who rate nothing on site and leave no phone, the share who rate "
+        f"online through their link (0..1, default {DEFAULT_SHARE})",
     )
     p.add_argument("--faults", default="", help=f"all, or a comma list of: {', '.join(faults.ALL)}")
     p.add_argument(
@@ -107,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 0 <= args.online_share <= 1:
+        print("hallrate simulate: --online-share must be 0..1", file=sys.stderr)
+        return 2
     if not 1 <= args.phone_agents <= 8:
         print("hallrate simulate: --phone-agents must be 1..8", file=sys.stderr)
         return 2
@@ -133,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         sms=args.sms,
         phone=phone,
         phone_agents=args.phone_agents,
+        online_share=args.online_share,
     )
     res = run(opts)
     if args.json:

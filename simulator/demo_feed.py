@@ -13,6 +13,7 @@ import contextlib
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -70,6 +71,7 @@ def run_demo_feed(
     workdir: Path | None = None,
     stop: threading.Event | None = None,
     sms_endpoint: str | None = None,
+    on_link: Callable[[str, str, str], None] | None = None,
 ) -> int:
     """Feed the running chain until ``stop`` is set (or ``days`` days are done); blocking.
 
@@ -77,6 +79,8 @@ def run_demo_feed(
     seconds per real second; each following day at ``live_speed``. With ``database_url`` the
     day's SMS replies and phone call-backs are imported after it (`hallrate import`). Returns the
     number of days fed. Call it in a thread; set ``stop`` to end it within a second or so.
+    ``on_link(ticket, ticket_day, url)`` is called with each rating link of the gateway's push
+    answers (hall.toml ``[online] enabled``), in the feed's thread.
     """
     return asyncio.run(
         _feed(
@@ -95,6 +99,7 @@ def run_demo_feed(
             workdir,
             stop or threading.Event(),
             sms_endpoint,
+            on_link,
         )
     )
 
@@ -115,10 +120,12 @@ async def _feed(
     workdir: Path | None,
     stop: threading.Event,
     sms_endpoint: str | None = None,
+    on_link: Callable[[str, str, str], None] | None = None,
 ) -> int:
     day = first_day or datetime.now(ZoneInfo("Asia/Shanghai")).date()
     broker = _broker(mqtt_url)
     queue = HttpQueueDriver(gateway_url, queue_token, rng=random.Random(seed))
+    queue.on_link = on_link
     fleet: Fleet | None = None
     done = 0
     citizens: dict[str, sms_citizens.Citizen] = {}

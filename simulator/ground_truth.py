@@ -3,8 +3,12 @@
 Rules (docs/gateway.md, DOMAIN.md): the first press per ticket counts; a second press is misuse
 (stored, not counted); a press with no request is flagged no_ticket (not counted by default); a
 ticket dropped into the ballot box counts once; an unreadable drop counts for the hall,
-unattributed; SMS replies and connected call-backs count in their channel. The 30/30/40 score comes
-from server.scoring with the default policy, so it is the exact fraction the server must report.
+unattributed; SMS replies, connected call-backs and online ratings count in their channel. Then
+一次一评 (docs/online-rating.md), as the server's default policy: of the countable ratings of one
+ticket slot (ticket, ticket day) across evaluator, ballot box, online, SMS and phone the earliest
+counts (ties by that channel order); the others are stored, flagged duplicate_ticket, not counted.
+The 30/30/40 score comes from server.scoring with the default policy, so it is the exact fraction
+the server must report.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from simulator.hall_model import LEVELS, Script
+from simulator.hall_model import LEVELS, Event, Script
 
-CHANNELS = ("evaluator", "ballot_box", "sms", "phone")
+CHANNELS = ("evaluator", "ballot_box", "sms", "phone", "online")
+# 一次一评's default precedence: earliest, ties by this order (server/online/policy.py).
+ONE_RATING_ORDER = ("evaluator", "ballot_box", "online", "sms", "phone")
 HALL = "_hall"  # key of the whole-hall totals in per-scope maps
 
 Counts = dict[str, dict[str, int]]
@@ -42,6 +48,8 @@ class Ledger:
     flags: dict[str, int]
     stats: dict[str, int]
     scores: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Stored, never counted, per channel: the gateway's flags and 一次一评's losers.
+    excluded: dict[str, int] = field(default_factory=dict)
 
     def scope(self, window: str | None) -> Counts:
         return self.hall_counts if window is None else self.windows[window]
@@ -64,13 +72,45 @@ def _add(counts: Counts, channel: str, level: str) -> None:
     counts[channel][level] += 1
 
 
+@dataclass(frozen=True)
+class SlotRating:
+    """A countable rating of a ticket slot, before 一次一评."""
+
+    t: int
+    channel: str
+    window: str
+    level: str
+    slot: tuple[str, str]  # (ticket, ticket day)
+
+    def order(self) -> tuple[int, int]:
+        return (self.t, ONE_RATING_ORDER.index(self.channel))
+
+
+def one_rating(ratings: list[SlotRating]) -> tuple[list[SlotRating], list[SlotRating]]:
+    """一次一评 (winners, losers): per slot the earliest rating, ties by channel order. (The
+    server breaks a remaining tie by key; the script never has two ratings of one slot at the
+    same second in one channel.)"""
+    by_slot: dict[tuple[str, str], list[SlotRating]] = {}
+    for r in ratings:
+        by_slot.setdefault(r.slot, []).append(r)
+    winners: list[SlotRating] = []
+    losers: list[SlotRating] = []
+    for rs in by_slot.values():
+        ordered = sorted(rs, key=SlotRating.order)
+        winners.append(ordered[0])
+        losers += ordered[1:]
+    return winners, losers
+
+
 def compute(script: Script) -> Ledger:
     """The ledger of a script: a pure function of its events."""
     spec = script.spec
+    tz = ZoneInfo(spec.tz)
     windows = {w: _empty() for w in spec.window_codes()}
     hall = _empty()
     unattributed = _empty()
-    flags = {"misuse": 0, "no_ticket": 0, "duplicate_ticket": 0}
+    flags = {"misuse": 0, "no_ticket": 0, "duplicate_ticket": 0, "one_rating": 0}
+    excluded = dict.fromkeys(CHANNELS, 0)
     stats = {
         "tickets": 0,
         "queue_events": 0,
@@ -80,9 +120,17 @@ def compute(script: Script) -> Ledger:
         "sms_replies": 0,
         "phone_calls": 0,
         "phone_connected": 0,
+        "online_ratings": 0,
     }
-    rated: set[str] = set()
+    pressed: set[str] = set()
     dropped: set[str] = set()
+    ratings: list[SlotRating] = []
+
+    def slot(e: Event) -> tuple[str, str]:
+        assert e.ticket is not None
+        day = e.ticket_day or datetime.fromtimestamp(e.t, tz).date().isoformat()
+        return (e.ticket, day)
+
     for e in script.events:
         if e.kind == "queue":
             stats["queue_events"] += 1
@@ -93,13 +141,14 @@ def compute(script: Script) -> Ledger:
             assert e.level is not None and e.window is not None
             if e.role == "stray":
                 flags["no_ticket"] += 1
-            elif e.ticket in rated:
+                excluded["evaluator"] += 1
+            elif e.ticket in pressed:
                 flags["misuse"] += 1
+                excluded["evaluator"] += 1
             else:
                 assert e.ticket is not None
-                rated.add(e.ticket)
-                _add(windows[e.window], "evaluator", e.level)
-                _add(hall, "evaluator", e.level)
+                pressed.add(e.ticket)
+                ratings.append(SlotRating(e.t, "evaluator", e.window, e.level, slot(e)))
         elif e.kind == "drop":
             stats["drops"] += 1
             assert e.level is not None
@@ -108,20 +157,29 @@ def compute(script: Script) -> Ledger:
                 _add(hall, "ballot_box", e.level)
             elif e.ticket in dropped:
                 flags["duplicate_ticket"] += 1
+                excluded["ballot_box"] += 1
             else:
                 assert e.window is not None
                 dropped.add(e.ticket)
-                _add(windows[e.window], "ballot_box", e.level)
-                _add(hall, "ballot_box", e.level)
+                ratings.append(SlotRating(e.t, "ballot_box", e.window, e.level, slot(e)))
         elif e.kind in ("sms", "phone"):
             key = "sms_sent" if e.kind == "sms" else "phone_calls"
             stats[key] += 1
             if e.level is not None:
                 stats["sms_replies" if e.kind == "sms" else "phone_connected"] += 1
                 assert e.window is not None
-                _add(windows[e.window], e.kind, e.level)
-                _add(hall, e.kind, e.level)
-    tz = ZoneInfo(spec.tz)
+                ratings.append(SlotRating(e.t, e.kind, e.window, e.level, slot(e)))
+        elif e.kind == "online":
+            stats["online_ratings"] += 1
+            assert e.window is not None and e.level is not None
+            ratings.append(SlotRating(e.t, "online", e.window, e.level, slot(e)))
+    winners, losers = one_rating(ratings)
+    for r in winners:
+        _add(windows[r.window], r.channel, r.level)
+        _add(hall, r.channel, r.level)
+    for r in losers:
+        flags["one_rating"] += 1
+        excluded[r.channel] += 1
     first = datetime.fromtimestamp(script.start, tz).date()
     last = datetime.fromtimestamp(script.end, tz).date()
     ledger = Ledger(
@@ -134,6 +192,7 @@ def compute(script: Script) -> Ledger:
         unattributed,
         flags,
         stats,
+        excluded=excluded,
     )
     ledger.scores = {HALL: score_of(hall)} | {w: score_of(c) for w, c in windows.items()}
     return ledger
@@ -164,7 +223,7 @@ def fallback_score(
     counts: Mapping[str, Mapping[str, int]], good: tuple[str, ...]
 ) -> Fraction | None:
     """Seed 000's rule without the server package: on-site (evaluator + ballot) 30%, SMS 30%,
-    phone 40%, weights renormalised over the groups that have data."""
+    phone 40%, weights renormalised over the groups that have data (online: weight 0)."""
     groups = {
         "on_site": (("evaluator", "ballot_box"), Fraction(3, 10)),
         "sms": (("sms",), Fraction(3, 10)),

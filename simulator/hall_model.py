@@ -32,6 +32,10 @@ MIN_PRESS_DELAY_S = 8
 # A stray press (no request) is this far from any finish at its window, beyond the gateway's
 # default rating window of 120 s plus skew.
 STRAY_CLEARANCE_S = 200
+# A drop comes after the ticket's presses (≤ 40 s after the finish), an SMS reply after the drops,
+# each by more than the skew span: 一次一评's "earliest" has one answer with skewed clocks.
+DROP_MIN_S = 90
+SMS_MIN_S = 900
 
 # 事项编码 examples: 行政区划-部门-类别-序号, the shape halls print on the ticket.
 MATTERS: tuple[tuple[str, str], ...] = (
@@ -131,6 +135,9 @@ class Event:
     slot: int | None = None
     role: str | None = None  # press: first|again|stray; drop: first|again|unreadable
     phone: str | None = None  # queue finish: the citizen's phone (`ph`); sms: the reply's form
+    # The ticket's own day (YYYY-MM-DD) when the rating names it (live SMS, live call-back,
+    # online); None: the event's own hall-local day, as ingest fills it (docs/online-rating.md).
+    ticket_day: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -230,6 +237,9 @@ def build(spec: HallSpec) -> Script:
     heapq.heapify(heap)
     served: list[tuple[Event, Event]] = []  # (finish, call) per ticket
     rated: set[str] = set()
+    # Rated on the real firmware, whose clock is the wall clock, not the script's: such a vote's
+    # time and day are the run's, so its ticket gets no other rating 一次一评 would have to order.
+    on_firmware: set[str] = set()
 
     for arrival in arrivals:
         letter, matter = MATTERS[rng.randrange(len(MATTERS))]
@@ -311,6 +321,8 @@ def build(spec: HallSpec) -> Script:
                 Event(fin_t + d1, "press", w.code, number, lv, device=dev, role="first", id=fin.id)
             )
             rated.add(number)
+            if w.profile.firmware:
+                on_firmware.add(number)
             last = fin_t + d1
             if rng.random() < spec.p_press_twice:
                 d2 = rng.randint(2, 8)
@@ -331,8 +343,8 @@ def build(spec: HallSpec) -> Script:
             Event(max(w.avail + 60, close_t), "queue", w.code, ev="logout", id=qid(), staff=w.staff)
         )
 
-    _ballots(spec, rng, profiles, served, ev)
-    _sms_and_phone(spec, rng, profiles, served, rated, ev)
+    _ballots(spec, rng, profiles, served, ev, on_firmware)
+    _sms_and_phone(spec, rng, profiles, served, rated, ev, on_firmware)
     script.events = sorted(ev, key=lambda e: e.t)
     return script
 
@@ -343,21 +355,23 @@ def _ballots(
     profiles: dict[str, WindowProfile],
     served: list[tuple[Event, Event]],
     ev: list[Event],
+    on_firmware: set[str],
 ) -> None:
     boxes = spec.ballot_ids()
     for fin, _call in served:
-        if rng.random() >= spec.p_drop:
+        if rng.random() >= spec.p_drop or fin.ticket in on_firmware:
             continue
         assert fin.window is not None
         slot = _choice(rng, profiles[fin.window].ballot_levels())
         box = boxes[rng.randrange(len(boxes))]
-        t = fin.t + rng.randint(60, 600)
+        # After every press (≤ 40 s) with room for clock skew, so 一次一评 has one answer.
+        t = fin.t + rng.randint(DROP_MIN_S, 600)
         # Tickets are numbered per day: a drop after midnight could not find its ticket. A day
         # that overruns (a soak) keeps its drops before midnight, or has none for that ticket.
         midnight = _next_midnight(fin.t, spec.tz)
         if t >= midnight - 5:
             t = midnight - 5
-            if t < fin.t + 60:
+            if t < fin.t + DROP_MIN_S:
                 continue
         readable = rng.random() >= spec.p_drop_unreadable
         tk = fin.ticket if readable else None
@@ -397,6 +411,7 @@ def _sms_and_phone(
     served: list[tuple[Event, Event]],
     rated: set[str],
     ev: list[Event],
+    on_firmware: set[str],
 ) -> None:
     tz = ZoneInfo(spec.tz)
     day_end = int(datetime.combine(spec.day, time(23, 0), tz).timestamp())
@@ -410,7 +425,7 @@ def _sms_and_phone(
             n_sms += 1
             replied = rng.random() < spec.p_sms_reply
             lv = LEVELS[_choice(rng, levels)] if replied else None
-            t = fin.t + rng.randint(600, 10800)
+            t = fin.t + rng.randint(SMS_MIN_S, 10800)
             if fin.t <= day_end < t:
                 t = day_end
             ev.append(
@@ -425,7 +440,7 @@ def _sms_and_phone(
                     matter=fin.matter,
                 )
             )
-        if rng.random() < spec.p_phone_sample:
+        if rng.random() < spec.p_phone_sample and fin.ticket not in on_firmware:
             n_phone += 1
             connected = rng.random() < spec.p_phone_connected
             lv = LEVELS[_choice(rng, levels)] if connected else None

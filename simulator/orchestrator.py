@@ -14,19 +14,19 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from simulator import (
+    after_day,
     callback_citizens,
-    callback_run,
     checker,
     fault_actions,
     faults,
-    import_files,
+    online_citizens,
     sms_citizens,
     summary,
     vote_audit,
@@ -70,6 +70,8 @@ class SimOptions:
     phone: str = "browser"
     phone_agents: int = 2
     phone_retries: bool = True  # False: each entry called once, rescheduled ones left open
+    # Of the citizens who rate nothing on site and leave no phone, this share rates online.
+    online_share: float = online_citizens.DEFAULT_SHARE
 
     def spec(self) -> HallSpec:
         day = self.day or default_day()
@@ -138,7 +140,21 @@ class Simulation:
                 int(time.time()),
                 callback_citizens.MAX_ATTEMPTS if opts.phone_retries else 1,
             )
+            # The call-back pipeline names the ticket's own day (一次一评's slot).
+            days = online_citizens.ticket_days(self.script)
+            calls = [replace(e, ticket_day=days.get(e.ticket or "")) for e in calls]
             self.script = callback_citizens.with_phone_events(self.script, calls)
+        self.online: list[online_citizens.OnlineCitizen] = []
+        self.online_stats: dict[str, Any] = {}
+        if opts.online_share > 0:
+            # The server dates an online rating when it gets it: today, after the day is played.
+            self.script, self.online = online_citizens.plan(
+                self.script,
+                opts.online_share,
+                opts.seed,
+                int(time.time()),
+                datetime.now(ZoneInfo(self.spec.tz)).date(),
+            )
         self.ledger = compute(self.script)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if opts.workdir is None:
@@ -181,16 +197,21 @@ class Simulation:
             mqtt_url=self.opts.mqtt_url,
             database_url=self.opts.database_url,
             serial_port=serial_gw,
-            server_env=self._sms_env(),
+            server_env=self._server_env(),
         )
 
-    def _sms_env(self) -> dict[str, str]:
-        if self.opts.sms != "live":
-            return {}
+    def _server_env(self) -> dict[str, str]:
+        """The server's policy file (the online citizens' rate limits; the live SMS and
+        call-back tables) and, for the live SMS channel, a phone key."""
         policy = self.workdir / "policy.toml"
-        policy.write_text(sms_citizens.POLICY_TOML + callback_citizens.POLICY_TOML)
-        self.phone_key = secrets.token_hex(32)
-        return {"HALLRATE_PHONE_KEY": self.phone_key, "HALLRATE_POLICY_FILE": str(policy)}
+        env = {"HALLRATE_POLICY_FILE": str(policy)}
+        text = online_citizens.POLICY_TOML
+        if self.opts.sms == "live":
+            text = sms_citizens.POLICY_TOML + callback_citizens.POLICY_TOML + text
+            self.phone_key = secrets.token_hex(32)
+            env["HALLRATE_PHONE_KEY"] = self.phone_key
+        policy.write_text(text)
+        return env
 
     def _make_devices(self, svc: Any) -> Fleet:
         host, port = svc.broker_host_port
@@ -390,8 +411,8 @@ class Simulation:
             await self._drive(svc, fleet, queue)
             self.drive_s = time.monotonic() - drive_started
             self._say("\nwaiting for quiescence")
-            status = await self._quiesce(svc, fleet)
-            await self._import(svc)
+            status = await after_day.quiesce(self, svc, fleet)
+            await after_day.rate_after_the_day(self, svc, queue)
             diffs: list[checker.Difference] = []
             if self.opts.check:
                 start, end = period(self.ledger)
@@ -504,74 +525,6 @@ class Simulation:
             for t in aux:
                 t.cancel()
             await asyncio.gather(*aux, return_exceptions=True)
-
-    async def _quiesce(self, svc: HallServices, fleet: Fleet) -> dict[str, Any]:
-        deadline = time.monotonic() + self.opts.quiesce_timeout
-        calm = 0
-        last: dict[str, Any] = {}
-        while True:
-            depth = fleet.outbox_depth()
-            for fw in self.firmware.values():
-                try:
-                    depth += await asyncio.to_thread(fw.outbox_depth)
-                except Exception:
-                    depth += 1
-            st = await asyncio.to_thread(svc.gateway_status) or {}
-            counts = st.get("counts") or {}
-            pending = int(counts.get("records_pending", 1)) + int(counts.get("tickets_pending", 1))
-            last = {"outbox": depth, "pending": pending, "status": st}
-            calm = calm + 1 if depth == 0 and pending == 0 else 0
-            if calm >= 3:
-                return st
-            if time.monotonic() > deadline:
-                self._say(
-                    f"not quiet after {self.opts.quiesce_timeout:.0f}s: outbox {depth}, "
-                    f"gateway pending {pending}"
-                )
-                return dict(last["status"])
-            await asyncio.sleep(0.5)
-
-    async def _import(self, svc: HallServices) -> None:
-        events = self.script.events
-        if self.opts.sms == "live":
-            endpoint = await asyncio.to_thread(svc.start_sms_platform)
-            self.sms_stats = await asyncio.to_thread(
-                sms_citizens.run_live,
-                self.script,
-                self.spec,
-                self.citizens,
-                str(svc.database_url),
-                endpoint,
-                self.workdir / "policy.toml",
-                self.phone_key,
-            )
-            events = [e for e in events if e.kind != "sms"]
-        if self.live_phone:
-            self._say(f"call-backs: {self.opts.phone_agents} agents ({self.opts.phone})")
-            self.phone_stats = await asyncio.to_thread(
-                callback_run.run,
-                svc.server_url,
-                self.spec.hall,
-                self.spec.day,
-                str(self.workdir / "policy.toml"),
-                self.call_citizens,
-                ADMIN,
-                mode=self.opts.phone,
-                agents=self.opts.phone_agents,
-                tz=self.spec.tz,
-                retries=self.opts.phone_retries,
-            )
-            events = [e for e in events if e.kind != "phone"]
-        files = import_files.write_files(events, self.spec.tz, self.workdir / "imports")
-        for channel, path in files.items():
-            r = await asyncio.to_thread(
-                import_files.run_import, path, channel, self.spec.hall, str(svc.database_url)
-            )
-            if r.returncode != 0:
-                raise RuntimeError(
-                    f"hallrate import {channel} failed ({r.returncode}):\n"
-                    f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
-                )
 
     # ---- output -----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,6 +64,9 @@ class HttpQueueDriver:
         self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
         self._batcher: asyncio.Task[None] | None = None
         self.posts = 0
+        # Rating links from the answers ([online] enabled): (ticket, ticket day) -> link.
+        self.links: dict[tuple[str, str], str] = {}
+        self.on_link: Callable[[str, str, str], None] | None = None  # (ticket, day, url)
 
     async def send(self, events: list[Event]) -> None:
         """Deliver events; returns once the gateway has committed them to its journal."""
@@ -120,7 +124,12 @@ class HttpQueueDriver:
             try:
                 r = await self.client.post(self.url, json=body, headers=self.headers)
                 if r.status_code == 200:
-                    self.stats["duplicates_seen"] += int(r.json().get("duplicates", 0))
+                    answer = r.json()
+                    self.stats["duplicates_seen"] += int(answer.get("duplicates", 0))
+                    for link in answer.get("links", []):
+                        self.links[(link["ticket"], link["ticket_day"])] = link["rating_url"]
+                        if self.on_link is not None:
+                            self.on_link(link["ticket"], link["ticket_day"], link["rating_url"])
                     return
                 if r.status_code in (400, 401, 403, 422):
                     raise RuntimeError(f"gateway refused queue events: {r.status_code} {r.text}")

@@ -247,6 +247,10 @@ class HallServices:
             f"port = {self.gateway_port}",
             f'queue_token = "{self.queue_token}"',
             "",
+            "[online]",  # rating links signed offline (the online citizens use them)
+            "enabled = true",
+            f'base_url = "{self.server_url}"',
+            "",
             "[rating]",
             # Simulated time runs ahead of or behind the gateway's wall clock: every finish must
             # still count as fresh enough for a rating request.

@@ -79,7 +79,9 @@ def plan(script: Script, spec: HallSpec, seed: int) -> tuple[Script, list[Citize
             kind = "digits" if rng.random() < 0.5 else "words"
             lv = e.level
             text = str(LEVELS.index(lv) + 1) if kind == "digits" else WORDS[lv]
-            keep.append(replace(e, phone=phone))
+            # The SMS pipeline names the ticket's own day (一次一评's slot).
+            day = datetime.fromtimestamp(fin.t, ZoneInfo(spec.tz)).date().isoformat()
+            keep.append(replace(e, phone=phone, ticket_day=day))
         else:
             lv = LEVELS[rng.randrange(len(LEVELS))]
             kind = rng.choices(["none", "garbage", "late", "opt_out"], [50, 20, 15, 15])[0]

@@ -35,6 +35,8 @@ def collect(sim: Simulation, fleet: Fleet, queue: Any, status: dict[str, Any]) -
         "fault_notes": list(sim.fault_log.notes),
         "sms": dict(sim.sms_stats),
         "phone": dict(sim.phone_stats),
+        "online": dict(sim.online_stats),
+        "excluded_by_channel": dict(led.excluded),
         "firmware_devices": sorted(sim.spec.evaluator_id(w) for w in sim.firmware),
     }
 
@@ -59,6 +61,7 @@ def render_summary(res: SimResult) -> str:
             json.dumps(s.get("sms") or {}, ensure_ascii=False) if s.get("sms") else "imported",
         ),
         ("phone (live)", _phone_line(s.get("phone") or {})),
+        ("online", json.dumps(s.get("online") or {}, ensure_ascii=False) or "none"),
         ("real firmware", ", ".join(s["firmware_devices"]) or "none"),
         ("differences", str(len(res.diffs))),
         ("elapsed", f"{res.elapsed_s:.1f} s"),

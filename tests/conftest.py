@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.brokers import Amqtt, Broker, Mosquitto, mosquitto_available
+from tests.support.migrated import MigratedTemplates
+from tests.support.pg import PgDatabases
 from tests.support.procs import tool
 from tests.support.tls_files import TlsFiles, tls_files
 
@@ -93,32 +94,55 @@ def _pg_reachable() -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    """The session's migrated SQLite template (tests/support/migrated.py)."""
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'hallrate.db'}"
 
 
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases]:
+    """The session's throw-away PostgreSQL databases (connects on first use, so a run without
+    PostgreSQL tests never needs the server)."""
+    dbs = PgDatabases(PG_ADMIN_URL)
+    yield dbs
+    dbs.close()
+
+
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(pg_databases: PgDatabases) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     require_service("postgresql", _pg_reachable(), f"cannot connect to {PG_ADMIN_URL}")
-    import sqlalchemy as sa
-
-    name = "hallrate_t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    url = pg_databases.create()
     yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pg_databases.drop(url)
+
+
+@pytest.fixture
+def pg_migrated_url(pg_databases: PgDatabases) -> Iterator[str]:
+    """A fresh PostgreSQL database at the newest migration (a copy of a template migrated once
+    per session: tests/support/pg.py), dropped afterwards."""
+    require_service("postgresql", _pg_reachable(), f"cannot connect to {PG_ADMIN_URL}")
+    url = pg_databases.create_migrated()
+    yield url
+    pg_databases.drop(url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
-    """Each storage test runs on SQLite and on PostgreSQL."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    """Each storage test runs on SQLite and on PostgreSQL. A test that asks for ``migrated_url``
+    gets its PostgreSQL database already migrated (copied from the session's template)."""
+    if request.param == "sqlite":
+        fixture = "sqlite_url"
+    elif "migrated_url" in request.fixturenames:
+        fixture = "pg_migrated_url"
+    else:
+        fixture = "pg_url"
     return str(request.getfixturevalue(fixture))
 
 

@@ -161,7 +161,7 @@ class GatewayOut(_Out):
 
 
 USERNAME = r"^[A-Za-z0-9_.@-]+$"
-Role = Literal["city_admin", "hall_admin", "viewer", "agent"]
+Role = Literal["city_admin", "hall_admin", "viewer", "agent", "handler"]
 MAX_AGENT_HALLS = 100
 # An agent's halls besides hall_id (hall codes): it reads them and calls their citizens.
 AgentHalls = Field(
@@ -175,6 +175,9 @@ class UserCreate(BaseModel):
     role: Role
     hall_id: RefId | None = None
     halls: list[str] = Field(default_factory=list, max_length=MAX_AGENT_HALLS)
+    department_id: RefId | None = Field(
+        default=None, description="a handler's department (null: every case of its hall)"
+    )
 
 
 class UserUpdate(BaseModel):
@@ -188,6 +191,7 @@ class UserUpdate(BaseModel):
     hall_id: RefId | None = None
     active: bool | None = None
     halls: list[str] | None = AgentHalls
+    department_id: RefId | None = None
 
 
 class UserOut(_Out):
@@ -196,6 +200,7 @@ class UserOut(_Out):
     hall_id: RefId | None
     active: bool
     halls: list[str] = Field(default_factory=list, description="an agent's halls (codes)")
+    department_id: RefId | None = None
 
 
 # ---- reference checks
@@ -243,7 +248,18 @@ def _check_user(
         raise HTTPException(422, "a hall admin needs hall_id")
     if role == "city_admin" and hall is not None:
         raise HTTPException(422, "a city admin is not bound to a hall")
+    if role == "handler" and hall is None:
+        raise HTTPException(422, "a handler needs hall_id")
     _hall_exists(session, values.get("hall_id"))
+    if values.get("department_id") is not None:
+        if role != "handler":
+            raise HTTPException(422, "department_id is only for role handler")
+        _same_hall(session, Department, values["department_id"], hall, "department")
+    elif row is not None and row.department_id is not None and "department_id" not in values:
+        # A handler moved to another hall cannot keep a department of the old one.
+        kept = session.get(Department, row.department_id)
+        if role == "handler" and kept is not None and kept.hall_id != hall:
+            raise HTTPException(422, f"department {kept.id} does not exist in this hall")
     if values.get("halls"):
         if role != "agent":
             raise HTTPException(422, "halls is only for role agent")
@@ -264,7 +280,9 @@ def _agent_hall_ids(session: Session, codes: list[str]) -> set[int]:
 
 def _user_halls(session: Session, row: Any, values: dict[str, Any]) -> None:
     """Replace the agent's halls by ``halls`` when given; a user that is not (or no longer) an
-    agent has none."""
+    agent has none, and one that is not a handler no department."""
+    if row.role != "handler":
+        row.department_id = None  # only a handler is bound to a department
     if row.role != "agent" or values.get("halls") is not None:
         session.execute(delete(AgentHall).where(AgentHall.user_id == row.id))
     if row.role == "agent" and values.get("halls"):

@@ -11,12 +11,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, SessionDep, Writer
+from server.api.deps import PLAIN_TEXT, BigItemId, CurrentUser, PolicyDep, SessionDep, Writer
 from server.api.scope import resolve_scope
+from server.cases.autoopen import open_for_counted, record_appeal
 from server.db import begin_write
 from server.ingest.records import UNKNOWN_WINDOW
 from server.models import Device, Evaluation, EvaluationChange, Hall, Staff, Window
+from server.models.base import utcnow
 from server.models.evaluations import CHANNELS, LEVELS
+from server.online.one_rating import DUPLICATE
 from server.review import review
 
 router = APIRouter(prefix="/evaluations", tags=["evaluations"])
@@ -41,10 +44,19 @@ class EvaluationOut(BaseModel):
     staff: str | None
     device: str | None
     ticket: str | None
+    ticket_day: date | None = Field(
+        description="the hall-local day of the ticket rated (一次一评 slot with hall and ticket)"
+    )
     attribution: str
     flags: list[str]
     excluded: bool
     counted: bool
+    duplicate_of: int | None = Field(
+        description="一次一评: the id of the ticket's counted rating this one lost to"
+    )
+    late: bool = Field(description="given after the rating period, within the late limit")
+    comment: str | None = Field(description="the citizen's words, phone numbers masked")
+    reasons: list[str] = Field(description="差评 reasons chosen")
     review_reason: str | None
     reviewed_by: str | None
     reviewed_at: datetime | None
@@ -108,10 +120,15 @@ def _out(row: Any) -> EvaluationOut:
         staff=staff,
         device=device,
         ticket=ev.ticket,
+        ticket_day=ev.ticket_day,
         attribution=ev.attribution,
         flags=ev.flags.split(",") if ev.flags else [],
         excluded=ev.excluded,
         counted=ev.counted,
+        duplicate_of=ev.duplicate_of,
+        late=ev.late,
+        comment=ev.comment,
+        reasons=ev.reasons.split(",") if ev.reasons else [],
         review_reason=ev.review_reason,
         reviewed_by=ev.reviewed_by,
         reviewed_at=ev.reviewed_at,
@@ -207,11 +224,13 @@ def check_review_role(caller: Any, ev: Evaluation, body: Review) -> None:
     an excluded evaluation. Hall admins may add flags and exclude."""
     if caller.role == "city_admin":
         return
-    # unknown_window follows the attribution (server/review.py): leaving it out removes nothing.
+    # unknown_window follows the attribution, and 一次一评's duplicate_ticket on a rating that
+    # lost the resolution (server/review.py): leaving them out removes nothing.
+    servers = {UNKNOWN_WINDOW, DUPLICATE} if ev.duplicate_of is not None else {UNKNOWN_WINDOW}
     removed = (
         set()
         if body.flags is None
-        else set(filter(None, ev.flags.split(","))) - set(body.flags) - {UNKNOWN_WINDOW}
+        else set(filter(None, ev.flags.split(","))) - set(body.flags) - servers
     )
     if removed:
         raise HTTPException(
@@ -223,7 +242,7 @@ def check_review_role(caller: Any, ev: Evaluation, body: Review) -> None:
 
 @router.patch("/{evaluation_id}", response_model=EvaluationOut)
 def review_evaluation(
-    session: SessionDep, caller: Writer, evaluation_id: BigItemId, body: Review
+    session: SessionDep, caller: Writer, evaluation_id: BigItemId, body: Review, policy: PolicyDep
 ) -> EvaluationOut:
     """Exclude / restore, or replace the flags, with a reason. Rows are never deleted."""
     if body.excluded is None and body.flags is None:
@@ -235,6 +254,7 @@ def review_evaluation(
     row = _load(session, caller, evaluation_id)
     caller.check_write(row[0].hall_id)
     check_review_role(caller, row[0], body)
+    counted_now: set[int] = set()
     review(
         session,
         row[0],
@@ -243,6 +263,22 @@ def review_evaluation(
         excluded=body.excluded,
         flags=body.flags,
         user_id=caller.user_id,
+        one_rating=policy.one_rating,
+        became_counted=counted_now,
+        tz=policy.timezone,
     )
+    # 申诉复核 of a 差评: recorded on its bad_rating case (opened with origin "appeal" if it has
+    # none); a 差评 the review made count, here or by 一次一评, opens its case (docs/cases.md).
+    now = utcnow()
+    record_appeal(
+        session,
+        policy,
+        row[0],
+        actor=caller.username,
+        actor_role=caller.role,
+        reason=reason,
+        now=now,
+    )
+    open_for_counted(session, policy, ids=counted_now, now=now)
     session.commit()
     return _out(row)

@@ -78,7 +78,8 @@ def evaluations(
     # Channel authority: a gateway key submits device channels only; the server sets source.
     submitter = Submitter.gateway(gw.id, gw.code)
     checked, result = check_evaluations(batch.records, submitter, hall=gw.hall_code)
-    return _store(session, store_evaluations, checked, result, policy).to_dict()
+    store = partial(store_evaluations, one_rating=policy.one_rating, policy=policy)
+    return _store(session, store, checked, result, policy).to_dict()
 
 
 @router.post("/tickets", response_model=IngestOut)

@@ -1,5 +1,6 @@
-"""GET /metrics: Prometheus text of the SMS channel, computed from the database at each scrape
-(the sender is another process). Bearer HALLRATE_METRICS_TOKEN; unset: 404 (docs/api.md)."""
+"""GET /metrics: Prometheus text of the SMS channel and of refused online-rating attempts,
+computed from the database at each scrape (the sender and other workers are other processes).
+Bearer HALLRATE_METRICS_TOKEN; unset: 404 (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import distinct, func, select
 
 from server.api.deps import Credentials, PolicyDep, SessionDep, SettingsDep
 from server.models import SmsReply
+from server.online.rejections import rejection_counts
 from server.sms.status import status
 
 router = APIRouter(tags=["metrics"], include_in_schema=False)
@@ -76,6 +78,12 @@ def metrics(
             "gauge",
             "1: the hall used its daily SMS budget today.",
             [(f'{{hall="{h}"}}', 1) for h in st.budget_reached],
+        ),
+        _line(
+            "hallrate_online_rejections_total",
+            "counter",
+            "Refused online-rating attempts by reason (docs/online-rating.md).",
+            [(f'{{reason="{k}"}}', v) for k, v in rejection_counts(session).items()],
         ),
     ]
     return PlainTextResponse("\n".join(parts) + "\n", media_type="text/plain; version=0.0.4")

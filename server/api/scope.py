@@ -14,6 +14,9 @@ from server.aggregates import Filters
 from server.api.deps import Caller
 from server.models import Department, Hall, Staff, Window
 from server.periods import Period, date_range, parse_period
+from server.results import describe_period
+
+__all__ = ["describe_period", "hall_by_code", "resolve_period", "resolve_scope"]
 
 
 def resolve_period(period: str | None, start: date | None, end: date | None, tz: str) -> Period:
@@ -88,13 +91,3 @@ def _id(session: Session, model: Any, col: Any, hall_id: int, code: str, what: s
     if found is None:
         raise HTTPException(404, f"unknown {what} {code!r} in this hall")
     return int(found)
-
-
-def describe_period(p: Period) -> dict[str, Any]:
-    return {
-        "label": p.label,
-        "kind": p.kind,
-        "start": p.start.isoformat(),
-        "end_inclusive": p.end_inclusive.isoformat(),
-        "timezone": p.tz,
-    }

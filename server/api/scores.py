@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from server import scoring
-from server.aggregates import counts
 from server.api.deps import CurrentUser, PolicyDep, SessionDep
-from server.api.scope import describe_period, resolve_period, resolve_scope
+from server.api.scope import resolve_period, resolve_scope
+from server.results import score_view
 
 router = APIRouter(tags=["scores"])
 
@@ -36,16 +35,4 @@ def get_score(
     """
     p = resolve_period(period, start, end, policy.timezone)
     scope = resolve_scope(session, caller, hall, window, department, staff)
-    counted, excluded = counts(session, p.start, p.end, scope.filters)
-    out: dict[str, Any] = {
-        "scope": scope.described,
-        "period": describe_period(p),
-        "result": scoring.score(counted, policy, excluded).to_dict(),
-    }
-    if p.kind == "year":
-        quarters = {}
-        for q, qp in enumerate(p.quarters(), start=1):
-            qc, qx = counts(session, qp.start, qp.end, scope.filters)
-            quarters[q] = scoring.score(qc, policy, qx)
-        out["year"] = scoring.year_score(quarters, policy).to_dict()
-    return out
+    return score_view(session, policy, p, scope.filters, scope.described)

@@ -4,7 +4,8 @@
 results import; it knows nothing of HTTP. It checks the attempt, stores it once per
 ``attempt_key`` (a retried submission returns the stored attempt), moves the entry (completed,
 closed, or open with its next call), turns a completed call into one ``phone`` evaluation through
-ingest, records an opt-out, and opens a reserve when a planned entry ends without 有效. It commits.
+ingest (and, on a 差评 entry, the call-back of its bad_rating case: server/callbacks/case_link.py),
+records an opt-out, and opens a reserve when a planned entry ends without 有效. It commits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.calendar import WorkingDays
+from server.callbacks.case_link import CaseError, record_case_callback
 from server.callbacks.dispositions import DISPOSITION_CODES, DISPOSITIONS
 from server.callbacks.policy import CallbackPolicy
 from server.callbacks.retry import inside_call_hours, next_call_at
@@ -215,6 +217,10 @@ def _record(
     if attempt.disposition == "completed":
         entry.state = "completed"
         entry.evaluation_key = _ingest(session, entry, row, username, policy)
+        try:  # a 差评 entry: the call closes its case's 回访 step (server/callbacks/case_link.py)
+            record_case_callback(session, policy, entry, row)
+        except CaseError as exc:
+            raise CallbackError(409, f"the case call-back was refused: {exc}") from None
     elif (
         DISPOSITIONS[attempt.disposition].final
         or attempt.opt_out
@@ -290,6 +296,8 @@ def _ingest(
         Submitter.callback(username),
         tz=policy.timezone,
         rules=policy.directory,
+        one_rating=policy.one_rating,
+        policy=policy,
     )
     if outcome.rejected:
         reasons = "; ".join(r.reason for r in outcome.rejected)

@@ -6,8 +6,10 @@ have a phone number (hash and ciphertext); a ticket without one is counted as ``
 daily list takes every such ticket under mode previous_working_day (reason "served") and the
 tickets with a counted 差评 of the same hall, ticket number and day under mode dissatisfied
 (reason "dissatisfied", which wins); a sample list takes every ticket (reason "sample").
-Excluded, first reason that applies: has_phone_evaluation, already_listed, opted_out,
-called_recently, then duplicate_phone (one entry per number: the earliest ticket).
+Excluded, first reason that applies: has_phone_evaluation, already_rated (a counted rating of a
+``skip_rated_channels`` channel; never a 差评 entry), already_listed, opted_out, called_recently,
+then duplicate_phone (one entry per number: the earliest ticket). Ratings are matched to tickets
+on (hall, ticket number, ticket day): the 一次一评 slot.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.callbacks.case_link import CaseTickets, case_tickets
 from server.callbacks.policy import CallbackPolicy
 from server.callbacks.sampling import Candidate, Kind, dedupe_phones
 from server.models import Evaluation, Staff, Ticket, Window
@@ -29,7 +32,9 @@ from server.models.callbacks import CallbackAttempt, CallbackEntry, CallbackOptO
 
 EXCLUSIONS = (
     "no_phone",
+    "case_called_back",
     "has_phone_evaluation",
+    "already_rated",
     "already_listed",
     "opted_out",
     "called_recently",
@@ -105,30 +110,47 @@ def build_frame(
     now: datetime,
 ) -> Frame:
     frame = Frame(kind, hall_code, served_from, served_to)
-    rows = session.execute(
+    tickets_of = (
         select(Ticket, Window.code, Staff.number)
         .outerjoin(Window, Window.id == Ticket.window_id)
         .outerjoin(Staff, Staff.id == Ticket.staff_id)
-        .where(
-            Ticket.hall_id == hall_id,
-            Ticket.local_day >= served_from,
-            Ticket.local_day <= served_to,
-            Ticket.finished_at.is_not(None),
-            Ticket.finished_at <= now,
-        )
         .order_by(Ticket.id)
-    ).all()
+    )
+    rows = list(
+        session.execute(
+            tickets_of.where(
+                Ticket.hall_id == hall_id,
+                Ticket.local_day >= served_from,
+                Ticket.local_day <= served_to,
+                Ticket.finished_at.is_not(None),
+                Ticket.finished_at <= now,
+            )
+        ).all()
+    )
     bad: dict[tuple[str, date], int] = {}
+    links = CaseTickets({}, set(), set())
     if kind == "daily" and "dissatisfied" in policy.modes:
+        # 差评 with a bad_rating case are called when their case is owed a call-back, from
+        # whatever day (server/callbacks/case_link.py); those without one as before.
+        links = case_tickets(session, hall_id, served_from, served_to, now)
         bad = _dissatisfied(session, hall_id, served_from, served_to, policy)
+        bad = {slot: e for slot, e in bad.items() if slot not in links.managed}
+        seen = {t.id for t, _, _ in rows}
+        extra = sorted(set(links.owed) - seen)
+        for chunk in _chunks(extra):
+            rows += session.execute(tickets_of.where(Ticket.id.in_(chunk))).all()
     served = kind == "sample" or "previous_working_day" in policy.modes
     pool: list[tuple[Ticket, str, str, str, int | None]] = []
     for ticket, window_code, staff_number in rows:
-        evaluation_id = bad.get((ticket.number, ticket.local_day))
+        evaluation_id = links.owed.get(ticket.id) or bad.get((ticket.number, ticket.local_day))
         if kind == "sample":
             reason = "sample"
         elif evaluation_id is not None:
             reason = "dissatisfied"
+        elif (ticket.number, ticket.local_day) in links.managed:
+            if served:  # its case was called back (or closed): no second call
+                frame.excluded.append((ticket.id, "case_called_back"))
+            continue
         elif served:
             reason = "served"
         else:
@@ -138,8 +160,11 @@ def build_frame(
             continue
         window = window_code or ticket.window_code or ""
         pool.append((ticket, window, staff_number or "", reason, evaluation_id))
-    tickets = [p[0] for p in pool]
-    reasons = _exclusions(session, hall_id, tickets, policy, now)
+    owed = [p[0] for p in pool if p[0].id in links.owed]
+    tickets = [p[0] for p in pool if p[0].id not in links.owed]
+    rated = _rated(session, hall_id, [p[0] for p in pool if p[3] != "dissatisfied"], policy)
+    reasons = _exclusions(session, hall_id, tickets, policy, now, rated)
+    reasons |= _case_exclusions(session, owed, links)
     candidates = []
     for ticket, window, staff, reason, evaluation_id in pool:
         if ticket.id in reasons:
@@ -168,11 +193,11 @@ def _dissatisfied(
 ) -> dict[tuple[str, date], int]:
     """(ticket number, day) -> the earliest counted 差评 of any channel of that ticket."""
     rows = session.execute(
-        select(Evaluation.ticket, Evaluation.local_day, Evaluation.id)
+        select(Evaluation.ticket, Evaluation.ticket_day, Evaluation.id)
         .where(
             Evaluation.hall_id == hall_id,
-            Evaluation.local_day >= first,
-            Evaluation.local_day <= last,
+            Evaluation.ticket_day >= first,
+            Evaluation.ticket_day <= last,
             Evaluation.counted.is_(True),
             Evaluation.level.in_(policy.dissatisfied_levels),
             Evaluation.ticket.is_not(None),
@@ -181,8 +206,47 @@ def _dissatisfied(
     ).all()
     out: dict[tuple[str, date], int] = {}
     for number, day, evaluation_id in rows:
+        assert day is not None  # the range filter leaves out null ticket days
         out.setdefault((str(number), day), int(evaluation_id))
     return out
+
+
+def _case_exclusions(session: Session, tickets: list[Ticket], links: CaseTickets) -> dict[int, str]:
+    """A case owed a call-back is excluded only when it already has an entry (one per case:
+    ``already_listed``) or its number opted out: a 差评 is called back (seed 002: 100 %)."""
+    out = {t.id: "already_listed" for t in tickets if links.owed[t.id] in links.listed}
+    hashes = sorted({t.phone_hash for t in tickets if t.phone_hash and t.id not in out})
+    opted: set[str] = set()
+    for chunk in _chunks(hashes):
+        opted.update(
+            session.scalars(
+                select(CallbackOptOut.phone_hash).where(CallbackOptOut.phone_hash.in_(chunk))
+            )
+        )
+    out |= {t.id: "opted_out" for t in tickets if t.id not in out and t.phone_hash in opted}
+    return out
+
+
+def _rated(
+    session: Session, hall_id: int, tickets: list[Ticket], policy: CallbackPolicy
+) -> set[int]:
+    """Ids of ``tickets`` with a counted rating of a channel in ``skip_rated_channels``."""
+    if not tickets or not policy.skip_rated_channels:
+        return set()
+    slots = {
+        (str(number), day)
+        for number, day in session.execute(
+            select(Evaluation.ticket, Evaluation.ticket_day).where(
+                Evaluation.hall_id == hall_id,
+                Evaluation.ticket_day >= min(t.local_day for t in tickets),
+                Evaluation.ticket_day <= max(t.local_day for t in tickets),
+                Evaluation.counted.is_(True),
+                Evaluation.channel.in_(policy.skip_rated_channels),
+                Evaluation.ticket.is_not(None),
+            )
+        )
+    }
+    return {t.id for t in tickets if (t.number, t.local_day) in slots}
 
 
 def _exclusions(
@@ -191,6 +255,7 @@ def _exclusions(
     tickets: list[Ticket],
     policy: CallbackPolicy,
     now: datetime,
+    rated: set[int],
 ) -> dict[int, str]:
     """ticket id -> the first exclusion reason that applies to it."""
     ids = [t.id for t in tickets]
@@ -249,6 +314,8 @@ def _exclusions(
         days = phone_days.get(t.number, [])
         if t.id in completed or any(t.local_day <= d <= t.local_day + window for d in days):
             out[t.id] = "has_phone_evaluation"
+        elif t.id in rated:
+            out[t.id] = "already_rated"
         elif t.id in listed:
             out[t.id] = "already_listed"
         elif t.phone_hash in opted:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from server.models.evaluations import LEVELS
+from server.models.evaluations import CHANNELS, LEVELS
 
 Mode = Literal["previous_working_day", "sample", "dissatisfied"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -74,6 +74,10 @@ class CallbackPolicy(BaseModel):
     # An imported phone evaluation of the same hall and ticket number dated within this many
     # days after the ticket's day counts as "already has a phone evaluation".
     phone_evaluation_match_days: int = Field(default=7, ge=0, le=92)
+    # 一次一评: a ticket with a counted rating of one of these channels (same hall, number and
+    # ticket day) is not drawn for previous_working_day or sample; a 差评 is still listed under
+    # mode dissatisfied.
+    skip_rated_channels: tuple[str, ...] = ("online",)
     # Levels that make an evaluation a 差评 (mode "dissatisfied").
     dissatisfied_levels: tuple[str, ...] = ("dissatisfied", "very_dissatisfied")
     # Attempts per entry; attempts after the first go to a different part of call_hours.
@@ -101,6 +105,16 @@ class CallbackPolicy(BaseModel):
             )
         if len(set(value)) != len(value):
             raise ValueError("modes lists a mode twice")
+        return value
+
+    @field_validator("skip_rated_channels")
+    @classmethod
+    def _skip_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if channel not in CHANNELS:
+                raise ValueError(f"unknown channel {channel!r}; channels are {', '.join(CHANNELS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("skip_rated_channels lists a channel twice")
         return value
 
     @field_validator("dissatisfied_levels")

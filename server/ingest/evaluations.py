@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from server.aggregates import CountKey, Deltas
+from server.aggregates import DeltaKey, Deltas
+from server.cases.policy import CasePolicy
 from server.directory import Directory
 from server.history import add_changes, revision_change
 from server.ingest.principals import DEVICE_CHANNELS, Submitter
@@ -23,19 +24,29 @@ from server.ingest.records import (
 )
 from server.ingest.rows import (
     existing_rows,
+    fill_ticket_day,
     insert_evaluations,
     insert_params,
     record_ids,
     record_row,
     stored_row,
 )
+from server.ingest.slots import Slot, lock_slots, resolve_slots
 from server.instants import LocalTimes, sqlite_instant
 from server.models import Evaluation
 from server.models.base import utcnow
+from server.online.one_rating import DUPLICATE
+from server.online.policy import OneRatingPolicy
 from server.periods import DEFAULT_TZ
 from server.policy import DirectoryPolicy
 
-# Fields a higher rev may change: attribution, never the count itself.
+if TYPE_CHECKING:
+    from server.policy import Policy
+
+DEFAULT_BAD_LEVELS = CasePolicy().bad_levels  # [cases] bad_levels when no policy is given
+
+# Fields a higher rev may change: attribution, never the count itself (nor the citizen's
+# comment, reasons or late mark: like the level, they stay as first stored).
 _REV_FIELDS = (
     "rev",
     "department_id",
@@ -45,8 +56,10 @@ _REV_FIELDS = (
     "device_id",
     "matter_id",
     "ticket",
+    "ticket_day",
     "attribution",
     "flags",
+    "duplicate_of",
     "counted",
 )
 
@@ -59,6 +72,8 @@ def ingest_evaluations(
     hall: str | None = None,
     tz: str = DEFAULT_TZ,
     rules: DirectoryPolicy | None = None,
+    one_rating: OneRatingPolicy | None = None,
+    policy: Policy | None = None,
 ) -> IngestResult:
     """Store a batch of evaluation records; the caller commits.
 
@@ -69,7 +84,9 @@ def ingest_evaluations(
     moves the aggregate counts; level, channel and time never change.
     """
     checked, result = check_evaluations(records, submitter, hall=hall)
-    return store_evaluations(session, checked, result, tz=tz, rules=rules)
+    return store_evaluations(
+        session, checked, result, tz=tz, rules=rules, one_rating=one_rating, policy=policy
+    )
 
 
 def store_evaluations(
@@ -79,11 +96,18 @@ def store_evaluations(
     *,
     tz: str = DEFAULT_TZ,
     rules: DirectoryPolicy | None = None,
+    one_rating: OneRatingPolicy | None = None,
+    policy: Policy | None = None,
 ) -> IngestResult:
     """The database half of ingest; ``result`` already holds the rejections of the check.
 
     ``rules`` (the policy's ``[directory]``, default: create no window) decide whether a window
     the hall does not have is created; if not, the record is stored flagged ``unknown_window``.
+    ``one_rating`` (the policy's ``[one_rating]``, default: its defaults) resolves 一次一评 for
+    every ticket slot the batch touched, in the same transaction (server/ingest/slots.py).
+    Every 差评 that counts after the batch (stored by it, or made to count by a revision or by
+    一次一评) opens its bad_rating case in the same transaction (server/cases/autoopen.py) under
+    ``policy``'s ``[cases]`` and ``[alerts]`` (default: the default policy).
     """
     if not checked:
         return result
@@ -125,11 +149,12 @@ def store_evaluations(
     times = LocalTimes(zone)
     # (hall_id, key) -> the insert's parameters (INSERT_COLUMNS, in the driver's formats) and
     # its count, or, for a key seen twice in the batch, the row as a column mapping.
-    pending: dict[tuple[int, str], tuple[tuple[Any, ...], CountKey] | dict[str, Any]] = {}
+    pending: dict[tuple[int, str], tuple[tuple[Any, ...], DeltaKey] | dict[str, Any]] = {}
     first: dict[tuple[int, str], EvaluationIn] = {}  # the record behind each tuple in pending
     updates: dict[int, dict[str, Any]] = {}
     changes: list[dict[str, Any]] = []  # history rows of revisions of stored rows
-    deltas = Deltas()
+    slots: set[Slot] = set()  # ticket slots (hall, ticket day, number) the batch touches
+    deltas = Deltas(tz)
     for index, ev in good:
         hall_id = directory.halls[ev.hall]
         ident = (hall_id, ev.key)
@@ -142,7 +167,15 @@ def store_evaluations(
             except RecordError as exc:
                 result.rejected.append(Rejection(index, ev.key, str(exc)))
                 continue
-            day, day_text, utc_text = times.convert(ev.occurred_text, ev.occurred_at)
+            day, day_text, utc_text, hour = times.convert(ev.occurred_text, ev.occurred_at)
+            try:
+                fill_ticket_day(ev, day)
+            except RecordError as exc:
+                result.rejected.append(Rejection(index, ev.key, str(exc)))
+                continue
+            ticket_day = ev.ticket_day
+            if ticket_day is not None and ev.ticket is not None:
+                slots.add((hall_id, ticket_day, ev.ticket))
             counted = not ev.flags
             params = (
                 hall_id,
@@ -166,11 +199,15 @@ def store_evaluations(
                 counted,
                 ev.source,
                 ev.by.gateway_id if ev.by else None,
+                ticket_day.isoformat() if sqlite and ticket_day is not None else ticket_day,
+                ev.late,
+                ev.comment,
+                ev.reasons,
                 stamp,
                 stamp,
             )
             count = (day, hall_id, dept_id or 0, window_id or 0, staff_id or 0)
-            pending[ident] = (params, (*count, ev.channel, ev.level, counted))
+            pending[ident] = (params, (*count, ev.channel, ev.level, counted, hour))
             first[ident] = ev
             result.accepted += 1
             continue
@@ -218,8 +255,19 @@ def store_evaluations(
         if current.get("flags_reviewed"):
             # A reviewer's flags stand; only the server's unknown_window follows the attribution.
             row["flags"] = with_window_flag(current["flags"], row["window_code"])
+            row["duplicate_of"] = current.get("duplicate_of")
+        elif current.get("duplicate_of") is not None and not row["flags"]:
+            # 一次一评's mark is the server's: it stays until the slot is resolved again below
+            # (with flags of its own the rating no longer competes: the mark goes).
+            row["flags"], row["duplicate_of"] = DUPLICATE, current["duplicate_of"]
         row["counted"] = not row["flags"] and not current.get("excluded", False)
         row["local_day"] = current["local_day"]
+        for ticket, ticket_day in (
+            (current["ticket"], current["ticket_day"]),
+            (row["ticket"], row["ticket_day"]),
+        ):
+            if ticket is not None and ticket_day is not None:
+                slots.add((hall_id, ticket_day, ticket))
         if held is not None:
             current.update({f: row[f] for f in _REV_FIELDS})
         else:
@@ -233,6 +281,8 @@ def store_evaluations(
                 changes.append(change)
         result.updated += 1
 
+    if slots:
+        lock_slots(session, slots)  # before this batch writes (server/ingest/slots.py)
     if pending:
         cells = deltas.cells
         params_list = []
@@ -247,5 +297,26 @@ def store_evaluations(
     if updates:
         session.execute(update(Evaluation), list(updates.values()))
         add_changes(session, changes)
+    counted_now: set[int] = {u["id"] for u in updates.values() if u["counted"]}
+    if slots:
+        resolve_slots(
+            session,
+            slots,
+            one_rating or OneRatingPolicy(),
+            deltas,
+            now,
+            fresh=pending.keys(),
+            became_counted=counted_now,
+        )
     deltas.apply(session)
+    bad = policy.cases.bad_levels if policy is not None else DEFAULT_BAD_LEVELS
+    new_keys = {
+        ident
+        for ident, item in pending.items()
+        if (item["level"] if isinstance(item, dict) else first[ident].level) in bad
+    }
+    if new_keys or counted_now:
+        from server.cases.autoopen import open_for_counted
+
+        open_for_counted(session, policy, keys=new_keys, ids=counted_now, now=now)
     return result

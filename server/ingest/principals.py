@@ -16,6 +16,8 @@ DEVICE_CHANNELS = frozenset({"evaluator", "ballot_box"})
 IMPORT_CHANNELS = frozenset({"sms", "phone"})
 SMS_CHANNELS = frozenset({"sms"})
 PHONE_CHANNELS = frozenset({"phone"})
+ONLINE_CHANNELS = frozenset({"online"})
+DEFAULT_CHANNELS = frozenset({"system_default"})
 MAX_SOURCE = 64
 
 
@@ -80,6 +82,27 @@ class Submitter:
             "callback",
             f"callback:{username}"[:MAX_SOURCE],
             PHONE_CHANNELS,
+            frozenset({"server"}),
+            None,
+            "server",
+        )
+
+    @classmethod
+    def online(cls, source: str = "online:page") -> Submitter:
+        """The rating page (二维码评价, server/online/): ``online`` evaluations only, timed by the
+        server's clock when the citizen submitted (time source ``server``)."""
+        return cls(
+            "online", source[:MAX_SOURCE], ONLINE_CHANNELS, frozenset({"server"}), None, "server"
+        )
+
+    @classmethod
+    def default_rating(cls) -> Submitter:
+        """The system default rating job (广东-style, server/online/defaults.py):
+        ``system_default`` evaluations only, source ``default_rating``, time source ``server``."""
+        return cls(
+            "default_rating",
+            "default_rating",
+            DEFAULT_CHANNELS,
             frozenset({"server"}),
             None,
             "server",

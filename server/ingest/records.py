@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, TypeVar
 
 from server.codes import DEPARTMENT, DEVICE, HALL, MATTER, STAFF, TICKET, WINDOW, CodeKind
+from server.ingest.errors import RecordError
 from server.ingest.principals import DEVICE_CHANNELS, Submitter, as_submitter
+from server.ingest.rating_fields import (
+    comment_field,
+    late_field,
+    reasons_field,
+    ticket_day_field,
+)
 from server.models import ATTRIBUTIONS, CHANNELS, LEVELS, TIME_SOURCES
 from server.personal import MAX_PHONE_CHARS, phone_problem
 
@@ -36,10 +43,6 @@ KNOWN_FLAGS = (
     "invalid",
     UNKNOWN_WINDOW,
 )
-
-
-class RecordError(ValueError):
-    """A record that cannot be stored; the message is the reason given back to the sender."""
 
 
 @dataclass
@@ -152,6 +155,12 @@ class EvaluationIn:
     source: str  # the submitter's, never the record's
     window_code: str | None = None  # set by the store: ``window`` named no window of the hall
     by: Submitter | None = None  # who submitted it (None: a service caller)
+    # The ticket's hall-local day (rating_fields.py); the store fills it for a ticketed record
+    # that names none: the record's own day.
+    ticket_day: date | None = None
+    late: bool = False
+    comment: str | None = None
+    reasons: str = ""  # comma-separated
 
     def unknown_window(self) -> None:
         """The hall has no window ``window`` (and policy creates none): keep the code in
@@ -214,6 +223,7 @@ def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:
         flag_text = ""
     else:
         raise RecordError(f"flags must be a list of at most {MAX_FLAGS} strings")
+    ticket = code_field(rec, "ticket", TICKET, False)
     return EvaluationIn(
         key,  # type: ignore[arg-type]
         rev,
@@ -224,7 +234,7 @@ def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:
         time_source,
         code_field(rec, "hall", HALL, True),  # type: ignore[arg-type]
         window,
-        code_field(rec, "ticket", TICKET, False),
+        ticket,
         code_field(rec, "staff", STAFF, False),
         code_field(rec, "device", DEVICE, False),
         code_field(rec, "matter", MATTER, False),
@@ -234,6 +244,10 @@ def check_evaluation(rec: Any, submitter: Submitter | str) -> EvaluationIn:
         by.source,
         None,
         by,
+        ticket_day_field(rec, ticket),
+        late_field(rec, by),
+        comment_field(rec),
+        reasons_field(rec),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from server.directory import CHUNK, Directory
+from server.ingest.rating_fields import ticket_day_problem
 from server.ingest.records import EvaluationIn, RecordError
 from server.instants import sqlite_instant
 
@@ -36,9 +37,16 @@ INSERT_COLUMNS = (
     "counted",
     "source",
     "gateway_id",
+    "ticket_day",
+    "late",
+    "comment",
+    "reasons",
     "created_at",
     "updated_at",
 )
+
+
+_TICKET_DAY = INSERT_COLUMNS.index("ticket_day")
 
 
 def insert_params(row: Mapping[str, Any], sqlite: bool, stamp: Any) -> tuple[Any, ...]:
@@ -48,6 +56,8 @@ def insert_params(row: Mapping[str, Any], sqlite: bool, stamp: Any) -> tuple[Any
     if sqlite:
         values[5] = sqlite_instant(values[5])
         values[6] = values[6].isoformat()
+        if values[_TICKET_DAY] is not None:
+            values[_TICKET_DAY] = values[_TICKET_DAY].isoformat()
     return (*values, stamp, stamp)
 
 
@@ -85,6 +95,11 @@ EXISTING_NAMES = (
     "ticket",
     "reviewed_at",
     "flags_reviewed",
+    # 一次一评: the slot a revision leaves, and the server's duplicate mark it keeps.
+    "ticket_day",
+    "duplicate_of",
+    # The hourly grain's hour (server/aggregates.py Deltas).
+    "occurred_at",
 )
 
 
@@ -129,6 +144,9 @@ def stored_row(values: Sequence[Any], sqlite: bool) -> dict[str, Any]:
         row["excluded"] = bool(row["excluded"])
         row["counted"] = bool(row["counted"])
         row["flags_reviewed"] = bool(row["flags_reviewed"])
+        if row["ticket_day"] is not None:
+            row["ticket_day"] = date.fromisoformat(row["ticket_day"])
+        row["occurred_at"] = datetime.fromisoformat(row["occurred_at"]).replace(tzinfo=UTC)
     return row
 
 
@@ -167,11 +185,23 @@ def record_ids(
     return dept_id, window_id, staff_id, device_id, matter_id
 
 
+def fill_ticket_day(ev: EvaluationIn, day: date) -> None:
+    """The ticket's day of a ticketed record that names none: ``day``, the record's own
+    hall-local day (device votes are same-day). RecordError when a given one does not fit."""
+    if ev.ticket_day is None:
+        if ev.ticket is not None:
+            ev.ticket_day = day
+    elif problem := ticket_day_problem(ev.ticket_day, day):
+        raise RecordError(problem)
+
+
 def record_row(
     ev: EvaluationIn, hall_id: int, directory: Directory, zone: ZoneInfo, now: datetime
 ) -> dict[str, Any]:
     """A record as a mapping of evaluation columns (for keys already stored or repeated)."""
     dept_id, window_id, staff_id, device_id, matter_id = record_ids(ev, hall_id, directory)
+    local_day = ev.occurred_at.astimezone(zone).date()
+    fill_ticket_day(ev, local_day)
     return {
         "hall_id": hall_id,
         "key": ev.key,
@@ -179,7 +209,7 @@ def record_row(
         "channel": ev.channel,
         "level": ev.level,
         "occurred_at": ev.occurred_at,
-        "local_day": ev.occurred_at.astimezone(zone).date(),
+        "local_day": local_day,
         "time_source": ev.time_source,
         "department_id": dept_id,
         "window_id": window_id,
@@ -190,10 +220,15 @@ def record_row(
         "ticket": ev.ticket,
         "attribution": ev.attribution,
         "flags": ev.flags,
+        "duplicate_of": None,
         "excluded": False,
         "counted": not ev.flags,
         "source": ev.source,
         "gateway_id": ev.by.gateway_id if ev.by else None,
+        "ticket_day": ev.ticket_day,
+        "late": ev.late,
+        "comment": ev.comment,
+        "reasons": ev.reasons,
         "created_at": now,
         "updated_at": now,
     }

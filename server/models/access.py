@@ -20,7 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.models.base import Base, BigId, UTCDateTime, utcnow
 
 DEVICE_KINDS = ("evaluator", "ballot_box")
-ROLES = ("city_admin", "hall_admin", "viewer", "agent")
+# handler: a case officer (办理人员) of a hall, optionally of one department, who works the
+# cases assigned to it (docs/cases.md "Roles").
+ROLES = ("city_admin", "hall_admin", "viewer", "agent", "handler")
 # Roles that see citizens' phone numbers unmasked (each read is audited: PhoneRead).
 PHONE_ROLES = ("city_admin", "agent")
 
@@ -61,6 +63,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     hall_id: Mapped[int | None] = mapped_column(
         ForeignKey("halls.id", ondelete="RESTRICT"), default=None
+    )
+    # A handler bound to one department works only the cases assigned to it (NULL: the hall's).
+    department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="SET NULL"), default=None
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # In every token's claims: a token whose version differs from the row's is refused.

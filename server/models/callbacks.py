@@ -68,6 +68,16 @@ class CallbackEntry(Base):
         UniqueConstraint("worklist_id", "ticket_id"),
         Index("ix_callback_entries_agent_state", "agent_id", "state"),
         Index("ix_callback_entries_hall_state", "hall_id", "state"),
+        # GET /callbacks/stats (server/callbacks/stats.py load): the counts of a worklist's
+        # entries from the index alone.
+        Index(
+            "ix_callback_entries_worklist_state",
+            "worklist_id",
+            "state",
+            "reserve",
+            "disposition",
+            "due_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

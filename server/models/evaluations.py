@@ -24,6 +24,17 @@ class Evaluation(Base):
         # Device keys are "device:boot:seq" and device ids repeat between halls ("EV-A03").
         UniqueConstraint("hall_id", "key"),
         Index("ix_evaluations_hall_day", "hall_id", "local_day"),
+        # The 差评 list (server/badratings/service.py): its count and page read the index only.
+        Index(
+            "ix_evaluations_hall_level_day",
+            "hall_id",
+            "level",
+            "local_day",
+            "counted",
+            "occurred_at",
+        ),
+        # 一次一评: the ratings of one ticket (hall, ticket day, number), whatever the channel.
+        Index("ix_evaluations_ticket_slot", "hall_id", "ticket_day", "ticket"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -44,6 +55,19 @@ class Evaluation(Base):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), default=None)
     matter_id: Mapped[int | None] = mapped_column(ForeignKey("matters.id"), default=None)
     ticket: Mapped[str | None] = mapped_column(String(32), default=None)  # ticket number
+    # The hall-local day of the ticket rated (with ``ticket``, the ticket's identity for
+    # 一次一评); null when the record names no ticket. Device votes: the vote's own day.
+    ticket_day: Mapped[date | None] = mapped_column(Date, default=None)
+    # 一次一评 (server/online/one_rating.py): the id of the ticket's counted rating when this one
+    # lost to it (flag duplicate_ticket set by the server); null otherwise.
+    duplicate_of: Mapped[int | None] = mapped_column(BigId, default=None)
+    # A rating given after the normal rating period, within the late limit (山东: 5 working
+    # days): accepted, counted, and marked.
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The citizen's own words (online page, call-back notes), phone numbers scrubbed; and the
+    # 差评 reasons chosen from the policy's list, comma-separated.
+    comment: Mapped[str | None] = mapped_column(String(500), default=None)
+    reasons: Mapped[str] = mapped_column(String(256), default="", server_default="")
     attribution: Mapped[str] = mapped_column(String(16))
     flags: Mapped[str] = mapped_column(String(256), default="")  # comma-separated, sorted
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # by an admin (申诉复核)

@@ -1,7 +1,7 @@
 """Evaluation history: every change to an evaluation's flags, exclusion or attribution.
 
-Append-only: rows are inserted by reviews (PATCH /evaluations/{id}) and by gateway revisions
-(a higher ``rev``); no code path updates or deletes them.
+Append-only: rows are inserted by reviews (PATCH /evaluations/{id}), by gateway revisions
+(a higher ``rev``) and by 一次一评 (one_rating); no code path updates or deletes them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, BigId, UTCDateTime, utcnow
 
-ACTIONS = ("review", "revision")
-ACTOR_KINDS = ("user", "gateway", "import", "service")
+ACTIONS = ("review", "revision", "one_rating")
+ACTOR_KINDS = (
+    "user",
+    "gateway",
+    "import",
+    "sms",
+    "callback",
+    "online",
+    "default",
+    "service",
+    "server",
+)
 
 
 class EvaluationChange(Base):

@@ -185,7 +185,13 @@ def _ingest_rating(
         record.update(ticket_record_fields(session, ticket))
     submitter = Submitter.sms_pipeline(provider)
     outcome = ingest_evaluations(
-        session, [record], submitter, tz=policy.timezone, rules=policy.directory
+        session,
+        [record],
+        submitter,
+        tz=policy.timezone,
+        rules=policy.directory,
+        one_rating=policy.one_rating,
+        policy=policy,
     )
     if outcome.accepted == 1:
         row.evaluation_key = record["key"]

@@ -1,7 +1,8 @@
 """Who gets a rating text now (docs/sms.md, "Who gets a text").
 
 Every ticket of the hall-local day `today` that finished, has a phone number and no counted
-on-site rating (evaluator or ballot box, same hall, ticket number and day) gets one text when it
+rating yet (一次一评: on site — evaluator or ballot box —, or from another channel of
+``[one_rating] channels`` but sms; same hall, ticket number and ticket day) gets one text when it
 is due by the policy, unless the ticket already has one, the number had one today, the number
 opted out, the number is not a mainland mobile, or the hall's daily budget is used up.
 """
@@ -12,12 +13,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from server.models import Evaluation, Hall, SmsMessage, SmsOptOut, Ticket, Window
+from server.online.policy import OneRatingPolicy
 from server.personal import PhoneKeyError, phone_digits
 from server.sms.policy import ON_SITE_CHANNELS, SmsPolicy
 
@@ -26,6 +29,8 @@ SKIP_REASONS = (
     "not_due",
     "too_late_today",
     "rated_on_site",
+    "rated_online",
+    "rated_elsewhere",
     "already_texted",
     "phone_texted_today",
     "opted_out",
@@ -74,17 +79,28 @@ def select_due(
     now: datetime,
     tz: ZoneInfo,
     decrypt: Callable[[str], str],
+    one_rating: OneRatingPolicy | None = None,
 ) -> Selection:
-    """The texts due at ``now`` (aware), oldest finish first, within each hall's budget."""
+    """The texts due at ``now`` (aware), oldest finish first, within each hall's budget.
+
+    A ticket with a counted rating is skipped: ``rated_on_site`` (evaluator, ballot box),
+    ``rated_online``, ``rated_elsewhere`` (another channel of ``one_rating.channels``, not sms)."""
     local_now = now.astimezone(tz)
     today = local_now.date()
-    on_site = exists().where(
-        Evaluation.hall_id == Ticket.hall_id,
-        Evaluation.ticket == Ticket.number,
-        Evaluation.local_day == Ticket.local_day,
-        Evaluation.counted.is_(True),
-        Evaluation.channel.in_(ON_SITE_CHANNELS),
-    )
+    competing = set((one_rating or OneRatingPolicy()).channels) - {"sms"}
+
+    def rated(channels: set[str]) -> Any:
+        return exists().where(
+            Evaluation.hall_id == Ticket.hall_id,
+            Evaluation.ticket == Ticket.number,
+            Evaluation.ticket_day == Ticket.local_day,
+            Evaluation.counted.is_(True),
+            Evaluation.channel.in_(sorted(channels)),
+        )
+
+    on_site = rated(set(ON_SITE_CHANNELS))
+    online = rated(competing & {"online"})
+    elsewhere = rated(competing - {"online", *ON_SITE_CHANNELS})
     texted = exists().where(SmsMessage.ticket_id == Ticket.id)
     phone_today = exists().where(
         and_(SmsMessage.phone_hash == Ticket.phone_hash, SmsMessage.local_day == today)
@@ -97,6 +113,8 @@ def select_due(
             Hall.name,
             Window.code,
             on_site.label("on_site"),
+            online.label("online"),
+            elsewhere.label("elsewhere"),
             texted.label("texted"),
             phone_today.label("phone_today"),
             opted.label("opted"),
@@ -114,13 +132,15 @@ def select_due(
     out = Selection()
     seen_phones: set[str] = set()
     remaining: dict[int, int] = {}
-    for ticket, hall_code, hall_name, window_code, rated, has_text, had_today, opt in rows:
+    for row in rows:
+        ticket, hall_code, hall_name, window_code, here, on_line, other = row[:7]
+        has_text, had_today, opt = row[7:]
         assert ticket.finished_at is not None and ticket.phone_hash and ticket.phone_enc
         if has_text:
             out.skip("already_texted")
             continue
-        if rated:
-            out.skip("rated_on_site")
+        if here or on_line or other:
+            out.skip("rated_on_site" if here else "rated_online" if on_line else "rated_elsewhere")
             continue
         if opt:
             out.skip("opted_out")

@@ -168,7 +168,14 @@ class Sender:
     def enqueue_due(self, report: RunReport) -> None:
         now = self.clock()
         with self.sessions() as session:
-            sel = select_due(session, self.policy.sms, now, self.policy.tzinfo, self.cipher.decrypt)
+            sel = select_due(
+                session,
+                self.policy.sms,
+                now,
+                self.policy.tzinfo,
+                self.cipher.decrypt,
+                one_rating=self.policy.one_rating,
+            )
             session.rollback()
             n = segments(self.policy.sms.longest_chars)
             report.enqueued += outbox.enqueue(session, sel.due, n, now)

@@ -20,10 +20,16 @@ DEFAULT_SIGN = "政务服务"
 DEFAULT_BODY = (
     "请为${hall}${window}窗口的服务评价：回1非常满意2满意3基本满意4不满意5非常不满意，回TD退订"
 )
+ALERT_BODY = "${title}，案件${case}，办结期限${due}，请及时处理。"
 DEFAULT_TEMPLATES = {
     # Alibaba Cloud style: named ${params}; Tencent Cloud style: positional {1}, {2}.
     "SMS_HALLRATE": DEFAULT_BODY,
     "1000001": DEFAULT_BODY.replace("${hall}", "{1}").replace("${window}", "{2}"),
+    # Alerts to a hall's duty manager (server/alerts, docs/cases.md "Alerts").
+    "SMS_HALLRATE_ALERT": ALERT_BODY,
+    "1000002": ALERT_BODY.replace("${title}", "{1}")
+    .replace("${case}", "{2}")
+    .replace("${due}", "{3}"),
 }
 FAULT_KINDS = ("throttle", "server_error", "timeout")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import free_port, wait_port
 from tests.support.procs import Proc
 
@@ -43,7 +44,17 @@ class ServerProc:
         return dict(r.json())
 
 
-def start_server(tmp: Path, database_url: str, port: int | None = None) -> ServerProc:
+def start_server(
+    tmp: Path,
+    database_url: str,
+    port: int | None = None,
+    templates: MigratedTemplates | None = None,
+) -> ServerProc:
+    """The server on ``database_url`` (``--migrate``); with ``templates`` an empty SQLite
+    database is first made a copy of the session's migrated one (``--migrate`` then has nothing
+    to do)."""
+    if templates is not None:
+        templates.migrate(database_url)
     port = port or free_port()
     env = {
         "HALLRATE_DATA_DIR": str(tmp / "server-data"),
@@ -63,7 +74,9 @@ def start_server(tmp: Path, database_url: str, port: int | None = None) -> Serve
 
 
 @pytest.fixture
-def server(tmp_path: Path, sqlite_url: str) -> Iterator[ServerProc]:
-    s = start_server(tmp_path, sqlite_url)
+def server(
+    tmp_path: Path, sqlite_url: str, migrated_templates: MigratedTemplates
+) -> Iterator[ServerProc]:
+    s = start_server(tmp_path, sqlite_url, templates=migrated_templates)
     yield s
     s.proc.stop()

@@ -182,7 +182,9 @@ def test_dashboard_sms_panel_shows_the_figures_of_the_api(server: ServerProc) ->
         page.click("#login button[type=submit]")
         page.fill("#period", "2026Q4")
         page.dispatch_event("#filters", "change")
+        page.click("#nav a[data-nav=channels]")  # the SMS panel is in the 短信与回访 view
         page.wait_for_selector("#sms-windows tr[data-window=A02]")
+        assert "#/channels?hall=H1&period=2026Q4" in page.url
         assert page.inner_text("#sms h2") == "短信评价 SMS"
         #                                        sent delivered replied reply-rate valid-rate
         assert _row(page, "#sms-summary tr[data-bucket=period]") == [
@@ -248,6 +250,7 @@ def test_dashboard_callback_panel_shows_the_figures_of_the_api(server: ServerPro
         page.click("#login button[type=submit]")
         page.fill("#period", "2026Q4")
         page.dispatch_event("#filters", "change")
+        page.click("#nav a[data-nav=channels]")  # the call-back panel is in the 短信与回访 view
         page.wait_for_selector("#cb-agents tr[data-agent=wang]")
         assert page.inner_text("#callbacks h2") == "电话回访 Phone call-backs"
         #   planned reserves(opened) attempted completed closed open overdue (due 2026: all past)

@@ -85,6 +85,29 @@ def test_hostile_names_show_as_text_and_never_run(server: ServerProc) -> None:
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert page.locator("#ranking img, #ranking script, #ranking svg").count() == 0
         assert page.locator("#hall img, #hall svg").count() == 0
+        # The charts: the comparison's bar labels and data table, one window's heading.
+        page.evaluate("location.hash = '#/windows?hall=H1&period=2026Q4'")
+        page.wait_for_selector("#window-list-chart rect.bar")
+        chart = page.text_content("#window-list-chart svg.bar-chart") or ""
+        assert HOSTILE[1][:10] in chart and HOSTILE[2][:10] in chart  # labels are cut to fit
+        labels = page.eval_on_selector_all(
+            "#window-list-chart rect.bar", "rs => rs.map(r => r.dataset.label)"
+        )
+        assert sorted(labels) == sorted([f"A01 {HOSTILE[1]}", f"A02 {HOSTILE[2]}", "A03"])
+        assert HOSTILE[1] in page.text_content("#window-list-chart table") or ""
+        page.evaluate("location.hash = '#/window/A02?hall=H1&period=2026Q4'")
+        page.wait_for_function(
+            "n => document.querySelector('section[data-view=window] .view-title')"
+            ".textContent.includes(n)",
+            arg=HOSTILE[2],
+        )
+        for view in ("windows", "window"):
+            inside = [
+                f"section[data-view={view}] {tag}" for tag in ("img", "script", "foreignObject")
+            ]
+            assert page.locator(", ".join(inside)).count() == 0
+            assert page.locator(f"section[data-view={view}] svg svg:not(.key-line)").count() == 0
+        assert page.evaluate("typeof window.__pwned") == "undefined"
         # Even an injected inline script would be blocked: the CSP forbids it.
         page.evaluate(
             """() => { const s = document.createElement('script');

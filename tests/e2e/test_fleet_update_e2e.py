@@ -33,6 +33,7 @@ from tests.firmware import device_root
 from tests.firmware.conftest import device_config
 from tests.gateway.conftest import HallServer, gateway_config_dict, wait_for, write_toml
 from tests.support.brokers import Mosquitto
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import wait_port
 from tests.support.procs import Proc
 
@@ -77,8 +78,10 @@ class Chain:
 
 
 @pytest.fixture
-def chain(tmp_path: Path, mosquitto: Mosquitto) -> Iterator[Chain]:
-    srv = HallServer(tmp_path / "server").start()
+def chain(
+    tmp_path: Path, mosquitto: Mosquitto, migrated_templates: MigratedTemplates
+) -> Iterator[Chain]:
+    srv = HallServer(tmp_path / "server", migrated_templates).start()
     key, pub = signing.generate_keypair(tmp_path / "keys")
     cfg = gateway_config_dict(
         tmp_path,

@@ -15,6 +15,7 @@ from tests.firmware.conftest import DeviceFactory, device_config
 from tests.firmware.standin_gateway import StandinGateway
 from tests.gateway.conftest import HallServer, gateway_config_dict, wait_for, write_toml
 from tests.support.brokers import Broker
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import wait_port
 from tests.support.procs import Proc
 
@@ -116,10 +117,13 @@ def test_oldest_age_of_an_unacked_event_grows_and_clears_after_the_ack(
 
 
 def test_health_reaches_the_gateway_status_and_the_servers_device_table(
-    broker: Broker, make_device: DeviceFactory, tmp_path: Path
+    broker: Broker,
+    make_device: DeviceFactory,
+    tmp_path: Path,
+    migrated_templates: MigratedTemplates,
 ) -> None:
     """The real chain: firmware -> broker -> the gateway process -> /status -> the server."""
-    srv = HallServer(tmp_path / "server").start()
+    srv = HallServer(tmp_path / "server", migrated_templates).start()
     cfg = gateway_config_dict(
         tmp_path, broker.url, srv.url, health={"check_s": 0.5, "push_interval_s": 5}
     )

@@ -17,6 +17,7 @@ import pytest
 from tests.firmware.conftest import DeviceFactory, device_config
 from tests.gateway.conftest import HallServer, gateway_config_dict, push_queue, wait_for, write_toml
 from tests.support.brokers import Broker
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import wait_port
 from tests.support.procs import Proc
 
@@ -24,8 +25,10 @@ pytestmark = [pytest.mark.micropython, pytest.mark.e2e, pytest.mark.timeout(240)
 
 
 @pytest.fixture
-def chain(tmp_path: Path, broker: Broker) -> Iterator[tuple[HallServer, int]]:
-    srv = HallServer(tmp_path / "server").start()
+def chain(
+    tmp_path: Path, broker: Broker, migrated_templates: MigratedTemplates
+) -> Iterator[tuple[HallServer, int]]:
+    srv = HallServer(tmp_path / "server", migrated_templates).start()
     cfg = gateway_config_dict(tmp_path, broker.url, srv.url)
     path = write_toml(cfg, tmp_path / "hall.toml")
     gw = Proc("gateway", [sys.executable, "-m", "gateway", "--config", str(path)], tmp_path)

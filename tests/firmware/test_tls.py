@@ -21,6 +21,7 @@ from tests.firmware.conftest import DeviceFactory, device_config
 from tests.firmware.standin_gateway import StandinGateway
 from tests.gateway.conftest import HallServer, gateway_config_dict, push_queue, write_toml
 from tests.support.brokers import BrokerTls, Mosquitto, install_for_mosquitto, mosquitto_available
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import free_port, wait_port
 from tests.support.procs import Proc
 
@@ -174,9 +175,9 @@ def test_password_only_when_the_listener_does_not_require_certificates(
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
 def test_the_gateway_process_over_tls(
-    hall: TlsHall, make_device: DeviceFactory, tmp_path: Path
+    hall: TlsHall, make_device: DeviceFactory, tmp_path: Path, migrated_templates: MigratedTemplates
 ) -> None:
-    srv = HallServer(tmp_path / "server").start()
+    srv = HallServer(tmp_path / "server", migrated_templates).start()
     cfg = {**hall.cfg, "server": {**hall.cfg["server"], "url": srv.url}}
     path = write_toml(cfg, hall.hall_toml)
     gw = Proc("gateway", [sys.executable, "-m", "gateway", "--config", str(path)], tmp_path)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from gateway.config import GatewayConfig, from_dict
+from tests.support.migrated import MigratedTemplates
 from tests.support.ports import free_port, port_closed, wait_port
 from tests.support.procs import Proc
 
@@ -29,10 +30,14 @@ DEVICES = {
 
 
 class HallServer:
-    """`python -m server.serve` on a free port with its own SQLite database."""
+    """`python -m server.serve` on a free port with its own SQLite database. With ``templates``
+    the database starts as a copy of the session's migrated one, so ``--migrate`` finds nothing to
+    do (the migrations from an empty database are tested in tests/server and the walking skeleton).
+    """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, templates: MigratedTemplates | None = None) -> None:
         self.workdir = workdir
+        self.templates = templates
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.db_path = workdir / "hallrate.db"
@@ -43,6 +48,8 @@ class HallServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> HallServer:
+        if self.templates is not None and not self.db_path.exists():
+            self.templates.migrate(f"sqlite:///{self.db_path}")
         env = {
             "HALLRATE_DATA_DIR": str(self.workdir),
             "HALLRATE_BOOTSTRAP_GATEWAY": f"gw-{HALL}:{API_KEY}:{HALL}",
@@ -95,8 +102,8 @@ class HallServer:
 
 
 @pytest.fixture
-def hall_server(tmp_path: Path) -> Iterator[HallServer]:
-    srv = HallServer(tmp_path / "server").start()
+def hall_server(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[HallServer]:
+    srv = HallServer(tmp_path / "server", migrated_templates).start()
     yield srv
     srv.stop()
 

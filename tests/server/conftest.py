@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +16,23 @@ from sqlalchemy.orm import Session
 from server import aggregates
 from server.app import create_app
 from server.config import Settings
-from server.migrate import upgrade
 from server.models import Evaluation
+from tests.support.migrated import MigratedTemplates
+from tests.support.pg import PgDatabases
 
 GATEWAY_KEY = "test-gateway-key-0123456789"
 ADMIN = ("root", "root-password")
 
 
 @pytest.fixture
-def migrated_url(db_url: str) -> str:
-    upgrade(db_url)
+def migrated_url(
+    db_url: str, migrated_templates: MigratedTemplates, pg_databases: PgDatabases
+) -> str:
+    """``db_url`` at the newest migration, the same as ``upgrade(db_url)`` (on SQLite a copy of
+    a file migrated once per session: tests/support/migrated.py; on PostgreSQL ``db_url`` is
+    already a copy of a database migrated once per session: tests/support/pg.py)."""
+    if not pg_databases.is_migrated_copy(db_url):
+        migrated_templates.migrate(db_url)
     return db_url
 
 
@@ -112,7 +120,8 @@ def evaluation(key: str, **overrides: Any) -> dict[str, Any]:
         "time_source": "device",
         "hall": "H1",
         "window": "A03",
-        "ticket": "A012",
+        # One ticket per key: under 一次一评 ratings of one ticket compete (one counts).
+        "ticket": f"T{zlib.crc32(key.encode()):08x}",
         "staff": "1001",
         "device": "EV-A03",
         "attribution": "attributed",
@@ -122,12 +131,16 @@ def evaluation(key: str, **overrides: Any) -> dict[str, Any]:
     return rec
 
 
-def check_aggregates(session: Session) -> tuple[dict[Any, int], dict[Any, int]]:
-    """Recompute the counts from the raw rows; assert the monthly grain (no staff) agrees; return
-    (recomputed daily, stored daily) for the caller to compare."""
-    raw = aggregates.recompute(
+def check_aggregates(
+    session: Session, tz: str = "Asia/Shanghai"
+) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Recompute the counts from the raw rows; assert the monthly grain (no staff) and the
+    hourly grain (hall, day, hour of occurred_at in ``tz``) agree; return (recomputed daily,
+    stored daily) for the caller to compare."""
+    rows = [
         {
             "local_day": e.local_day,
+            "occurred_at": e.occurred_at,
             "hall_id": e.hall_id,
             "department_id": e.department_id,
             "window_id": e.window_id,
@@ -137,10 +150,12 @@ def check_aggregates(session: Session) -> tuple[dict[Any, int], dict[Any, int]]:
             "counted": e.counted,
         }
         for e in session.scalars(select(Evaluation))
-    )
+    ]
+    raw = aggregates.recompute(rows)
     monthly: dict[Any, int] = {}
     for key, n in raw.items():
         mkey = (key[0].replace(day=1), key[1], key[2], key[3], 0, *key[5:])
         monthly[mkey] = monthly.get(mkey, 0) + n
     assert aggregates.stored_monthly(session) == monthly
+    assert aggregates.stored_hourly(session) == aggregates.recompute_hourly(rows, tz)
     return raw, aggregates.stored_daily(session)

@@ -52,18 +52,22 @@ def add_ticket(
     return t
 
 
-def add_on_site_rating(session: Session, t: Ticket, counted: bool = True) -> None:
+def add_on_site_rating(
+    session: Session, t: Ticket, counted: bool = True, channel: str = "evaluator"
+) -> None:
+    """A rating of ``t`` as ingest stores it (ticket_day: the ticket's day)."""
     assert t.finished_at is not None
     session.add(
         Evaluation(
             hall_id=t.hall_id,
-            key=f"EV-A03:b:{t.id}",
-            channel="evaluator",
+            key=f"{channel}:{t.id}",
+            channel=channel,
             level="satisfied",
             occurred_at=t.finished_at,
             local_day=t.local_day,
-            time_source="device",
+            time_source="device" if channel in ("evaluator", "ballot_box") else "server",
             ticket=t.number,
+            ticket_day=t.local_day,
             attribution="attributed",
             flags="" if counted else "misuse",
             counted=counted,

@@ -1,4 +1,5 @@
-"""SQLite connections: WAL, foreign keys, and writers that lock up front (BEGIN IMMEDIATE)."""
+"""SQLite connections: WAL, foreign keys, and writers that lock up front (BEGIN IMMEDIATE);
+PostgreSQL connections: JIT off."""
 
 from __future__ import annotations
 
@@ -47,6 +48,25 @@ def test_begin_write_holds_the_write_lock(sqlite_url: str) -> None:
         other.execute("ROLLBACK")
         other.close()
     engine.dispose()
+
+
+def test_postgresql_connections_run_without_jit(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_options_given_by_the_caller_are_kept(pg_url: str) -> None:
+    engine = make_engine(pg_url, connect_args={"options": "-c work_mem=8MB"})
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW work_mem")).scalar() == "8MB"
+            assert conn.execute(text("SHOW jit")).scalar() == "off"
+    finally:
+        engine.dispose()
 
 
 def test_plain_postgres_urls_use_psycopg3() -> None:

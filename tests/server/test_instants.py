@@ -1,4 +1,5 @@
-"""LocalTimes' hour cache gives exactly what converting each instant on its own gives."""
+"""LocalTimes' hour cache gives exactly what converting each instant on its own gives (the local
+day, its text, SQLite's text and the local hour)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ ZONES = [
 ]
 
 
-def _exact(instant: datetime, zone: ZoneInfo) -> tuple[date, str, str]:
-    day = instant.astimezone(zone).date()
-    return day, day.isoformat(), sqlite_instant(instant)
+def _exact(instant: datetime, zone: ZoneInfo) -> tuple[date, str, str, int]:
+    local = instant.astimezone(zone)
+    return local.date(), local.date().isoformat(), sqlite_instant(instant), local.hour
 
 
 def _texts(instant: datetime) -> list[str]:
@@ -67,6 +68,12 @@ def test_hours_with_a_local_midnight_or_a_transition_inside_are_converted_per_in
     assert kolkata.convert(early.isoformat(), early)[0] == date(2026, 11, 2)
     assert kolkata.convert(late.isoformat(), late)[0] == date(2026, 11, 3)
     assert kolkata._hours == {"2026-11-02T18+00:00": None}
+    # Every other hour of Kolkata holds a local hour's start (+05:30): 04:10 UTC is 09:40
+    # local, 04:40 UTC is 10:10.
+    kolkata = LocalTimes(ZoneInfo("Asia/Kolkata"))
+    early, late = early.replace(hour=4), late.replace(hour=4, minute=40)
+    assert kolkata.convert(early.isoformat(), early)[3] == 9
+    assert kolkata.convert(late.isoformat(), late)[3] == 10
     # Lord Howe Island's DST began at 15:30 UTC on 2026-10-03 (+10:30 became +11:00).
     lord_howe = ZoneInfo("Australia/Lord_Howe")
     times = LocalTimes(lord_howe)
@@ -84,6 +91,7 @@ def test_the_gateway_form_is_converted_from_the_cache() -> None:
         date(2026, 11, 2),
         "2026-11-02",
         "2026-11-02 09:03:21.000000",
+        17,
     )
     assert times.convert(second, datetime.fromisoformat(second))[2] == "2026-11-02 09:59:59.250000"
     assert len(times._hours) == 1  # one hour, one cached conversion

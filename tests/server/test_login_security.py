@@ -130,6 +130,7 @@ def test_patch_checks_role_and_hall_like_creation(server: Server) -> None:
         "username": "v6",
         "role": "viewer",
         "hall_id": 1,
+        "department_id": None,
         "active": True,
         "halls": [],
     }
@@ -288,3 +289,33 @@ def test_login_burst_queues_and_health_stays_up(
             th.join(10)
     app.state.engine.dispose()
     assert statuses == [401, 401]
+
+
+def test_a_handler_needs_a_hall_and_may_be_bound_to_one_of_its_departments(server: Server) -> None:
+    """docs/api.md "Admin resources": role handler, department_id only for handlers, in-hall."""
+    post, patch = server.client.post, server.client.patch
+    dept = post(
+        "/api/v1/departments", json={"hall_id": 1, "code": "D-CASES"}, headers=server.admin
+    ).json()["id"]
+    body = {"username": "h1", "password": "password1", "role": "handler"}
+    r = post("/api/v1/users", json=body, headers=server.admin)
+    assert r.status_code == 422 and "a handler needs hall_id" in r.text
+    r = post(
+        "/api/v1/users", json={**body, "hall_id": 1, "department_id": 999}, headers=server.admin
+    )
+    assert r.status_code == 422 and "department 999 does not exist in this hall" in r.text
+    r = post(
+        "/api/v1/users", json={**body, "hall_id": 1, "department_id": dept}, headers=server.admin
+    )
+    assert r.status_code == 201, r.text
+    uid = r.json()["id"]
+    assert r.json()["role"] == "handler" and r.json()["department_id"] == dept
+    r = patch(
+        f"/api/v1/users/{uid}", json={"role": "viewer", "department_id": dept}, headers=server.admin
+    )
+    assert r.status_code == 422 and "department_id is only for role handler" in r.text
+    r = patch(f"/api/v1/users/{uid}", json={"role": "viewer"}, headers=server.admin)
+    assert r.status_code == 200, (
+        r.text
+    )  # a user whose role stops being handler loses its department
+    assert r.json()["department_id"] is None and r.json()["role"] == "viewer"

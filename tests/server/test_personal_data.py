@@ -303,6 +303,8 @@ def test_purge_personal_data_deletes_old_phones_and_reports_counts(
         "1 tickets from 2026-06-01 on keep theirs\n"
         "would purge the phone numbers of 0 SMS texts and the phone hashes of 0 SMS replies "
         "before 2026-06-01\n"
+        "would purge the phone numbers of 0 cases closed before 2026-06-01; "
+        "0 open cases keep theirs\n"
     )
     assert sum(r["phone_enc"] is not None for r in _ticket_rows(server)) == 3
     assert db_cli.main(base) == 0
@@ -311,6 +313,7 @@ def test_purge_personal_data_deletes_old_phones_and_reports_counts(
         "1 tickets from 2026-06-01 on keep theirs\n"
         "purged the phone numbers of 0 SMS texts and the phone hashes of 0 SMS replies "
         "before 2026-06-01\n"
+        "purged the phone numbers of 0 cases closed before 2026-06-01; 0 open cases keep theirs\n"
     )
     kept = {r["number"]: (r["phone_enc"], r["phone_hash"]) for r in _ticket_rows(server)}
     assert kept["A001"] == kept["A002"] == kept["A004"] == (None, None)
@@ -413,3 +416,44 @@ def test_production_refuses_a_weak_phone_key(tmp_path: Path) -> None:
         )
         with pytest.raises(ValueError, match="HALLRATE_PHONE_KEY"):
             s.check()
+
+
+def test_purge_deletes_the_phones_of_cases_closed_before_the_day_and_keeps_open_ones(
+    migrated_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/security.md: a case's phone number goes with the purge once the case is closed
+    before the first kept day; an open case keeps it (its call-back needs it)."""
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from server.models import Case
+    from tests.server.cases import case_rows
+
+    engine = make_engine(migrated_url)
+    with Session(engine) as session:
+        hall = case_rows.hall(session, "PURGE")
+        phone = {"phone_enc": "v1.cipher", "phone_hash": "h" * 64}
+        old = case_rows.case(
+            session, hall, "complaint", date(2026, 5, 6), closed=date(2026, 5, 8), **phone
+        )
+        late = case_rows.case(
+            session, hall, "complaint", date(2026, 5, 28), closed=date(2026, 6, 2), **phone
+        )
+        still_open = case_rows.case(session, hall, "complaint", date(2026, 5, 6), **phone)
+        session.commit()
+        ids = (old.id, late.id, still_open.id)
+    base = ["purge-personal-data", "--database-url", migrated_url, "--before", "2026-06-01"]
+    assert db_cli.main(base) == 0
+    assert (
+        "purged the phone numbers of 1 cases closed before 2026-06-01; 1 open cases keep theirs"
+        in capsys.readouterr().out
+    )
+    with Session(engine) as session:
+        rows = {
+            c.id: (c.phone_enc, c.phone_hash) for c in session.query(Case).where(Case.id.in_(ids))
+        }
+    engine.dispose()
+    assert rows[ids[0]] == (None, None)
+    assert rows[ids[1]] == ("v1.cipher", "h" * 64)  # closed on the first kept day's side
+    assert rows[ids[2]] == ("v1.cipher", "h" * 64)  # open: kept for the call-back

@@ -19,7 +19,8 @@ from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.api import auth, ingest, scores
+from server import results
+from server.api import auth, ingest
 from server.app import create_app
 from server.limits import json_depth
 from tests.server.conftest import ADMIN, GATEWAY_KEY, make_settings
@@ -251,14 +252,14 @@ def test_scores_beyond_their_slots_are_503_with_retry_after(
     settings.busy_wait_seconds = 0
     application = create_app(settings)
     release = threading.Event()
-    counts = scores.counts
+    counts = results.counts  # what GET /scores reads the aggregates with (server/results.py)
 
     def held_counts(*args: Any, **kwargs: Any) -> Any:
         entered.set()
         release.wait(30)
         return counts(*args, **kwargs)
 
-    monkeypatch.setattr(scores, "counts", held_counts)
+    monkeypatch.setattr(results, "counts", held_counts)
     entered = threading.Event()
 
     async def scenario() -> tuple[Answer, Answer, Answer]:

@@ -135,3 +135,37 @@ def test_ranking_follows_new_votes(two_windows: Server) -> None:
     server.ingest(_votes("c", "evaluator", {"dissatisfied": 1}, window="A01"))
     items = get().json()["items"]
     assert [(i["code"], i["score"]["exact"]) for i in items] == [("A02", "1/1"), ("A01", "1/2")]
+
+
+def test_ranking_within_a_window_or_of_one_staff_member(server: Server) -> None:
+    """``window=`` / ``staff=`` narrow a ranking to that scope's evaluations: the staff members
+    at one window, the windows of one staff member; each item equals /scores of the pair."""
+    server.ingest(
+        _votes("a", "evaluator", {"satisfied": 3}, window="A01", staff="1")
+        + _votes("b", "evaluator", {"dissatisfied": 1}, window="A01", staff="2")
+        + _votes("c", "evaluator", {"satisfied": 2}, window="A02", staff="2")
+    )
+    get = lambda q: server.client.get(f"/api/v1/{q}", headers=server.admin)  # noqa: E731
+    body = get("rankings?by=staff&hall=H1&window=A01&period=2026Q4").json()
+    assert body["scope"] == {"hall": "H1", "window": "A01", "department": None, "staff": None}
+    scored = [
+        (i["rank"], i["code"], i["score"]["exact"], i["counted_total"]) for i in body["items"]
+    ]
+    assert scored[:2] == [(1, "1", "1/1", 3), (2, "2", "0/1", 1)]
+    assert all(i["counted_total"] == 0 and i["rank"] is None for i in body["items"][2:])
+    for item in body["items"][:2]:
+        one = get(f"scores?hall=H1&window=A01&staff={item['code']}&period=2026Q4").json()
+        assert one["result"]["score"] == item["score"]
+    hall_wide = get("rankings?by=staff&hall=H1&period=2026Q4").json()["items"]
+    assert [(i["code"], i["score"]["exact"]) for i in hall_wide[:2]] == [("1", "1/1"), ("2", "2/3")]
+    windows = get("rankings?by=window&hall=H1&staff=2&period=2026Q4").json()["items"]
+    assert [(i["code"], i["score"]["exact"]) for i in windows[:2]] == [
+        ("A02", "1/1"),
+        ("A01", "0/1"),
+    ]
+    assert get("rankings?by=staff&window=A01&period=2026Q4").status_code == 400
+    missing = get("rankings?by=staff&hall=H1&window=NOPE&period=2026Q4")
+    assert (
+        missing.status_code == 404
+        and missing.json()["detail"] == "unknown window 'NOPE' in this hall"
+    )

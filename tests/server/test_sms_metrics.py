@@ -14,15 +14,16 @@ from server.app import create_app
 from server.models import Hall, SmsMessage, SmsReply
 from tests.server.conftest import make_settings
 from tests.server.sms_fixtures import add_ticket, phone
+from tests.support.migrated import MigratedTemplates
 
 TOKEN = "metrics-token-0123456789abcdef"
 
 
 @pytest.fixture
-def client(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    from server.migrate import upgrade
-
-    upgrade(sqlite_url)
+def client(
+    sqlite_url: str, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[TestClient]:
+    migrated_templates.migrate(sqlite_url)
     settings = make_settings(sqlite_url, tmp_path)
     settings = settings.model_copy(update={"metrics_token": SecretStr(TOKEN)})
     app = create_app(settings)
@@ -74,10 +75,10 @@ def test_metrics_count_sent_delivered_failed_and_replied(client: TestClient) -> 
     assert 'hallrate_sms_outbox{state="queued"} 1' in lines
 
 
-def test_metrics_are_off_without_a_token(sqlite_url: str, tmp_path: Path) -> None:
-    from server.migrate import upgrade
-
-    upgrade(sqlite_url)
+def test_metrics_are_off_without_a_token(
+    sqlite_url: str, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> None:
+    migrated_templates.migrate(sqlite_url)
     app = create_app(make_settings(sqlite_url, tmp_path))
     with TestClient(app) as c:
         assert c.get("/metrics").status_code == 404

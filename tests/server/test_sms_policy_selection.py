@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from server.db import make_engine, make_sessionmaker
-from server.migrate import upgrade
 from server.models import SmsMessage, SmsOptOut
+from server.online.policy import OneRatingPolicy
 from server.policy import PolicyError, load_policy, policy_from_mapping
 from server.sms.policy import SmsPolicy, segments
 from server.sms.selection import select_due
 from tests.server.sms_fixtures import CIPHER, TZ, add_hall, add_on_site_rating, add_ticket, phone
+from tests.support.migrated import MigratedTemplates
 
 REPO = Path(__file__).resolve().parents[2]
 NOON = datetime(2027, 3, 2, 12, 0, tzinfo=TZ)  # a fixed "now": no test near a midnight
@@ -58,9 +59,9 @@ def test_policy_example_file_and_score_results_show_the_sms_rules() -> None:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Session:
+def session(tmp_path: Path, migrated_templates: MigratedTemplates) -> Session:
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    upgrade(url)
+    migrated_templates.migrate(url)
     return make_sessionmaker(make_engine(url))()
 
 
@@ -120,3 +121,33 @@ def test_daily_budget_caps_a_hall_and_says_so(session: Session) -> None:
     sel = select_due(session, policy, now, TZ, CIPHER.decrypt)
     assert len(sel.due) == 3 and sel.skipped == {"over_budget": 1}
     assert sel.budget_reached == ["H1"]
+
+
+def test_selection_skips_tickets_rated_online_or_elsewhere_matching_the_ticket_day(
+    session: Session,
+) -> None:
+    """一次一评: a counted rating of any [one_rating] channel but sms is a rating; a rating of
+    another day's ticket with the same number is not (matched on ticket_day)."""
+    now = NOON
+    old = now - timedelta(minutes=40)
+    hall = add_hall(session)
+    online = add_ticket(session, hall, "A001", phone(1), old)
+    add_on_site_rating(session, online, channel="online")
+    by_phone = add_ticket(session, hall, "A002", phone(2), old)
+    add_on_site_rating(session, by_phone, channel="phone")
+    ballot = add_ticket(session, hall, "A003", phone(3), old)
+    add_on_site_rating(session, ballot, channel="ballot_box")
+    due = add_ticket(session, hall, "A004", phone(4), old)
+    # Yesterday's ticket A004 was rated online today: not today's A004.
+    yesterday = add_ticket(session, hall, "A004", phone(5), old - timedelta(days=1))
+    add_on_site_rating(session, yesterday, channel="online")
+    session.commit()
+    policy = SmsPolicy(send_mode="after_finish", send_after_minutes=30, quiet_hours="")
+    sel = select_due(session, policy, now, TZ, CIPHER.decrypt)
+    assert [c.ticket_id for c in sel.due] == [due.id]
+    assert sel.skipped == {"rated_online": 1, "rated_elsewhere": 1, "rated_on_site": 1}
+    # Channels outside [one_rating] channels do not take part (on-site ratings always do).
+    only_devices = OneRatingPolicy(channels=("evaluator", "ballot_box", "sms"))
+    sel = select_due(session, policy, now, TZ, CIPHER.decrypt, one_rating=only_devices)
+    assert [c.ticket_id for c in sel.due] == [online.id, by_phone.id, due.id]
+    assert sel.skipped == {"rated_on_site": 1}

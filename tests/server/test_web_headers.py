@@ -28,6 +28,8 @@ EXPECTED = {
         "/dashboard/dashboard.js",
         "/agent/",
         "/agent/agent.js",
+        "/lobby/H1",
+        "/static/lobby/lobby.js",
         "/api/v1/health",
         "/api/v1/halls",
         "/nope",
@@ -52,7 +54,9 @@ def test_pages_have_no_inline_script(server: Server, path: str) -> None:
     assert not re.search(r"\son[a-z]+=", page)  # no inline event handlers
 
 
-@pytest.mark.parametrize("path", ["/dashboard/dashboard.js", "/agent/agent.js"])
+@pytest.mark.parametrize(
+    "path", ["/dashboard/dashboard.js", "/agent/agent.js", "/static/lobby/lobby.js"]
+)
 def test_page_scripts_build_no_html_from_strings(server: Server, path: str) -> None:
     js = server.client.get(path).text
     assert js.startswith("//")
@@ -94,3 +98,6 @@ def test_production_turns_docs_off_and_only_health_is_anonymous(production: Test
         assert production.get(path).status_code == 404, path
     assert production.get("/api/v1/health").status_code == 200
     assert production.get("/api/v1/halls").status_code == 401
+    # The lobby screen is no login, but it is not open: without the hall's display key, 403.
+    assert production.get("/api/v1/lobby/H1").status_code == 403
+    assert production.get("/lobby/H1").status_code == 403

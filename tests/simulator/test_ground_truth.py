@@ -13,7 +13,15 @@ import pytest
 
 from gateway import attribution as attr
 from gateway.config import Policy as AttrPolicy
-from simulator.ground_truth import HALL, Ledger, compute, fallback_score, score_of
+from simulator.ground_truth import (
+    HALL,
+    Ledger,
+    SlotRating,
+    compute,
+    fallback_score,
+    one_rating,
+    score_of,
+)
 from simulator.hall_model import MAX_SKEW_S, MIN_SKEW_S, Event, HallSpec, Script, build
 
 SPEC = HallSpec(windows=2, tickets=3, seed=1, day=date(2026, 11, 23))
@@ -43,13 +51,47 @@ def test_counting_rules_by_hand() -> None:
     led = compute(_script(ev))
     a01, a02 = led.windows["A01"], led.windows["A02"]
     assert a01["evaluator"]["satisfied"] == 1 and sum(a01["evaluator"].values()) == 1
-    assert a01["ballot_box"] == {**{k: 0 for k in a01["ballot_box"]}, "basically_satisfied": 1}
+    # 一次一评: A001 was rated on the evaluator first; its readable drop is stored, not counted
+    assert sum(a01["ballot_box"].values()) == 0
     assert led.unattributed["ballot_box"]["satisfied"] == 1
-    assert sum(led.hall_counts["ballot_box"].values()) == 2  # unreadable counts for the hall
+    assert sum(led.hall_counts["ballot_box"].values()) == 1  # unreadable counts for the hall
     assert a02["sms"]["dissatisfied"] == 1 and sum(a02["sms"].values()) == 1
+    # The imported call-back is dated the next day: its own day, another slot than the SMS's
     assert a02["phone"]["satisfied"] == 1 and sum(led.windows["A01"]["phone"].values()) == 0
-    assert led.flags == {"misuse": 1, "no_ticket": 1, "duplicate_ticket": 1}
+    assert led.flags == {"misuse": 1, "no_ticket": 1, "duplicate_ticket": 1, "one_rating": 1}
+    assert led.excluded == {"evaluator": 2, "ballot_box": 2, "sms": 0, "phone": 0, "online": 0}
     assert led.stats["sms_sent"] == 2 and led.stats["phone_connected"] == 1
+
+
+def test_one_rating_per_ticket_slot_earliest_then_channel_order() -> None:
+    day = SPEC.day.isoformat()
+    ev = [
+        # C001: SMS reply, then the next day's call-back naming the ticket day: phone loses
+        Event(T + 900, "sms", "A01", "C001", "satisfied", id="S1", ticket_day=day),
+        Event(T + 90000, "phone", "A01", "C001", "dissatisfied", id="P1", ticket_day=day),
+        # C002: online and a drop at the same second: ballot_box comes first in the order
+        Event(T + 200, "drop", "A02", "C002", "dissatisfied", slot=2, role="first"),
+        Event(T + 200, "online", "A02", "C002", "very_satisfied", id="W1", ticket_day=day),
+        # C003: an online rating the next day loses to the SMS of the ticket day
+        Event(T + 1000, "sms", "A02", "C003", "basically_satisfied", id="S2", ticket_day=day),
+        Event(T + 86400, "online", "A02", "C003", "satisfied", id="W2", ticket_day=day),
+        # C004: online only
+        Event(T + 86400, "online", "A01", "C004", "very_dissatisfied", id="W3", ticket_day=day),
+        # C005: a drop, and a press later (skew cannot swap them): the drop counts
+        Event(T + 300, "drop", "A01", "C005", "satisfied", slot=0, role="first"),
+        Event(T + 400, "press", "A01", "C005", "dissatisfied", role="first"),
+    ]
+    led = compute(_script(ev))
+    a01, a02 = led.windows["A01"], led.windows["A02"]
+    assert a01["sms"]["satisfied"] == 1 and sum(a01["phone"].values()) == 0
+    assert a02["ballot_box"]["dissatisfied"] == 1
+    assert a02["sms"]["basically_satisfied"] == 1 and sum(a02["online"].values()) == 0
+    assert a01["online"] == {**dict.fromkeys(a01["online"], 0), "very_dissatisfied": 1}
+    assert a01["ballot_box"]["satisfied"] == 1 and sum(a01["evaluator"].values()) == 0
+    assert led.excluded == {"evaluator": 1, "ballot_box": 0, "sms": 0, "phone": 1, "online": 2}
+    assert led.flags["one_rating"] == 4 and led.stats["online_ratings"] == 3
+    counted = sum(sum(levels.values()) for levels in led.hall_counts.values())
+    assert counted == 5  # one per ticket
 
 
 def test_score_is_exact_30_30_40() -> None:
@@ -157,12 +199,24 @@ def test_gateway_attribution_agrees_with_ledger(seed: int, with_rq: float) -> No
     results = attr.attribute_all(events, votes, devices, AttrPolicy())
     counted: Counter[tuple[str | None, str, str]] = Counter()
     flags: Counter[str] = Counter()
+    slotted: list[SlotRating] = []
+    day = script.spec.day.isoformat()
     for v in votes:
         r = results[v.key]
-        if r.counted:
+        if r.counted and r.ticket is not None:
+            # then the server's 一次一评, by the devices' (skewed) times
+            assert r.window is not None
+            slotted.append(SlotRating(int(v.t), v.channel, r.window, v.level, (r.ticket, day)))
+        elif r.counted:
             counted[(r.window, v.channel, v.level)] += 1
         for f in r.flags:
             flags[f] += 1
+    winners, losers = one_rating(slotted)
+    for win in winners:
+        counted[(win.window, win.channel, win.level)] += 1
+    assert len(losers) == led.excluded["evaluator"] + led.excluded["ballot_box"] - sum(
+        led.flags[f] for f in ("misuse", "no_ticket", "duplicate_ticket")
+    )
     for w, chans in led.windows.items():
         for ch in ("evaluator", "ballot_box"):
             for lv, n in chans[ch].items():

@@ -4,11 +4,14 @@ and the heap of a bare TLS connection: its GC heap (floor) and mbedTLS's own mal
 
 from __future__ import annotations
 
+import bisect
+import mmap
 import re
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from gateway.tls import certs
@@ -75,17 +78,59 @@ def floor(files: TlsFiles, port: int) -> int:
     return int(out.stdout.split()[-1])
 
 
-def _tls_bytes(lines: list[str], i: int, depth: int) -> tuple[int, int]:
-    """Bytes of a massif heap tree node (lines[i]) allocated under an mbedTLS frame; next line."""
-    m = re.match(r"\s*n(\d+): (\d+) (.*)", lines[i])
-    assert m is not None, lines[i]
-    n, size, fn = int(m.group(1)), int(m.group(2)), m.group(3)
-    i += 1
-    sub = 0
-    for _ in range(n):
-        t, i = _tls_bytes(lines, i, depth + 1)
-        sub += t
-    return (size if depth >= 1 and "mbedtls" in fn else sub), i
+_NODE = re.compile(rb" *n\d+: (\d+) ")
+
+
+@cache
+def _line_at_most(depth: int) -> re.Pattern[bytes]:
+    """A heap tree node indented ``depth`` spaces or fewer (not below one at ``depth``)."""
+    return re.compile(rb"\n {0,%d}n\d" % depth)
+
+
+def _find_all(data: mmap.mmap, needle: bytes) -> list[int]:
+    found, at = [], data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    return found
+
+
+def tls_bytes_per_snapshot(massif_out: Path) -> list[int]:
+    """For each snapshot with a heap tree in a massif output file: the bytes allocated under an
+    mbedTLS frame (a node below the root whose function names mbedTLS counts its whole size;
+    nothing below it counts again).
+
+    The file is hundreds of megabytes (a tree for every snapshot, 60 frames deep, one line a
+    node indented by its depth), so it is searched, not parsed line by line: only the lines
+    naming mbedTLS are read; one is below the last counted node when no line between them is
+    indented as little as that node."""
+    with massif_out.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        trees = _find_all(data, b"\nheap_tree=")
+        has_tree = [data[t + 11 : t + 16] != b"empty" for t in trees]
+        totals = [0] * len(trees)
+        last: tuple[int, int, int] | None = None  # the last counted node: tree, depth, searched
+        at = data.find(b"mbedtls")
+        while at >= 0:
+            start = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            end = len(data) if end < 0 else end
+            tree = bisect.bisect_right(trees, start) - 1
+            m = _NODE.match(data, start, end)
+            depth = 0 if m is None else len(m.group(0)) - len(m.group(0).lstrip())
+            if m is None or tree < 0 or depth == 0 or m.end() > at:
+                pass  # not a node below a tree's root whose function names mbedTLS
+            elif (
+                last is not None
+                and last[0] == tree
+                and depth > last[1]
+                and _line_at_most(last[1]).search(data, last[2], start) is None
+            ):
+                last = (tree, last[1], start)  # inside the last counted node: in its size
+            else:
+                totals[tree] += int(m.group(1))
+                last = (tree, depth, end)
+            at = data.find(b"mbedtls", end)
+    return [total for total, has in zip(totals, has_tree, strict=True) if has]
 
 
 def mbedtls_malloc(files: TlsFiles, port: int, work: Path) -> dict[str, int] | None:
@@ -110,10 +155,5 @@ def mbedtls_malloc(files: TlsFiles, port: int, work: Path) -> dict[str, int] | N
         capture_output=True,
         check=True,
     )
-    lines = out.read_text().splitlines()
-    per_snapshot = [
-        _tls_bytes(lines, i + 1, 0)[0]
-        for i, line in enumerate(lines)
-        if line.startswith("heap_tree=") and line != "heap_tree=empty"
-    ]
+    per_snapshot = tls_bytes_per_snapshot(out)
     return {"peak": max(per_snapshot), "held": per_snapshot[-1]}

@@ -103,6 +103,7 @@ def add_evaluation(
         local_day=day,
         time_source="device" if channel == "evaluator" else "import",
         ticket=t.number,
+        ticket_day=t.local_day,  # as ingest stores a rating of a known ticket
         attribution="attributed",
         flags="" if counted else "misuse",
         counted=counted,

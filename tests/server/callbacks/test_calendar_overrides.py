@@ -13,9 +13,9 @@ from sqlalchemy import select
 from server.calendar import WorkingDays, working_days
 from server.calendar_cli import CalendarFileError, main, parse_overrides
 from server.db import make_engine, make_sessionmaker
-from server.migrate import upgrade
 from server.models.callbacks import CalendarDay
 from server.policy import Policy
+from tests.support.migrated import MigratedTemplates
 from tests.support.procs import REPO
 
 EXAMPLE = REPO / "docs" / "calendar-example.csv"
@@ -71,8 +71,13 @@ def test_bom_english_headers_and_comments() -> None:
 
 
 @pytest.fixture
-def db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    upgrade(sqlite_url)
+def db(
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    migrated_templates: MigratedTemplates,
+) -> str:
+    migrated_templates.migrate(sqlite_url)
     monkeypatch.setenv("HALLRATE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HALLRATE_DATA_DIR", str(tmp_path))
     return sqlite_url

@@ -14,16 +14,21 @@ from server.calendar import WorkingDays
 from server.callbacks.cli import main
 from server.callbacks.worker import due_daily, run_once
 from server.db import make_engine, make_sessionmaker
-from server.migrate import upgrade
 from server.models.callbacks import CallbackEntry
 from tests.server.callbacks.helpers import add_hall, add_ticket, local, phone, policy
+from tests.support.migrated import MigratedTemplates
 
 MON, FRI, SAT = date(2026, 11, 23), date(2026, 11, 20), date(2026, 11, 21)
 
 
 @pytest.fixture
-def db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    upgrade(sqlite_url)
+def db(
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    migrated_templates: MigratedTemplates,
+) -> str:
+    migrated_templates.migrate(sqlite_url)
     monkeypatch.setenv("HALLRATE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("HALLRATE_DATA_DIR", str(tmp_path))
     engine = make_engine(sqlite_url)

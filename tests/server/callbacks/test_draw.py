@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.callbacks.draw import DrawError, UnknownHall, draw_worklist
 from server.callbacks.verify import verify_worklist, worklist_view
 from server.db import make_engine, make_sessionmaker
-from server.migrate import upgrade
 from server.models import User
 from server.models.callbacks import (
     AgentHall,
@@ -36,6 +35,7 @@ from tests.server.callbacks.helpers import (
     phone,
     policy,
 )
+from tests.support.migrated import MigratedTemplates
 
 MON, TUE = date(2026, 11, 23), date(2026, 11, 24)
 THU, FRI, SAT, SUN = date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 21), date(2026, 11, 22)
@@ -43,20 +43,23 @@ NOW = local(MON, 9)
 
 
 def _sessions(url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(url)
+    """Sessions on ``url``, a database at the newest migration."""
     engine = make_engine(url)
     yield make_sessionmaker(engine)
     engine.dispose()
 
 
 @pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+def sessions(
+    sqlite_url: str, migrated_templates: MigratedTemplates
+) -> Iterator[sessionmaker[Session]]:
+    migrated_templates.migrate(sqlite_url)
     yield from _sessions(sqlite_url)
 
 
 @pytest.fixture
-def any_db(db_url: str) -> Iterator[sessionmaker[Session]]:
-    yield from _sessions(db_url)
+def any_db(migrated_url: str) -> Iterator[sessionmaker[Session]]:
+    yield from _sessions(migrated_url)
 
 
 def entries(session: Session, wl: CallbackWorklist) -> list[CallbackEntry]:
@@ -260,8 +263,8 @@ def test_drawing_again_returns_the_stored_list(sessions: sessionmaker[Session]) 
 
 
 @pytest.fixture
-def pg_db(pg_url: str) -> Iterator[sessionmaker[Session]]:
-    yield from _sessions(pg_url)
+def pg_db(pg_migrated_url: str) -> Iterator[sessionmaker[Session]]:
+    yield from _sessions(pg_migrated_url)
 
 
 def test_a_lost_race_returns_the_winner(
@@ -441,3 +444,39 @@ def test_users_left_alone(sessions: sessionmaker[Session]) -> None:
     assert CIPHER.digest("13900000001") != CIPHER.digest("13900000002")
     with sessions() as s:
         assert s.scalar(select(User.id)) is None
+
+
+def test_tickets_rated_online_are_not_drawn_but_an_online_bad_rating_is(
+    any_db: sessionmaker[Session],
+) -> None:
+    """一次一评: skip_rated_channels (default online) keeps rated tickets off the lists, matched
+    on the ticket's day (an online rating comes days later); mode dissatisfied still lists a
+    差评 from those channels."""
+    with any_db() as s:
+        hall = add_hall(s)
+        plain = add_ticket(s, hall, FRI, phone(1))
+        online = add_ticket(s, hall, FRI, phone(2))
+        add_evaluation(s, online, "satisfied", channel="online", day=SUN)
+        bad = add_ticket(s, hall, SAT, phone(3))
+        ev = add_evaluation(s, bad, "very_dissatisfied", channel="online", day=MON)
+        flagged = add_ticket(s, hall, SAT, phone(4))  # a rating that does not count: drawn
+        add_evaluation(s, flagged, "satisfied", channel="online", counted=False)
+        on_site = add_ticket(s, hall, SUN, phone(5))  # not a skip_rated_channels channel
+        add_evaluation(s, on_site, "satisfied")
+        s.commit()
+        wl = draw_worklist(s, "H1", "daily", MON, policy=policy(), now=NOW, created_by="t").worklist
+        got = {e.ticket_id: (e.reason, e.source_evaluation_id) for e in entries(s, wl)}
+        assert got == {
+            plain.id: ("served", None),
+            bad.id: ("dissatisfied", ev.id),
+            flagged.id: ("served", None),
+            on_site.id: ("served", None),
+        }
+        assert worklist_view(s, wl)["excluded"] == {"already_rated": 1}
+        s.execute(delete(CallbackEntry))
+        s.execute(delete(CallbackWorklist))
+        s.commit()
+        s.expunge_all()
+        keep = policy(skip_rated_channels=())
+        wl = draw_worklist(s, "H1", "daily", MON, policy=keep, now=NOW, created_by="t").worklist
+        assert online.id in {e.ticket_id for e in entries(s, wl)}
