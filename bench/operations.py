@@ -78,9 +78,11 @@ def statements(sqlite: bool) -> list[str]:
         "WHERE channel = '{channel}' ORDER BY id"
     )
     texts = (
-        "INSERT INTO sms_messages (out_id, hall_id, ticket_id, phone_hash, local_day, state, "
-        "attempts, provider, segments, created_at, sent_at, delivered_at) "
-        f"SELECT 'o' || id, hall_id, id, phone_hash, local_day, CASE {r} % 20 "
+        "INSERT INTO sms_messages (out_id, hall_id, ticket_id, phone_hash, local_day, "
+        "window_id, window_code, state, attempts, provider, segments, created_at, sent_at, "
+        "delivered_at) "
+        f"SELECT 'o' || id, hall_id, id, phone_hash, local_day, window_id, window_code, "
+        f"CASE {r} % 20 "
         "WHEN 0 THEN 'failed' WHEN 1 THEN 'undeliverable' WHEN 2 THEN 'sent' "
         "ELSE 'delivered' END, 1, 'aliyun', 1, "
         f"finished_at, finished_at, {d['at1'].format('finished_at')} "

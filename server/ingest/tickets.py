@@ -7,13 +7,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from server.directory import CHUNK, Directory
 from server.ingest.records import IngestResult, Rejection, TicketIn, check_tickets
 from server.ingest.rows import by_keys
-from server.models import Ticket
+from server.models import SmsMessage, Ticket
 from server.models.base import utcnow
 from server.periods import DEFAULT_TZ
 from server.personal import PhoneCipher
@@ -91,6 +91,7 @@ def store_tickets(
         existing.update({(t.hall_id, t.key): t for t in session.scalars(stmt)})
     now = utcnow()
     new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+    moved: dict[int, tuple[int | None, str | None]] = {}  # ticket id -> its new window
     for _index, t in good:
         hall_id = directory.halls[t.hall]
         first = t.issued_at or t.called_at or t.finished_at
@@ -124,6 +125,8 @@ def store_tickets(
                     changed = True
                     if name == "phone_hash":
                         row.phone_enc = phone_enc
+                    if name in ("window_id", "window_code"):
+                        moved[row.id] = (row.window_id, row.window_code)
             if changed:
                 row.updated_at = now
                 result.updated += 1
@@ -144,8 +147,20 @@ def store_tickets(
         result.accepted += 1
     if new_rows:
         session.execute(insert(Ticket), list(new_rows.values()))
+    _move_texts(session, moved)
     session.flush()
     return result
+
+
+def _move_texts(session: Session, moved: dict[int, tuple[int | None, str | None]]) -> None:
+    """A text carries its ticket's window (the per-window SMS figures read no tickets): follow
+    tickets whose window changed."""
+    for ticket_id, (window_id, window_code) in moved.items():
+        session.execute(
+            update(SmsMessage)
+            .where(SmsMessage.ticket_id == ticket_id)
+            .values(window_id=window_id, window_code=window_code)
+        )
 
 
 def _day(instant: datetime, zone: ZoneInfo) -> date:

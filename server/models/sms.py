@@ -35,6 +35,11 @@ class SmsMessage(Base):
     phone_hash: Mapped[str] = mapped_column(String(64))
     phone_enc: Mapped[str | None] = mapped_column(String(256), default=None)
     local_day: Mapped[date] = mapped_column(Date)  # the ticket's hall-local day
+    # The ticket's window, copied when the text is queued and kept in step when the ticket's
+    # window changes (server/ingest/tickets.py): the per-window figures read no tickets
+    # (docs/adr/0025-sms-window-copied.md).
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("windows.id"), default=None)
+    window_code: Mapped[str | None] = mapped_column(String(16), default=None)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # send calls made
     provider: Mapped[str | None] = mapped_column(String(16), default=None)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.db import begin_write
-from server.models import SMS_STATES, SmsMessage
+from server.models import SMS_STATES, SmsMessage, Ticket
 from server.personal import scrub_phones
 from server.sms.selection import Candidate
 
@@ -44,6 +45,10 @@ def new_out_id(ticket_id: int) -> str:
     return f"hr{ticket_id}x{secrets.token_hex(6)}"
 
 
+def _ticket_column(column: Any, ticket_id: int) -> Any:
+    return select(column).where(Ticket.id == ticket_id).scalar_subquery()
+
+
 def enqueue(session: Session, due: list[Candidate], segments: int, now: datetime) -> int:
     """Insert a queued row per candidate; a row the unique rules refuse (another sender got
     there first) is skipped. Returns how many were added."""
@@ -58,6 +63,9 @@ def enqueue(session: Session, due: list[Candidate], segments: int, now: datetime
                 phone_hash=c.phone_hash,
                 phone_enc=c.phone_enc,
                 local_day=c.local_day,
+                # The ticket's window as it is now, read in the insert itself.
+                window_id=_ticket_column(Ticket.window_id, c.ticket_id),
+                window_code=_ticket_column(Ticket.window_code, c.ticket_id),
                 state="queued",
                 attempts=0,
                 segments=segments,

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from server.models import Hall, SmsMessage, SmsReply, Ticket, Window
+from server.models import Hall, SmsMessage, SmsReply, Window
 from server.policy import Policy, fraction_text
 from server.scoring import percent_text
 
@@ -99,7 +99,9 @@ def stats(
         .group_by(SmsReply.message_id)
         .subquery()
     )
-    window_code = func.coalesce(Window.code, Ticket.window_code)
+    # The text's copy of its ticket's window: no ticket is read
+    # (docs/adr/0025-sms-window-copied.md).
+    window_code = func.coalesce(Window.code, m.window_code)
     groups: dict[str, list[Any]] = {
         "day": [m.local_day],
         "hall": [Hall.code],
@@ -119,8 +121,7 @@ def stats(
         )
         .select_from(m)
         .join(Hall, Hall.id == m.hall_id)
-        .join(Ticket, Ticket.id == m.ticket_id)
-        .outerjoin(Window, Window.id == Ticket.window_id)
+        .outerjoin(Window, Window.id == m.window_id)
         .outerjoin(replies, replies.c.mid == m.id)
         .where(*in_scope)
         .group_by(*keys)

@@ -337,6 +337,7 @@ def test_heap_during_a_download(
     dev.start()
     dev.wait_link()
     idle = dev.heap()
+    idle_modules = set(dev.status()["modules"])
     peak = 0
     for stop in range(4, len(rel.payload) // 1024, 4):
         gw.hold_from = stop * 1024
@@ -355,14 +356,26 @@ def test_heap_during_a_download(
     dev.start()  # and after the reset (and the new version's probation) nothing of it is loaded
     dev.wait_link()
     dev.wait_event(lambda e: e.get("ev") == "confirmed", 60, "confirmed")
-    # Probation's task ends and leaves sys.modules after its last upd; on a loaded machine that
-    # can take longer than the upd, so wait for it (bounded) and then require the idle heap.
-    deadline = time.monotonic() + 15
+    # Probation's task ends and leaves sys.modules after its last upd, and its objects are
+    # garbage once the task is done; on a loaded machine that can take a while, so wait for the
+    # heap to come back (bounded).
+    # Then no module is loaded that the idle device did not have, and the heap is back within
+    # 2 KB of idle: right after the confirmation it is +7 KB (probation's objects), the update's
+    # code is +17 KB; what stays is +0.5 KB here and was +1.4 KB on the CI machine (names the
+    # probation interned: MicroPython's qstr pools are heap and never freed; docs/benchmarks.md
+    # "Heap during a download").
+    bound = idle + 2048
+    deadline = time.monotonic() + 30
     after = dev.heap()
-    while after >= idle + 1024 and time.monotonic() < deadline:
+    samples = [after]
+    while after >= bound and time.monotonic() < deadline:
         time.sleep(0.25)
         after = dev.heap()
-    assert after < idle + 1024, f"heap after the update {after} B, idle {idle} B"
+        samples.append(after)
+    print(f"heap after the update {after} B (+{after - idle} B), samples {samples}")
+    extra = set(dev.status()["modules"]) - idle_modules
+    assert not extra, f"still loaded after the update: {sorted(extra)}"
+    assert after < bound, f"heap after the update {after} B, idle {idle} B"
 
 
 def test_full_image_download_with_a_power_cut_then_the_bootloader_decides(

@@ -113,6 +113,22 @@ def test_evaluator_vote_attributed_via_finish_and_acked_end_to_end(
         dev.close()
 
 
+def _ack_diagnosis(dev: WireDevice, gateway: Gateway, broker: Broker) -> str:
+    """What to read when a device's events were never all acked (a rare CI failure on amqtt)."""
+    j = Journal(gateway.cfg.journal_path)
+    try:
+        counts = j.counts()
+    finally:
+        j.close()
+    link = gateway.link
+    return (
+        f"device: pending {dev.pending()}, connected {dev.connected.is_set()}, "
+        f"acks {dev.acks[-3:]}, resend requests {dev.resend_requests[-3:]}; "
+        f"gateway: link up {bool(link and link.connected.is_set())}, journal {counts}; "
+        f"{broker.kind} log tail:\n{broker.log()[-3000:]}"
+    )
+
+
 def dev_outbox_copy(dev: WireDevice, seq: int, t: int) -> dict[str, Any]:
     return wire.vote(dev.device, dev.boot, seq, "very_satisfied", t, seq * 1000)
 
@@ -126,7 +142,7 @@ def test_ballot_drop_late_queue_event_and_hall_vote(
         a = box.drop(0, tk="B007", t=now)  # the queue events explaining it arrive later
         b = box.drop(2, tk=None, t=now + 1)  # no readable ticket: counts for the hall
         c = box.drop(1, tk="B007", t=now + 2)  # same ticket again
-        assert box.wait_all_acked(20)
+        assert box.wait_all_acked(30), _ack_diagnosis(box, gateway, broker)
         ev = evals_by_key(hall_server, 3)
         assert ev[f"BB-01:{box.boot}:{a}"]["attribution"] == "unattributed"
         port = gateway.http.port if gateway.http else 0

@@ -150,6 +150,21 @@ def test_stats_per_window_count_sent_delivered_replied_and_rates(outbox_rows: Se
     assert "1380000" not in str(body)
 
 
+def test_a_ticket_moved_to_another_window_moves_its_text(outbox_rows: Server) -> None:
+    """A text keeps a copy of its ticket's window (docs/adr/0025-sms-window-copied.md): a
+    re-sent ticket with another window moves the text's figures with it."""
+    query = "hall=H1&from=2026-11-22&to=2026-11-23&by=window"
+    before = _stats(outbox_rows, query)
+    _ticket(outbox_rows, 1, "A05", DAY)  # the queue system corrects A001: served at A05
+    body = _stats(outbox_rows, query)
+    assert _figures(body["total"]) == _figures(before["total"])
+    rows = {item["window"]: _figures(item) for item in body["items"]}
+    assert rows == {
+        "A03": (2, 0, 1, 0, 0, 1, 0, ("1/2", "50.00"), ("0/1", "0.00")),
+        "A05": (2, 2, 0, 1, 1, 2, 2, ("1/1", "100.00"), ("1/1", "100.00")),
+    }
+
+
 def test_stats_per_day_and_per_hall(outbox_rows: Server) -> None:
     body = _stats(outbox_rows, "from=2026-11-22&to=2026-11-23&by=day")
     days = {item["day"]: _figures(item) for item in body["items"]}
