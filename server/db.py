@@ -21,7 +21,10 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 # PostgreSQL settings of every server connection (libpq ``options``). jit=off: the server runs
 # short queries of one hall and period; JIT compilation cost 48-116 ms on the dashboard's
 # largest statements and saved less than that (docs/adr/0024-postgresql-jit-off.md).
-POSTGRES_OPTIONS = "-c jit=off"
+# random_page_cost=1.1: the planner's cost of a random page read as on SSD or a cached
+# database, so a hall's rows are read through their indexes instead of scanning a whole table
+# (docs/adr/0026-postgresql-random-page-cost.md).
+POSTGRES_OPTIONS = "-c jit=off -c random_page_cost=1.1"
 
 
 def normalize_url(url: str) -> str:

@@ -10,13 +10,16 @@ tested against (tests/server/cases/test_figures_groups.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
     BindParameter,
     ColumnElement,
+    DateTime,
     and_,
     bindparam,
     case,
@@ -94,8 +97,24 @@ def _callback_on_time(
     session: Session, period: Period, opened: ColumnElement[bool], halls: ColumnElement[bool] | None
 ) -> ColumnElement[int]:
     """Called back by the end of its first_due (or due) hall-local day: before the UTC instant
-    of the next local midnight, one instant per distinct due day (bad_rating cases only)."""
+    of the next local midnight (bad_rating cases only)."""
     by_day = func.coalesce(Case.first_due, Case.due)
+
+    def on_time(limit: Any) -> ColumnElement[int]:
+        return _flag(and_(Case.kind == "bad_rating", Case.called_back_at < limit))
+
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The local midnight after the day, as an instant, computed by PostgreSQL per row (its
+        # zone rules are the IANA ones Python uses).
+        return on_time(func.timezone(period.tz, cast(by_day + 1, DateTime())))
+    offset = _fixed_offset(period.tz, period.start.year)
+    if dialect == "sqlite" and offset is not None:
+        # A zone without offset changes (Asia/Shanghai): midnight after the day is the day plus
+        # 24 h less the offset, in the text form SQLite keeps instants in ("YYYY-MM-DD
+        # HH:MM:SS" sorts before the same second with its ".ffffff" digits: strictly before).
+        return on_time(func.datetime(by_day, f"{86400 - offset:+d} seconds"))
+    # Any other zone: one instant per distinct due day, computed here.
     stmt = (
         select(by_day)
         .distinct()
@@ -113,7 +132,21 @@ def _callback_on_time(
         },
         value=by_day,
     )
-    return _flag(and_(Case.kind == "bad_rating", Case.called_back_at < limit))
+    return on_time(limit)
+
+
+@lru_cache(maxsize=32)
+def _fixed_offset(tz: str, year: int) -> int | None:
+    """The zone's UTC offset in seconds when it is the same on every day of the years around
+    ``year`` (no daylight saving time, no change of standard time); else None."""
+    zone = ZoneInfo(tz)
+    day, end = date(year - 1, 1, 1), date(year + 2, 1, 1)
+    offsets = set()
+    while day < end:
+        off = datetime.combine(day, time(12), tzinfo=zone).utcoffset()
+        offsets.add(int(off.total_seconds()) if off is not None else 0)
+        day += timedelta(days=1)
+    return offsets.pop() if len(offsets) == 1 else None
 
 
 def load_groups(

@@ -90,6 +90,16 @@ def test_each_view_at_desktop_and_phone_size(seeded: ServerProc, tmp_path: Path,
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         _open(page, seeded, f"overview?{Q}")
+        # The first view drawn with its data sets the mark the page bench reads (one per load).
+        page.wait_for_function(
+            "() => performance.getEntriesByName('hallrate:interactive', 'mark').length > 0"
+        )
+        assert page.locator(VIEWS["overview"]).count() > 0  # drawn before the mark
+        marks = page.evaluate(
+            "() => performance.getEntriesByName('hallrate:interactive', 'mark')"
+            ".map((m) => m.detail.view)"
+        )
+        assert marks == ["overview"], marks
         for view, ready in VIEWS.items():
             _go(page, f"{view}?{Q}")
             page.wait_for_selector(ready)

@@ -50,11 +50,12 @@ def test_begin_write_holds_the_write_lock(sqlite_url: str) -> None:
     engine.dispose()
 
 
-def test_postgresql_connections_run_without_jit(pg_url: str) -> None:
+def test_postgresql_connections_run_without_jit_and_with_ssd_page_costs(pg_url: str) -> None:
     engine = make_engine(pg_url)
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SHOW jit")).scalar() == "off"
+            assert conn.execute(text("SHOW random_page_cost")).scalar() == "1.1"
     finally:
         engine.dispose()
 

@@ -39,6 +39,7 @@
 
   // The time zone of the policy, learnt from the first answer (cards' today/month/quarter).
   let zone = "Asia/Shanghai";
+  let zoneKnown = false;
   function local(parts) {
     return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
       .format(new Date()).slice(0, parts);
@@ -60,16 +61,26 @@
   }
 
   // Cards: today, this month, this quarter (and the selected period when `withPeriod`) of a scope.
+  // The policy's time zone is learnt once, from the first answer; later renders ask for every
+  // card at once.
   async function scoreCards(node, st, scope, withPeriod) {
-    const first = await api(`/scores${query({ ...scope, period: st.period })}`);
-    zone = first.period.timezone || zone;
+    const selected = () => api(`/scores${query({ ...scope, period: st.period })}`);
+    let first = null;
+    if (!zoneKnown) {
+      first = await selected();
+      zone = first.period.timezone || zone;
+      zoneKnown = true;
+    }
     const list = periods();
-    const bodies = await Promise.all(list.map(([, , p]) => api(`/scores${query({ ...scope, period: p })}`)));
+    const [bodies, chosen] = await Promise.all([
+      Promise.all(list.map(([, , p]) => api(`/scores${query({ ...scope, period: p })}`))),
+      first || !withPeriod ? first : selected(),
+    ]);
     const cards = list.map(([key, label], i) => [key, t(label), bodies[i]]);
-    if (withPeriod) cards.push(["selected", t("cardPeriod"), first]);
+    if (withPeriod) cards.push(["selected", t("cardPeriod"), chosen]);
     fill(node, cards.map(([k, l, b]) => [k, l, b.period, b.result.score, b.result.counted_total, b.result.below_min_sample]),
       () => cards.map(([k, l, b]) => card(k, l, b)));
-    return first;
+    return chosen;
   }
 
   const width = (node) => Math.round(node.clientWidth || node.parentElement?.clientWidth || 720);

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.calendar import WorkingDays
 from server.cases.figures import By, compute, median, weighted_median
-from server.cases.figures_query import load_groups, load_rows
+from server.cases.figures_query import _fixed_offset, load_groups, load_rows
 from server.db import make_engine, make_sessionmaker
 from server.models import Hall
 from server.models.cases import CASE_KINDS, CaseEvent
@@ -122,6 +122,34 @@ def test_grouped_figures_equal_the_per_case_reference(
                 for by in BYS:
                     expected = compute(per_case, period, TODAY, WD, POLICY, by)
                     assert compute(grouped, period, TODAY, WD, POLICY, by) == expected
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "America/Sao_Paulo", "Asia/Kolkata"])
+def test_grouped_figures_equal_the_reference_in_other_time_zones(
+    factory: sessionmaker[Session], tz: str
+) -> None:
+    """The called-back-on-time test per dialect and zone: PostgreSQL's own zone rules, SQLite's
+    fixed offset (Asia/Kolkata, +5:30; America/Sao_Paulo has had none since 2019) or, across a
+    daylight-saving change (Europe/Berlin, 25 October 2026), one instant per due day."""
+    rng = random.Random(7)
+    with factory() as s:
+        halls = _seed(s, rng, 250)
+        s.commit()
+        for period in (quarter(2026, 4, tz), month(2026, 10, tz)):
+            for hall_ids in (None, [halls[1].id]):
+                per_case = load_rows(s, period, hall_ids)
+                grouped = load_groups(s, period, hall_ids, TODAY)
+                for by in BYS:
+                    expected = compute(per_case, period, TODAY, WD, POLICY, by)
+                    assert compute(grouped, period, TODAY, WD, POLICY, by) == expected
+
+
+def test_a_fixed_offset_is_found_only_in_zones_without_changes() -> None:
+    assert _fixed_offset("Asia/Shanghai", 2026) == 8 * 3600
+    assert _fixed_offset("Asia/Kolkata", 2026) == 5 * 3600 + 1800
+    assert _fixed_offset("UTC", 2026) == 0
+    assert _fixed_offset("Europe/Berlin", 2026) is None
+    assert _fixed_offset("America/Sao_Paulo", 2019) is None  # its last daylight saving, 2018-19
 
 
 def test_an_empty_period_has_no_groups(factory: sessionmaker[Session]) -> None:
