@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 INGEST_PREFIX = "/api/v1/ingest/"
 SCORE_PATHS = ("/api/v1/scores", "/api/v1/rankings", "/api/v1/trends", "/api/v1/heatmap")
 LOBBY_PREFIX = "/api/v1/lobby/"  # the lobby screen's data: scores and rankings too
+REPORTS_PREFIX = "/api/v1/reports/"  # publications: scores and rankings, then XLSX or PDF
 # File uploads (a spreadsheet, not JSON): the ingest body cap, no JSON depth check.
 UPLOAD_PATHS = ("/api/v1/callbacks/results",)
 FORM_TYPES = (b"application/x-www-form-urlencoded", b"multipart/form-data")
@@ -124,7 +125,7 @@ class RequestLimits:
     def gate(self, path: str) -> Gate | None:
         if path.startswith(INGEST_PREFIX):
             return self.gates["ingest"]
-        if path.rstrip("/") in SCORE_PATHS or path.startswith(LOBBY_PREFIX):
+        if path.rstrip("/") in SCORE_PATHS or path.startswith((LOBBY_PREFIX, REPORTS_PREFIX)):
             return self.gates["scores"]
         return None
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from server.up_export import set_division, start_export
+from server.up_process import port_free, spawn, wait_http
 from server.up_reports import DEFAULT_EVERY_S, banner_line, every_seconds, start_reports
 from server.up_sms import sms_env, start_sms
 
@@ -55,27 +52,6 @@ class Stack:
 
     def score_url(self, period: str) -> str:
         return f"{self.server_url}/api/v1/scores?hall={self.hall}&period={period}"
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.returncode}; see its log")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not answer on {url} within {timeout:.0f}s")
 
 
 def _secret(path: Path, size: int = 12) -> str:
@@ -181,10 +157,10 @@ def start_stack(args: argparse.Namespace) -> Stack:
         hall_toml=data / "hall.toml",
     )
     for name, port in (("server", args.port), ("gateway", args.gateway_port)):
-        if not _port_free("127.0.0.1", port):
+        if not port_free("127.0.0.1", port):
             raise RuntimeError(f"port {port} for the {name} is in use; pass --{name}-port")
     if not os.environ.get("HALLRATE_MQTT_URL"):
-        if not _port_free("127.0.0.1", args.mqtt_port):
+        if not port_free("127.0.0.1", args.mqtt_port):
             raise RuntimeError(f"port {args.mqtt_port} for the broker is in use; pass --mqtt-port")
         stack.stop_broker = _start_embedded_broker("127.0.0.1", args.mqtt_port)
 
@@ -204,7 +180,7 @@ def start_stack(args: argparse.Namespace) -> Stack:
     }
     logs = data / "logs"
     logs.mkdir(exist_ok=True)
-    server = _spawn(
+    server = spawn(
         [
             sys.executable,
             "-m",
@@ -220,33 +196,28 @@ def start_stack(args: argparse.Namespace) -> Stack:
         data,
     )
     stack.procs.append(server)
-    _wait_http(f"{server_url}/api/v1/health", 90, server, "server")
-    gateway = _spawn(
+    wait_http(f"{server_url}/api/v1/health", 90, server, "server")
+    gateway = spawn(
         [sys.executable, "-m", "gateway.cli", "--config", str(stack.hall_toml)],
         logs / "gateway.log",
         env,
         data,
     )
     stack.procs.append(gateway)
-    _wait_http(f"{stack.gateway_http}/status", 60, gateway, "gateway")
-    stack.sms_endpoint, sms_procs = start_sms(server_url, env, logs, data, _spawn)
+    wait_http(f"{stack.gateway_http}/status", 60, gateway, "gateway")
+    stack.sms_endpoint, sms_procs = start_sms(server_url, env, logs, data, spawn)
     stack.procs.extend(sms_procs)
     set_division(server_url, stack.admin_user, stack.admin_password, stack.hall)
-    stack.province_url, export_procs = start_export(data, stack.hall, env, logs, _spawn)
+    stack.province_url, export_procs = start_export(data, stack.hall, env, logs, spawn)
     stack.procs.extend(export_procs)
     # The default rating worker (docs/online-rating.md "Default ratings"): a catch-up now, then
     # daily at [default_rating] run_at; it says so and does nothing while the policy has it off.
     defaults = [sys.executable, "-m", "server.cli", "online", "defaults", "--every", "60"]
-    stack.procs.append(_spawn(defaults, logs / "default-ratings.log", env, data))
+    stack.procs.append(spawn(defaults, logs / "default-ratings.log", env, data))
     # The publications (docs/reports.md "Schedule"): each finished period's, into data/reports.
-    stack.procs.extend(start_reports(data, args.reports_every, env, logs, _spawn))
+    stack.procs.extend(start_reports(data, args.reports_every, env, logs, spawn))
     stack.reports_every = args.reports_every
     return stack
-
-
-def _spawn(argv: list[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as fh:
-        return subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=cwd)
 
 
 def stop_stack(stack: Stack) -> None:

@@ -5,14 +5,14 @@ demo hall's ratings to it. The demo hall gets a 行政区划代码 (the profile 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from server.up_process import free_port, wait_listening
 
 PROFILE = "gbt39046"
 DEMO_DIVISION = "371002"  # 环翠区 (威海): the demo hall's 行政区划代码 when it has none
@@ -20,12 +20,6 @@ TARGETS_FILE = "export-targets.toml"
 TARGET = "demo-province"
 POLL_SECONDS = 10
 SINCE = "2000-01-01"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def set_division(server_url: str, user: str, password: str, hall: str) -> None:
@@ -70,7 +64,7 @@ def start_export(
 ) -> tuple[str, list[subprocess.Popen[bytes]]]:
     """Start the platform and the worker; returns the platform's base URL and the processes
     (the caller stops them)."""
-    port = _free_port()
+    port = free_port()
     hallrate = [sys.executable, "-m", "server.cli", "export"]
     platform = spawn(
         [*hallrate, "platform", "--profile", PROFILE, "--port", str(port)],
@@ -78,14 +72,7 @@ def start_export(
         env,
         data,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if platform.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the fake provincial platform did not start; see {logs}")
-        time.sleep(0.1)
+    wait_listening(port, platform, "the fake provincial platform", logs)
     base_url = f"http://127.0.0.1:{port}"
     targets = data / TARGETS_FILE
     targets.write_text(targets_toml(base_url, hall), encoding="utf-8")

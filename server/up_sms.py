@@ -6,12 +6,12 @@ platform's POST /_sim/reply."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from server.up_process import free_port, wait_listening
 
 # Texts right after the finish, at any hour: the demo shows replies within seconds.
 DEMO_POLICY = '[sms]\nsend_mode = "after_finish"\nsend_after_minutes = 0\nquiet_hours = ""\n'
@@ -31,12 +31,6 @@ def sms_env(data: Path, secret: Callable[[Path, int], str]) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_sms(
     server_url: str,
     env: dict[str, str],
@@ -46,7 +40,7 @@ def start_sms(
 ) -> tuple[str, list[subprocess.Popen[bytes]]]:
     """Start the platform and the sender loop; returns the platform's host:port and the
     processes (the caller stops them)."""
-    port = _free_port()
+    port = free_port()
     token = env["HALLRATE_SMS_CALLBACK_TOKEN"]
     callback = f"{server_url}/api/v1/sms/replies/local?token={token}"
     hallrate = [sys.executable, "-m", "server.cli"]
@@ -56,14 +50,7 @@ def start_sms(
         env,
         cwd,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if platform.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the local SMS platform did not start; see {logs}")
-        time.sleep(0.1)
+    wait_listening(port, platform, "the local SMS platform", logs)
     endpoint = f"127.0.0.1:{port}"
     sender_env = {**env, "HALLRATE_SMS_PROVIDER": "local", "HALLRATE_SMS_ENDPOINT": endpoint}
     sender = spawn(

@@ -262,7 +262,7 @@ def test_scores_beyond_their_slots_are_503_with_retry_after(
     monkeypatch.setattr(results, "counts", held_counts)
     entered = threading.Event()
 
-    async def scenario() -> tuple[Answer, Answer, Answer]:
+    async def scenario() -> tuple[Answer, Answer, Answer, Answer]:
         login = await _post_json(
             application, "/api/v1/auth/token", {"username": ADMIN[0], "password": ADMIN[1]}, {}
         )
@@ -271,19 +271,24 @@ def test_scores_beyond_their_slots_are_503_with_retry_after(
         first = asyncio.create_task(_post_json(application, path, None, bearer))
         await asyncio.to_thread(entered.wait, 30)  # the first holds the only slot
         second = await _post_json(application, path, None, bearer)
+        # A publication counts with the scores: it reads them, then renders a file.
+        report = await _post_json(
+            application, "/api/v1/reports/ranking.xlsx?hall=H1&period=2026Q4", None, bearer
+        )
         release.set()
         third_done = await first
         third = await _post_json(application, path, None, bearer)  # the slot is free again
-        return second, third_done, third
+        return second, report, third_done, third
 
     try:
-        second, first, third = asyncio.run(scenario())
+        second, report, first, third = asyncio.run(scenario())
     finally:
         release.set()
         application.state.engine.dispose()
     assert second.status == 503, second.body
     assert second.headers["retry-after"] == "1"
     assert "busy" in second.json()["detail"]
+    assert report.status == 503, report.body
     assert first.status == 200, first.body
     assert third.status == 200, third.body
 

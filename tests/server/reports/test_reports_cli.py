@@ -48,6 +48,14 @@ def test_report_files(cli: Server, tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out == (
         f"ranking report for H1, 2026Q4: written to {Path('ranking-H1-2026Q4.xlsx')}\n"
     )
+    assert out.stat().st_mode & 0o777 == 0o600  # owner only (docs/reports.md, -o)
+    nested = tmp_path / "new" / "folder" / "r.xlsx"  # missing folders are created
+    argv = ["report", "--period", "2026Q4", "--hall", "H1", "--format", "xlsx", "-o", str(nested)]
+    assert hallrate(argv) == 0
+    assert load_workbook(io.BytesIO(nested.read_bytes())).sheetnames  # a whole workbook
+    assert nested.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in nested.parent.iterdir()] == ["r.xlsx"]  # no temporary file left
+    capsys.readouterr()
     book = load_workbook(io.BytesIO(out.read_bytes()))
     view = api(cli, "rankings", by="window", hall="H1", period="2026Q4")
     rows = [r for r in book["窗口排名"].iter_rows(min_row=2, values_only=True) if r[2]]
