@@ -10,7 +10,7 @@ A pure ASGI middleware, in front of every route:
 - **JSON depth.** A body (other than a form) nested deeper than the limit is answered 400
   before any parser sees it: the standard parser recurses (1,000 levels was a 500).
 - **Expensive requests.** Ingest batches and score computations (``/scores``, ``/rankings``,
-  ``/trends``, ``/heatmap``, ``/lobby/{hall}``)
+  ``/trends``, ``/heatmap``, ``/lobby/{hall}``, ``/reports/…``)
   each get a number of slots; a request that finds them all taken waits up to a bound, then is
   answered 503 with ``Retry-After``. The body is read before a slot is taken, so a slow
   uploader holds none.

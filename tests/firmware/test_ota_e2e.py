@@ -361,7 +361,7 @@ def test_heap_during_a_download(
     # heap to come back (bounded).
     # Then no module is loaded that the idle device did not have, and the heap is back within
     # 2 KB of idle: right after the confirmation it is +7 KB (probation's objects), the update's
-    # code is +17 KB; what stays is +0.5 KB here and was +1.4 KB on the CI machine (names the
+    # code is +17 KB; what stays is +0.5 KB here and was +1.3 KB on the CI machine (names the
     # probation interned: MicroPython's qstr pools are heap and never freed; docs/benchmarks.md
     # "Heap during a download").
     bound = idle + 2048

@@ -163,6 +163,11 @@ def test_a_ticket_moved_to_another_window_moves_its_text(outbox_rows: Server) ->
         "A03": (2, 0, 1, 0, 0, 1, 0, ("1/2", "50.00"), ("0/1", "0.00")),
         "A05": (2, 2, 0, 1, 1, 2, 2, ("1/1", "100.00"), ("1/1", "100.00")),
     }
+    # Re-sent with the code of a window the hall does not have: the ticket keeps its known
+    # window (a re-sent ticket only fills in fields), and so does its text (docs/sms.md).
+    _ticket(outbox_rows, 1, "Z9", DAY)
+    again = _stats(outbox_rows, query)
+    assert {item["window"]: _figures(item) for item in again["items"]} == rows
 
 
 def test_stats_per_day_and_per_hall(outbox_rows: Server) -> None:
